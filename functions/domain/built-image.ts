@@ -1,0 +1,68 @@
+/**
+ * "An image that was built": the one domain type every source kind (OpenShift Build,
+ * ImageStream tag, Tekton run, Shipwright BuildRun) produces, and that pushing, submitting,
+ * marking and event recording consume unchanged.
+ */
+
+/** The Kubernetes object an image came from; marking and Events go back to it. */
+export interface SourceObjectRef {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** Empty when unknown (reference-mode events carry none until the object is re-read). */
+  readonly uid: string;
+  /** The resourceVersion read live, used for optimistic concurrency when marking. */
+  readonly resourceVersion?: string;
+}
+
+/** Credentials for one registry. `password` may be a service-account token. */
+export interface RegistryCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * Where credentials come from. A token source is read at each use, because projected
+ * service-account tokens rotate.
+ */
+export type CredentialSource =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'basic'; readonly credentials: RegistryCredentials }
+  | { readonly kind: 'service-account-token'; readonly tokenPath: string };
+
+/** A reference to an image, split so that pushing can rename it and keep the digest. */
+export interface ImageReference {
+  /** `host[:port]`, e.g. `image-registry.openshift-image-registry.svc:5000`. */
+  readonly registry: string;
+  /** Repository path without registry, e.g. `myproject/app`. */
+  readonly repository: string;
+  /** Tag, when one is known (kept for single-repository push naming and for humans). */
+  readonly tag?: string;
+  /** `sha256:<64 hex>`; absent only for the warned tag fallback. */
+  readonly digest?: string;
+}
+
+export interface BuiltImage {
+  readonly source: SourceObjectRef;
+  /** The image produced (absent for Failed/Error builds, which only send log and base). */
+  readonly output?: ImageReference;
+  /** The image the build started from, if known. */
+  readonly base?: ImageReference;
+  /** A thunk, so that the log is fetched only when it is going to be sent. */
+  readonly buildLog?: () => Promise<string | undefined>;
+  /** Phase or outcome, e.g. Complete, Failed, Succeeded. */
+  readonly outcome: string;
+  readonly outputCredentials: CredentialSource;
+  readonly baseCredentials: CredentialSource;
+  /** Whether the output registry must be contacted with TLS verification. */
+  readonly outputVerifyTls: boolean;
+  readonly baseVerifyTls: boolean;
+}
+
+/** `registry/repository@digest`, or `registry/repository:tag` when no digest is known. */
+export function formatImageReference(image: ImageReference): string {
+  const name = `${image.registry}/${image.repository}`;
+  if (image.digest !== undefined) return `${name}@${image.digest}`;
+  return `${name}:${image.tag ?? 'latest'}`;
+}
