@@ -1,0 +1,240 @@
+/**
+ * Configuration, validated once at the boundary. Variable names and meanings are those of the
+ * original Python build-watcher's templates, so existing Secrets and ConfigMaps keep working;
+ * the few additions are prefixed BUILD_WATCHER_ or THOTH_ and listed in the README table.
+ */
+import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
+
+export type EnvironmentType = 'runtime' | 'buildtime';
+export type PushNaming = 'namespace' | 'single-repository';
+
+export interface Config {
+  readonly thothHost: string;
+  readonly thothVerifyTls: boolean;
+  readonly thothTimeoutMs: number;
+  readonly environmentType: EnvironmentType;
+  /** Free text Thoth stores as where the image is used; empty = the object's namespace. */
+  readonly origin: string;
+
+  readonly passToken: boolean;
+  readonly tokenFile: string;
+  readonly sourceCredentials?: { readonly username: string; readonly password: string };
+  readonly destinationCredentials?: { readonly username: string; readonly password: string };
+
+  /** Empty when images are submitted where they were built. */
+  readonly pushRegistry: string;
+  readonly pushNaming: PushNaming;
+  readonly sourceRegistryVerifyTls: boolean;
+  readonly destinationRegistryVerifyTls: boolean;
+  /** Extra CA certificates (PEM file) trusted for Thoth and registries, on top of the system's. */
+  readonly caBundleFile: string;
+  /** Registries (host[:port]) reached over plain HTTP; loopback always may be. */
+  readonly plainHttpRegistries: readonly string[];
+
+  readonly sendBaseImage: boolean;
+  readonly sendOutputImage: boolean;
+  readonly sendBuildLog: boolean;
+  readonly debug: boolean;
+  readonly force: boolean;
+
+  /** Allow-list of namespaces; empty = every namespace the sources deliver. */
+  readonly watchedNamespaces: readonly string[];
+  readonly analyzeExisting: boolean;
+  readonly workers: number;
+  readonly sweepBatch: number;
+
+  /**
+   * Test-only: act on the event payload without re-reading the object from the API server.
+   * Never set in a cluster: anyone who can reach the function could then forge a Build.
+   */
+  readonly trustEventPayload: boolean;
+}
+
+/** Variables whose values must never be printed, even when invalid. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  'THOTH_SRC_REGISTRY_PASSWORD',
+  'THOTH_DST_REGISTRY_PASSWORD',
+]);
+
+export class ConfigError extends Error {
+  readonly variables: readonly string[];
+  constructor(problems: ReadonlyMap<string, string>) {
+    const parts = [...problems].map(([name, why]) => `${name} (${why})`);
+    super(`invalid configuration: ${parts.join('; ')}`);
+    this.name = 'ConfigError';
+    this.variables = [...problems.keys()];
+  }
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const namespaceList = makeValidator<string[]>((input) => {
+  const names = input
+    .split(/[\s,]+/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const bad = names.find((name) => name.length > 63 || !DNS_LABEL.test(name));
+  if (bad !== undefined) throw new EnvError('expected comma-separated namespace names');
+  return names;
+});
+
+const hostList = makeValidator<string[]>((input) =>
+  input
+    .split(/[\s,]+/)
+    .map((host) => host.trim())
+    .filter((host) => host !== ''),
+);
+
+const positiveInt = (max: number) =>
+  makeValidator<number>((input) => {
+    const value = Number(input);
+    if (!Number.isInteger(value) || value < 1 || value > max) {
+      throw new EnvError(`expected an integer from 1 to ${max}`);
+    }
+    return value;
+  });
+
+/** What each variable expects, said without echoing the offending value. */
+const EXPECTATIONS: Readonly<Record<string, string>> = {
+  THOTH_ENVIRONMENT_TYPE: 'expected runtime or buildtime',
+  THOTH_PUSH_NAMING: 'expected namespace or single-repository',
+  THOTH_WATCHED_NAMESPACE: 'expected comma-separated namespace names',
+  THOTH_USER_API_HOST: 'expected host[:port] or an http(s) URL',
+};
+
+const ONE_OF_BOOL = 'expected 1/0 or true/false';
+
+const specs = {
+  THOTH_USER_API_HOST: str(),
+  THOTH_NO_TLS_VERIFY: bool({ default: false }),
+  THOTH_REQUEST_TIMEOUT_SECONDS: num({ default: 120 }),
+  THOTH_ENVIRONMENT_TYPE: str({ choices: ['runtime', 'buildtime'], default: 'runtime' }),
+  THOTH_ORIGIN: str({ default: '' }),
+  THOTH_PASS_TOKEN: bool({ default: false }),
+  BUILD_WATCHER_TOKEN_FILE: str({ default: '/var/run/secrets/kubernetes.io/serviceaccount/token' }),
+  THOTH_SRC_REGISTRY_USER: str({ default: '' }),
+  THOTH_SRC_REGISTRY_PASSWORD: str({ default: '' }),
+  THOTH_DST_REGISTRY_USER: str({ default: '' }),
+  THOTH_DST_REGISTRY_PASSWORD: str({ default: '' }),
+  THOTH_PUSH_REGISTRY: str({ default: '' }),
+  THOTH_PUSH_NAMING: str({ choices: ['namespace', 'single-repository'], default: 'namespace' }),
+  THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: bool({ default: false }),
+  THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY: bool({ default: false }),
+  THOTH_CA_BUNDLE: str({ default: '' }),
+  THOTH_PLAIN_HTTP_REGISTRIES: hostList({ default: [] }),
+  THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE: bool({ default: false }),
+  THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE: bool({ default: false }),
+  THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: bool({ default: false }),
+  THOTH_BUILD_ANALYSIS_DEBUG: bool({ default: false }),
+  THOTH_BUILD_ANALYSIS_FORCE: bool({ default: false }),
+  THOTH_WATCHED_NAMESPACE: namespaceList({ default: [] }),
+  THOTH_ANALYZE_EXISTING: bool({ default: false }),
+  THOTH_BUILD_WATCHER_WORKERS: positiveInt(64)({ default: 1 }),
+  BUILD_WATCHER_SWEEP_BATCH: positiveInt(10_000)({ default: 200 }),
+  BUILD_WATCHER_TRUST_EVENT_PAYLOAD: bool({ default: false }),
+};
+
+/** Every variable the configuration reads; the README table is checked against this list. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(specs);
+
+function explain(name: string, error: Error): string {
+  if (error instanceof EnvMissingError) return 'required';
+  const known = EXPECTATIONS[name];
+  if (known !== undefined) return known;
+  if (error.message.startsWith('Invalid bool')) return ONE_OF_BOOL;
+  // envalid's messages quote the offending input; never let a value through.
+  return SECRET_VARIABLES.has(name) ? 'invalid' : error.message.replace(/"[^"]*"/g, '(value hidden)');
+}
+
+function isLikelyHost(value: string): boolean {
+  if (/^https?:\/\//i.test(value)) {
+    try {
+      new URL(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return /^[A-Za-z0-9.-]+(:\d{1,5})?\/?$/.test(value);
+}
+
+/** Validates `environment`; throws one ConfigError naming every bad variable. */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const problems = new Map<string, string>();
+  const env = cleanEnv(environment, specs, {
+    reporter: ({ errors }) => {
+      for (const [name, error] of Object.entries(errors)) {
+        if (error instanceof Error) problems.set(name, explain(name, error));
+      }
+      if (problems.size > 0) throw new ConfigError(problems);
+    },
+  });
+
+  if (!isLikelyHost(env.THOTH_USER_API_HOST)) {
+    problems.set('THOTH_USER_API_HOST', EXPECTATIONS['THOTH_USER_API_HOST'] ?? 'invalid');
+  }
+  if (!(env.THOTH_REQUEST_TIMEOUT_SECONDS > 0 && env.THOTH_REQUEST_TIMEOUT_SECONDS <= 3600)) {
+    problems.set('THOTH_REQUEST_TIMEOUT_SECONDS', 'expected seconds from 1 to 3600');
+  }
+  if (
+    env.THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE &&
+    env.THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE &&
+    env.THOTH_BUILD_ANALYSIS_NO_BUILD_LOG
+  ) {
+    const why = 'base image, output image and build log are all disabled: nothing to submit';
+    problems.set('THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE', why);
+    problems.set('THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE', why);
+    problems.set('THOTH_BUILD_ANALYSIS_NO_BUILD_LOG', why);
+  }
+  const hasSourceCredentials = env.THOTH_SRC_REGISTRY_USER !== '' || env.THOTH_SRC_REGISTRY_PASSWORD !== '';
+  if (hasSourceCredentials && env.THOTH_PUSH_REGISTRY === '') {
+    problems.set('THOTH_SRC_REGISTRY_USER', 'source registry credentials are only used with THOTH_PUSH_REGISTRY');
+  }
+  if (env.THOTH_PASS_TOKEN && env.THOTH_SRC_REGISTRY_PASSWORD !== '') {
+    problems.set('THOTH_PASS_TOKEN', 'cannot be combined with THOTH_SRC_REGISTRY_PASSWORD: choose one source credential');
+  }
+  for (const side of ['SRC', 'DST'] as const) {
+    const user = env[`THOTH_${side}_REGISTRY_USER`];
+    const password = env[`THOTH_${side}_REGISTRY_PASSWORD`];
+    if ((user === '') !== (password === '')) {
+      problems.set(`THOTH_${side}_REGISTRY_${user === '' ? 'USER' : 'PASSWORD'}`, 'user and password must be set together');
+    }
+  }
+  if (env.THOTH_PUSH_REGISTRY !== '' && !/^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._/-]+)?$/.test(env.THOTH_PUSH_REGISTRY)) {
+    problems.set('THOTH_PUSH_REGISTRY', 'expected host[:port][/path]');
+  }
+  if (problems.size > 0) throw new ConfigError(problems);
+
+  const config: Config = {
+    thothHost: env.THOTH_USER_API_HOST,
+    thothVerifyTls: !env.THOTH_NO_TLS_VERIFY,
+    thothTimeoutMs: env.THOTH_REQUEST_TIMEOUT_SECONDS * 1000,
+    environmentType: env.THOTH_ENVIRONMENT_TYPE as EnvironmentType,
+    origin: env.THOTH_ORIGIN,
+    passToken: env.THOTH_PASS_TOKEN,
+    tokenFile: env.BUILD_WATCHER_TOKEN_FILE,
+    pushRegistry: env.THOTH_PUSH_REGISTRY.replace(/\/+$/, ''),
+    pushNaming: env.THOTH_PUSH_NAMING as PushNaming,
+    sourceRegistryVerifyTls: !env.THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY,
+    destinationRegistryVerifyTls: !env.THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY,
+    caBundleFile: env.THOTH_CA_BUNDLE,
+    plainHttpRegistries: env.THOTH_PLAIN_HTTP_REGISTRIES,
+    sendBaseImage: !env.THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE,
+    sendOutputImage: !env.THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE,
+    sendBuildLog: !env.THOTH_BUILD_ANALYSIS_NO_BUILD_LOG,
+    debug: env.THOTH_BUILD_ANALYSIS_DEBUG,
+    force: env.THOTH_BUILD_ANALYSIS_FORCE,
+    watchedNamespaces: env.THOTH_WATCHED_NAMESPACE,
+    analyzeExisting: env.THOTH_ANALYZE_EXISTING,
+    workers: env.THOTH_BUILD_WATCHER_WORKERS,
+    sweepBatch: env.BUILD_WATCHER_SWEEP_BATCH,
+    trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
+    ...(env.THOTH_SRC_REGISTRY_USER !== ''
+      ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } }
+      : {}),
+    ...(env.THOTH_DST_REGISTRY_USER !== ''
+      ? { destinationCredentials: { username: env.THOTH_DST_REGISTRY_USER, password: env.THOTH_DST_REGISTRY_PASSWORD } }
+      : {}),
+  };
+  return config;
+}
