@@ -1,0 +1,19 @@
+/** CloudEvent types the function accepts, and the ones it answers with. */
+
+export const APISERVER_RESOURCE_PREFIX = 'dev.knative.apiserver.resource.';
+export const APISERVER_REFERENCE_PREFIX = 'dev.knative.apiserver.ref.';
+
+/** Sent by a PingSource (its type is fixed by Knative) or by hand to start a catch-up sweep. */
+export const PING_SOURCE_TYPE = 'dev.knative.sources.ping';
+export const SWEEP_REQUESTED_TYPE = 'dev.build-watcher.sweep.requested';
+
+/**
+ * Replies are published back into the Broker. Their types share no prefix with the
+ * ApiServerSource types, and they carry no `kind` extension, so a Trigger filtered on build
+ * events can never deliver them back to us.
+ */
+export const ANALYSIS_SUBMITTED_TYPE = 'dev.build-watcher.analysis.submitted';
+export const ANALYSIS_REFUSED_TYPE = 'dev.build-watcher.analysis.refused';
+export const REPLY_SOURCE = '/build-watcher';
+
+export type ObjectAction = 'add' | 'update' | 'delete';

@@ -1,0 +1,54 @@
+/** Kubernetes Events on the objects we act on: what `oc describe build` shows users. */
+import { randomBytes } from 'node:crypto';
+import type { ObjectCoordinates } from '../events/intake.js';
+import type { KubeApi } from './api.js';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface EventReason {
+  readonly type: EventType;
+  /** CamelCase, e.g. AnalysisSubmitted, AnalysisRefused, PushFailed. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+const REPORTING_COMPONENT = 'build-watcher';
+const MAX_MESSAGE = 1024;
+
+export async function recordEvent(
+  api: KubeApi,
+  object: ObjectCoordinates & { readonly uid: string },
+  event: EventReason,
+  signal?: AbortSignal,
+): Promise<void> {
+  const now = new Date().toISOString();
+  await api.request({
+    method: 'POST',
+    path: `/api/v1/namespaces/${encodeURIComponent(object.namespace)}/events`,
+    body: {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: {
+        name: `${object.name.slice(0, 200)}.${randomBytes(8).toString('hex')}`,
+        namespace: object.namespace,
+      },
+      involvedObject: {
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.name,
+        namespace: object.namespace,
+        ...(object.uid !== '' ? { uid: object.uid } : {}),
+      },
+      type: event.type,
+      reason: event.reason,
+      message: event.message.slice(0, MAX_MESSAGE),
+      source: { component: REPORTING_COMPONENT },
+      reportingComponent: REPORTING_COMPONENT,
+      reportingInstance: process.env['HOSTNAME'] ?? REPORTING_COMPONENT,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      count: 1,
+    },
+    ...(signal ? { signal } : {}),
+  });
+}
