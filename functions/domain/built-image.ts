@@ -50,9 +50,14 @@ export interface BuiltImage {
   /** The image the build started from, if known. */
   readonly base?: ImageReference;
   /** A thunk, so that the log is fetched only when it is going to be sent. */
-  readonly buildLog?: () => Promise<string | undefined>;
-  /** Phase or outcome, e.g. Complete, Failed, Succeeded. */
+  readonly buildLog?: () => Promise<string>;
+  /** Phase or outcome, e.g. Complete, Failed, Succeeded, Present (an ImageStream tag). */
   readonly outcome: string;
+  /**
+   * `build`: POST /build-analysis (output, base image and log together), for builds and runs;
+   * `image`: POST /analyze (one image), for images found in ImageStreams.
+   */
+  readonly analysis: 'build' | 'image';
   readonly outputCredentials: CredentialSource;
   readonly baseCredentials: CredentialSource;
   /** Whether the output registry must be contacted with TLS verification. */

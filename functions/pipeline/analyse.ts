@@ -1,0 +1,226 @@
+/**
+ * One object, start to finish: re-read it live, decide, claim it, push, submit, mark it and
+ * tell the user with an Event. Shared by the function, the sweep and the command line.
+ *
+ * Exactly once: the live object's marker annotation says "done"; a short claim, taken with
+ * an optimistic-concurrency patch, keeps two deliveries racing on two replicas from both
+ * submitting. Without patch rights it still works, relying on Thoth's cache.
+ */
+import { randomBytes } from 'node:crypto';
+import { ANNOTATIONS } from '../domain/annotations.js';
+import type { SourceObjectRef } from '../domain/built-image.js';
+import { BuildWatcherError, invalid, transient } from '../errors.js';
+import type { KubeObject, ObjectCoordinates } from '../events/intake.js';
+import type { ObjectAction } from '../events/types.js';
+import { isKubeStatus } from '../kube/api.js';
+import type { EventReason } from '../kube/events.js';
+import type { Logger } from '../observability/logger.js';
+import { redact } from '../observability/redact.js';
+import type { AnalysisOptions } from '../thoth/requests.js';
+import type { EventRecorder, ObjectStore, Submitter } from './ports.js';
+import { pushBuiltImage, type PushPolicy } from './push.js';
+import type { SourceKind, SubmittedImage } from './source-kind.js';
+import { submitBuiltImage } from './submit.js';
+
+export interface PipelineDeps {
+  readonly store: ObjectStore;
+  readonly recorder: EventRecorder;
+  readonly submitter: Submitter;
+  readonly push?: PushPolicy;
+  /** Keyed by `apiVersion/kind`. */
+  readonly sources: ReadonlyMap<string, SourceKind>;
+  /** environment type, debug, force; `origin` empty = the object's namespace. */
+  readonly analysisOptions: AnalysisOptions;
+  /** Test-only: act on the payload without re-reading it (BUILD_WATCHER_TRUST_EVENT_PAYLOAD). */
+  readonly trustEventPayload: boolean;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  readonly claimTtlMs?: number;
+}
+
+export type Outcome =
+  | { readonly kind: 'ignored'; readonly reason: string; readonly object: ObjectCoordinates }
+  | { readonly kind: 'submitted'; readonly object: SourceObjectRef; readonly images: readonly SubmittedImage[] }
+  | { readonly kind: 'refused'; readonly object: SourceObjectRef; readonly reason: string };
+
+export interface AnalyseInput {
+  /** The object from a Resource-mode event, if there was one. */
+  readonly payload?: KubeObject;
+  readonly ref: ObjectCoordinates;
+  readonly action: ObjectAction;
+}
+
+/** Names the claimant, for people reading the annotation. */
+const HOLDER = `${process.env['HOSTNAME'] ?? 'build-watcher'}-${randomBytes(4).toString('hex')}`;
+const DEFAULT_CLAIM_TTL_MS = 10 * 60 * 1000;
+const MAX_CLAIM_ATTEMPTS = 3;
+
+/** Warned once per process, then quiet: the Role may simply not grant patch. */
+let warnedNoPatch = false;
+
+function sourceRef(object: KubeObject): SourceObjectRef {
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    uid: object.uid,
+    resourceVersion: object.resourceVersion,
+  };
+}
+
+function claimHeldElsewhere(object: KubeObject, now: Date): boolean {
+  const claim = object.annotations[ANNOTATIONS.claim];
+  if (claim === undefined) return false;
+  // Our own claim counts too: the claim patch itself causes an update event, which must not
+  // lead to a second submission from this very process.
+  const [, expiry] = claim.split(' ');
+  const until = Date.parse(expiry ?? '');
+  return Number.isFinite(until) && until > now.getTime();
+}
+
+function describeIds(submitted: readonly SubmittedImage[]): string {
+  const parts: string[] = [];
+  for (const { submission } of submitted) {
+    const { output, base, buildLog } = submission.ids;
+    if (output !== undefined) parts.push(`output ${submission.output ?? ''} → ${output}`);
+    if (base !== undefined) parts.push(`base ${submission.base ?? ''} → ${base}`);
+    if (buildLog !== undefined) parts.push(`build log → ${buildLog}`);
+  }
+  return parts.length === 0 ? 'submitted' : parts.join('; ');
+}
+
+export async function analyseObject(input: AnalyseInput, deps: PipelineDeps, signal?: AbortSignal): Promise<Outcome> {
+  const now = deps.now ?? (() => new Date());
+  const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
+  if (source === undefined) return { kind: 'ignored', reason: 'kind-not-enabled', object: input.ref };
+  if (input.payload !== undefined) {
+    const reason = source.prefilter(input.payload, input.action);
+    if (reason !== undefined) return { kind: 'ignored', reason, object: input.ref };
+  } else if (input.action === 'delete') {
+    return { kind: 'ignored', reason: 'deleted', object: input.ref };
+  }
+  if (deps.trustEventPayload && input.payload === undefined) {
+    throw invalid('BUILD_WATCHER_TRUST_EVENT_PAYLOAD needs Resource-mode events: a reference carries no object', 422);
+  }
+
+  for (let attempt = 1; ; attempt++) {
+    const live = deps.trustEventPayload ? input.payload : await deps.store.read(input.ref, signal);
+    if (live === undefined) return { kind: 'ignored', reason: 'gone', object: input.ref };
+    if (input.payload !== undefined && input.payload.uid !== '' && live.uid !== input.payload.uid) {
+      return { kind: 'ignored', reason: 'replaced', object: input.ref };
+    }
+    if (claimHeldElsewhere(live, now())) return { kind: 'ignored', reason: 'claimed-elsewhere', object: input.ref };
+    const plan = await source.plan(live, input.action, { store: deps.store, log: deps.log, ...(signal ? { signal } : {}) });
+    if (plan.kind === 'ignore') return { kind: 'ignored', reason: plan.reason, object: input.ref };
+
+    const claim = await takeClaim(live, deps, now(), signal);
+    if (claim === 'conflict') {
+      if (attempt < MAX_CLAIM_ATTEMPTS) continue;
+      throw transient(`${live.kind} ${live.namespace}/${live.name} kept changing while being claimed`);
+    }
+    return runPlan(live, plan.images, source, claim === 'claimed', deps, now, signal);
+  }
+}
+
+async function takeClaim(
+  live: KubeObject,
+  deps: PipelineDeps,
+  now: Date,
+  signal: AbortSignal | undefined,
+): Promise<'claimed' | 'unmarkable' | 'conflict'> {
+  if (deps.trustEventPayload) return 'unmarkable';
+  const expiry = new Date(now.getTime() + (deps.claimTtlMs ?? DEFAULT_CLAIM_TTL_MS)).toISOString();
+  try {
+    await deps.store.patchAnnotations(
+      live,
+      { [ANNOTATIONS.claim]: `${HOLDER} ${expiry}` },
+      { resourceVersion: live.resourceVersion, ...(signal ? { signal } : {}) },
+    );
+    return 'claimed';
+  } catch (error) {
+    if (isKubeStatus(error, 409)) return 'conflict';
+    if (isKubeStatus(error, 403)) {
+      if (!warnedNoPatch) {
+        warnedNoPatch = true;
+        deps.log.warn(
+          { object: `${live.kind} ${live.namespace}/${live.name}` },
+          'not allowed to patch annotations: objects will not be marked, duplicates are left to Thoth\'s cache',
+        );
+      }
+      return 'unmarkable';
+    }
+    throw error;
+  }
+}
+
+async function runPlan(
+  live: KubeObject,
+  images: readonly SubmittedImage['image'][],
+  source: SourceKind,
+  markable: boolean,
+  deps: PipelineDeps,
+  now: () => Date,
+  signal: AbortSignal | undefined,
+): Promise<Outcome> {
+  const ref = sourceRef(live);
+  const options: AnalysisOptions = {
+    ...deps.analysisOptions,
+    origin: deps.analysisOptions.origin === undefined || deps.analysisOptions.origin === '' ? live.namespace : deps.analysisOptions.origin,
+  };
+  const submitted: SubmittedImage[] = [];
+  let stage: 'push' | 'submit' = 'submit';
+  try {
+    for (const built of images) {
+      stage = 'push';
+      const image = deps.push === undefined ? built : await pushBuiltImage(built, deps.push, signal);
+      stage = 'submit';
+      submitted.push({ image, submission: await submitBuiltImage(image, deps.submitter, options, signal) });
+    }
+  } catch (error) {
+    if (markable) await releaseClaim(live, deps);
+    const failure = error instanceof BuildWatcherError ? error : transient('unexpected failure', error);
+    const message = redact(failure.message);
+    const pushFailed = stage === 'push';
+    if (failure.kind !== 'transient' || pushFailed) {
+      await tell(deps, live, {
+        type: 'Warning',
+        reason: pushFailed ? 'PushFailed' : 'AnalysisRefused',
+        message: failure.kind === 'transient' ? `${message} (will be retried)` : message,
+      });
+    }
+    if (failure.kind === 'transient') throw failure;
+    return { kind: 'refused', object: ref, reason: message };
+  }
+
+  if (markable) {
+    const marks = { ...source.markAnnotations(live, submitted, now()), [ANNOTATIONS.claim]: null };
+    try {
+      await deps.store.patchAnnotations(live, marks, signal ? { signal } : {});
+    } catch (error) {
+      // Submitted already: a failed mark costs at most one cached resubmission later.
+      deps.log.warn({ object: `${live.kind} ${live.namespace}/${live.name}` }, `could not mark as submitted: ${error instanceof Error ? error.message : 'unknown error'}`);
+    }
+  }
+  await tell(deps, live, { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(submitted)}` });
+  return { kind: 'submitted', object: ref, images: submitted };
+}
+
+async function releaseClaim(live: KubeObject, deps: PipelineDeps): Promise<void> {
+  try {
+    await deps.store.patchAnnotations(live, { [ANNOTATIONS.claim]: null });
+  } catch {
+    // The claim expires by itself; the sweep picks the object up after that.
+  }
+}
+
+async function tell(deps: PipelineDeps, live: KubeObject, event: EventReason): Promise<void> {
+  const object = `${live.kind} ${live.namespace}/${live.name}`;
+  const log = event.type === 'Warning' ? deps.log.warn : deps.log.info;
+  log({ object, reason: event.reason }, event.message);
+  try {
+    await deps.recorder.record(live, event);
+  } catch (error) {
+    deps.log.warn({ object }, `could not record the ${event.reason} Event: ${error instanceof Error ? error.message : 'unknown error'}`);
+  }
+}

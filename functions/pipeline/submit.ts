@@ -1,0 +1,73 @@
+/** Sends one BuiltImage to Thoth: POST /build-analysis, or /analyze for a lone image. */
+import { formatImageReference, type BuiltImage, type ImageReference } from '../domain/built-image.js';
+import { invalid } from '../errors.js';
+import type { AnalysisOptions, ImageSubmission } from '../thoth/requests.js';
+import { resolveCredentials } from './credentials.js';
+import type { Submitter } from './ports.js';
+
+export interface AnalysisIds {
+  readonly output?: string;
+  readonly base?: string;
+  readonly buildLog?: string;
+}
+
+export interface Submission {
+  readonly ids: AnalysisIds;
+  /** True when Thoth answered every image from its cache. */
+  readonly cached: boolean;
+  readonly output?: string;
+  readonly base?: string;
+}
+
+async function asSubmission(
+  image: ImageReference,
+  credentials: BuiltImage['outputCredentials'],
+  verifyTls: boolean,
+): Promise<ImageSubmission> {
+  const resolved = await resolveCredentials(credentials);
+  return {
+    image: formatImageReference(image),
+    ...(resolved !== undefined ? { credentials: resolved } : {}),
+    verifyTls,
+  };
+}
+
+export async function submitBuiltImage(
+  image: BuiltImage,
+  submitter: Submitter,
+  options: AnalysisOptions,
+  signal?: AbortSignal,
+): Promise<Submission> {
+  if (image.analysis === 'image') {
+    if (image.output === undefined) throw invalid('an image analysis needs an image');
+    const output = await asSubmission(image.output, image.outputCredentials, image.outputVerifyTls);
+    const ticket = await submitter.submitImageAnalysis({ ...output, ...options }, signal);
+    return { ids: { output: ticket.analysisId }, cached: ticket.cached, output: output.image };
+  }
+  const output = image.output === undefined ? undefined : await asSubmission(image.output, image.outputCredentials, image.outputVerifyTls);
+  const base = image.base === undefined ? undefined : await asSubmission(image.base, image.baseCredentials, image.baseVerifyTls);
+  const log = image.buildLog === undefined ? undefined : await image.buildLog();
+  const source = image.source;
+  const result = await submitter.submitBuildAnalysis(
+    {
+      ...options,
+      ...(output !== undefined ? { output } : {}),
+      ...(base !== undefined ? { base } : {}),
+      ...(log !== undefined
+        ? { buildLog: { log, apiVersion: source.apiVersion, metadata: `${source.namespace}/${source.name}` } }
+        : {}),
+    },
+    signal,
+  );
+  const tickets = [result.output, result.base].filter((ticket) => ticket !== undefined);
+  return {
+    ids: {
+      ...(result.output !== undefined ? { output: result.output.analysisId } : {}),
+      ...(result.base !== undefined ? { base: result.base.analysisId } : {}),
+      ...(result.buildLog !== undefined ? { buildLog: result.buildLog.analysisId } : {}),
+    },
+    cached: tickets.length > 0 && tickets.every((ticket) => ticket.cached),
+    ...(output !== undefined ? { output: output.image } : {}),
+    ...(base !== undefined ? { base: base.image } : {}),
+  };
+}
