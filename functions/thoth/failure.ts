@@ -1,0 +1,112 @@
+/**
+ * Turns Thoth's answers and transport failures into one-line reasons. Thoth's error bodies
+ * echo the request parameters back, registry passwords included, so reasons are built from
+ * the status and the short `error` text only, scrubbed of every credential value.
+ */
+
+const MAX_DETAIL_CHARS = 200;
+/** Below this length a secret cannot be replaced without garbling the text: withhold it. */
+const MIN_SCRUBBABLE_SECRET = 6;
+const REDACTED = '***';
+
+const STATUS_PHRASES: Readonly<Record<number, string>> = {
+  400: 'rejected',
+  401: 'registry authentication required',
+  403: 'credentials refused',
+  404: 'not found',
+  405: 'method not allowed',
+  413: 'request too large',
+  415: 'unsupported media type',
+};
+
+/** Defence in depth: anything shaped like `password=…`, `"token": "…"` or `Bearer …`. */
+const SECRET_SHAPES: readonly RegExp[] = [
+  /(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+/g,
+  /((?:password|passwd|token|secret|authorization)["']?\s*[:=]\s*["']?)[^"'&\s,;}]+/gi,
+];
+
+function variantsOf(secret: string): string[] {
+  return [...new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])];
+}
+
+/** Replaces every credential value (raw, URL-encoded, JSON-escaped) and secret-shaped text. */
+export function scrubSecrets(text: string, secrets: readonly string[]): string | undefined {
+  let scrubbed = text;
+  for (const secret of secrets) {
+    if (secret === '') continue;
+    for (const variant of variantsOf(secret)) {
+      if (!scrubbed.includes(variant)) continue;
+      if (variant.length < MIN_SCRUBBABLE_SECRET) return undefined;
+      scrubbed = scrubbed.split(variant).join(REDACTED);
+    }
+  }
+  for (const shape of SECRET_SHAPES) scrubbed = scrubbed.replace(shape, `$1${REDACTED}`);
+  return scrubbed;
+}
+
+/** One line, printable, at most MAX_DETAIL_CHARS long. */
+export function oneLine(text: string): string {
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return flat.length <= MAX_DETAIL_CHARS ? flat : `${flat.slice(0, MAX_DETAIL_CHARS - 1)}…`;
+}
+
+function field(body: unknown, name: string): unknown {
+  return typeof body === 'object' && body !== null && !Array.isArray(body)
+    ? (body as Readonly<Record<string, unknown>>)[name]
+    : undefined;
+}
+
+/** The short text a 4xx body carries: Thoth's `error`, or connexion's problem `detail`. */
+function serverDetail(body: unknown): string | undefined {
+  for (const name of ['error', 'detail'] as const) {
+    const value = field(body, name);
+    if (typeof value === 'string' && value.trim() !== '') return value;
+  }
+  return undefined;
+}
+
+/** `403 credentials refused (There was an error accessing the image …)`. */
+export function refusalReason(status: number, body: unknown, secrets: readonly string[]): string {
+  const phrase = STATUS_PHRASES[status] ?? 'client error';
+  const detail = serverDetail(body);
+  if (detail === undefined) return `${status} ${phrase}`;
+  const scrubbed = scrubSecrets(detail, secrets);
+  return scrubbed === undefined ? `${status} ${phrase} (details withheld)` : `${status} ${phrase} (${oneLine(scrubbed)})`;
+}
+
+/** Which image an inspect error is about: Thoth echoes the image it failed on. */
+export function refusedImage(body: unknown): string | undefined {
+  const image = field(field(body, 'parameters'), 'image');
+  return typeof image === 'string' ? image : undefined;
+}
+
+const TLS_CODES: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** The error code of a transport failure, e.g. `ECONNREFUSED`; never its message (URLs). */
+export function transportCode(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth += 1) {
+    const code = field(current, 'code');
+    if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) && code !== 'ERR_NETWORK' && code !== 'ERR_BAD_RESPONSE') {
+      return code;
+    }
+    current = field(current, 'cause');
+  }
+  const code = field(error, 'code');
+  return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : 'network error';
+}
+
+/** A certificate problem does not go away by retrying within one delivery. */
+export function isTlsVerificationCode(code: string): boolean {
+  return TLS_CODES.has(code);
+}

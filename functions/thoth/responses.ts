@@ -1,0 +1,115 @@
+/**
+ * Thoth's answers, validated at the boundary into typed values. Problems name the field,
+ * never its value: the 202 of /analyze echoes the registry password in `parameters`.
+ */
+
+export interface AnalysisTicket {
+  readonly analysisId: string;
+  readonly cached: boolean;
+}
+
+export interface BuildAnalysisResult {
+  readonly base?: AnalysisTicket;
+  readonly output?: AnalysisTicket;
+  /** Only when a log was sent: Thoth hands out a parser id even when none was. */
+  readonly buildLog?: AnalysisTicket;
+  readonly buildLogDocumentId?: string;
+}
+
+export interface AnalysisStatus {
+  readonly state: string;
+  readonly reason: string | null;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+}
+
+export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
+
+type Json = Readonly<Record<string, unknown>>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+class ShapeProblem extends Error {}
+
+function ticket(value: unknown, field: string): AnalysisTicket | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (!isObject(value)) throw new ShapeProblem(`${field} is not an object`);
+  const analysisId = value['analysis_id'];
+  const cached = value['cached'];
+  if (typeof analysisId !== 'string' || analysisId === '') throw new ShapeProblem(`${field}.analysis_id is not a non-empty string`);
+  if (typeof cached !== 'boolean') throw new ShapeProblem(`${field}.cached is not a boolean`);
+  return { analysisId, cached };
+}
+
+function nullableString(value: unknown, field: string): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'string') throw new ShapeProblem(`${field} is not a string`);
+  return value;
+}
+
+function parse<T>(read: () => T): Parsed<T> {
+  try {
+    return { ok: true, value: read() };
+  } catch (error) {
+    if (error instanceof ShapeProblem) return { ok: false, problem: error.message };
+    throw error;
+  }
+}
+
+/** The 202 of POST /build-analysis. `logSent` drops the parser id Thoth invents without a log. */
+export function parseBuildAnalysisResponse(body: unknown, logSent: boolean): Parsed<BuildAnalysisResult> {
+  return parse(() => {
+    if (!isObject(body)) throw new ShapeProblem('the body is not a JSON object');
+    const base = ticket(body['base_image_analysis'], 'base_image_analysis');
+    const output = ticket(body['output_image_analysis'], 'output_image_analysis');
+    const buildLog = ticket(body['buildlog_analysis'], 'buildlog_analysis');
+    const documentId = nullableString(body['buildlog_document_id'], 'buildlog_document_id');
+    if (logSent && buildLog === undefined) throw new ShapeProblem('buildlog_analysis is missing although a log was sent');
+    return {
+      ...(base !== undefined ? { base } : {}),
+      ...(output !== undefined ? { output } : {}),
+      ...(logSent && buildLog !== undefined ? { buildLog } : {}),
+      ...(documentId !== null ? { buildLogDocumentId: documentId } : {}),
+    };
+  });
+}
+
+/** The 202 of POST /analyze. */
+export function parseImageAnalysisResponse(body: unknown): Parsed<AnalysisTicket> {
+  return parse(() => {
+    const value = ticket(body, 'the body');
+    if (value === undefined) throw new ShapeProblem('the body is not an object');
+    return value;
+  });
+}
+
+/** The answer to GET /api/v1: the route list. */
+export function parseDiscovery(body: unknown): Parsed<readonly string[]> {
+  return parse(() => {
+    if (!isObject(body)) throw new ShapeProblem('the body is not a JSON object');
+    const paths = body['paths'];
+    if (!Array.isArray(paths) || !paths.every((path) => typeof path === 'string')) {
+      throw new ShapeProblem('paths is not a list of strings');
+    }
+    return paths as readonly string[];
+  });
+}
+
+/** The 200 of GET /analyze/{id}/status. */
+export function parseAnalysisStatus(body: unknown): Parsed<AnalysisStatus> {
+  return parse(() => {
+    if (!isObject(body)) throw new ShapeProblem('the body is not a JSON object');
+    const status = body['status'];
+    if (!isObject(status)) throw new ShapeProblem('status is not an object');
+    const state = status['state'];
+    if (typeof state !== 'string' || state === '') throw new ShapeProblem('status.state is not a non-empty string');
+    return {
+      state,
+      reason: nullableString(status['reason'], 'status.reason'),
+      startedAt: nullableString(status['started_at'], 'status.started_at'),
+      finishedAt: nullableString(status['finished_at'], 'status.finished_at'),
+    };
+  });
+}
