@@ -1,0 +1,54 @@
+/**
+ * The CloudEvent the function answers each submission with, so that any analyser, not only
+ * Thoth, can consume "this image was built and submitted" from the Broker.
+ */
+import { CloudEvent } from 'cloudevents';
+import type { Outcome } from '../pipeline/analyse.js';
+import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, REPLY_SOURCE } from './types.js';
+
+export interface SubmissionReply {
+  readonly object: { apiVersion: string; kind: string; namespace: string; name: string; uid: string };
+  readonly outcome: string;
+  readonly images: readonly {
+    readonly output?: string;
+    readonly base?: string;
+    readonly analysisIds: { output?: string; base?: string; buildLog?: string };
+    readonly cached: boolean;
+  }[];
+}
+
+function subjectOf(object: { apiVersion: string; namespace: string; kind: string; name: string }): string {
+  return `/apis/${object.apiVersion}/namespaces/${object.namespace}/${object.kind.toLowerCase()}s/${object.name}`;
+}
+
+/** A reply for a submission or a permanent refusal; nothing for ignored events. */
+export function replyFor(outcome: Outcome): CloudEvent<SubmissionReply | { object: SubmissionReply['object']; reason: string }> | undefined {
+  if (outcome.kind === 'ignored') return undefined;
+  const o = outcome.object;
+  const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: o.uid };
+  if (outcome.kind === 'refused') {
+    return new CloudEvent({
+      type: ANALYSIS_REFUSED_TYPE,
+      source: REPLY_SOURCE,
+      subject: subjectOf(o),
+      datacontenttype: 'application/json',
+      data: { object, reason: outcome.reason },
+    });
+  }
+  return new CloudEvent({
+    type: ANALYSIS_SUBMITTED_TYPE,
+    source: REPLY_SOURCE,
+    subject: subjectOf(o),
+    datacontenttype: 'application/json',
+    data: {
+      object,
+      outcome: outcome.images[0]?.image.outcome ?? '',
+      images: outcome.images.map(({ submission }) => ({
+        ...(submission.output !== undefined ? { output: submission.output } : {}),
+        ...(submission.base !== undefined ? { base: submission.base } : {}),
+        analysisIds: { ...submission.ids },
+        cached: submission.cached,
+      })),
+    },
+  });
+}

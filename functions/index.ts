@@ -1,0 +1,178 @@
+/**
+ * The Knative function: faas-js-runtime loads this module, awaits `init`, then calls `handle`
+ * for every CloudEvent. This is the only module that wires the others together.
+ */
+import type { CloudEvent } from 'cloudevents';
+import { buildSource } from './builds/source.js';
+import { loadConfig, type Config } from './config.js';
+import { BuildWatcherError } from './errors.js';
+import { parseIncomingEvent, type CloudEventLike, type IncomingEvent } from './events/intake.js';
+import { replyFor } from './events/reply.js';
+import { connectKubeApi } from './kube/api.js';
+import { kubeEventRecorder, kubeObjectStore, lazyKubeApi } from './kube/store.js';
+import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
+import { attachToRuntimeRegistry, eventsReceived, submissions, thothLatency } from './observability/metrics.js';
+import { redact, registerSecret } from './observability/redact.js';
+import { analyseObject, type Outcome, type PipelineDeps } from './pipeline/analyse.js';
+import { concurrencyLimit } from './pipeline/limit.js';
+import type { SourceKind } from './pipeline/source-kind.js';
+import { ThothClient } from './thoth/client.js';
+
+interface Wiring {
+  readonly config: Config;
+  readonly deps: Omit<PipelineDeps, 'log'>;
+  readonly limit: <T>(task: () => Promise<T>) => Promise<T>;
+}
+
+let wiring: Wiring | undefined;
+const inFlight = new Set<Promise<unknown>>();
+
+/** What faas-js-runtime passes as the first argument; only the logger is used. */
+export interface InvocationContext {
+  readonly log: PinoLike;
+}
+
+export interface HttpAnswer {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+function answer(statusCode: number, reason: string): HttpAnswer {
+  // One line saying why; Knative keeps it in the dead-letter event's knativeerrordata.
+  return { statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${redact(reason).split('\n')[0] ?? ''}\n` };
+}
+
+function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
+  const builds = buildSource(
+    { sendBaseImage: config.sendBaseImage, sendOutputImage: config.sendOutputImage, sendBuildLog: config.sendBuildLog },
+    { passToken: config.passToken, tokenFile: config.tokenFile, sourceRegistryVerifyTls: config.sourceRegistryVerifyTls },
+  );
+  return new Map([['build.openshift.io/v1/Build', builds]]);
+}
+
+function wire(config: Config): Wiring {
+  registerSecret(config.sourceCredentials?.password);
+  registerSecret(config.destinationCredentials?.password);
+  const kube = lazyKubeApi(() => connectKubeApi());
+  const thoth = new ThothClient({
+    host: config.thothHost,
+    verifyTls: config.thothVerifyTls,
+    caBundleFile: config.caBundleFile,
+    timeoutMs: config.thothTimeoutMs,
+    onRequest: ({ endpoint, status, seconds }) => thothLatency.observe({ endpoint, status: String(status) }, seconds),
+  });
+  return {
+    config,
+    limit: concurrencyLimit(config.workers),
+    deps: {
+      store: kubeObjectStore(kube),
+      recorder: kubeEventRecorder(kube),
+      submitter: thoth,
+      sources: sourcesFor(config),
+      analysisOptions: {
+        environmentType: config.environmentType,
+        origin: config.origin,
+        debug: config.debug,
+        force: config.force,
+      },
+      trustEventPayload: config.trustEventPayload,
+    },
+  };
+}
+
+/** Validates the configuration once; a bad one stops the function before it listens. */
+export function init(): void {
+  attachToRuntimeRegistry();
+  try {
+    wiring = wire(loadConfig());
+  } catch (error) {
+    // The runtime prints the error and never listens; make the exit status say so too.
+    process.exitCode = 78;
+    throw error;
+  }
+}
+
+export async function shutdown(): Promise<void> {
+  await Promise.allSettled([...inFlight]);
+}
+
+function namespaceOf(event: IncomingEvent): string | undefined {
+  if (event.mode === 'resource') return event.object.namespace;
+  if (event.mode === 'reference') return event.ref.namespace;
+  return undefined;
+}
+
+function decisionOf(outcome: Outcome): string {
+  return outcome.kind === 'ignored' ? `ignored:${outcome.reason}` : outcome.kind;
+}
+
+function countSubmission(outcome: Outcome): void {
+  if (outcome.kind === 'refused') submissions.inc({ endpoint: 'any', result: 'refused' });
+  if (outcome.kind !== 'submitted') return;
+  for (const { image, submission } of outcome.images) {
+    submissions.inc({ endpoint: image.analysis === 'image' ? 'analyze' : 'build-analysis', result: submission.cached ? 'cached' : 'submitted' });
+  }
+}
+
+async function processEvent(event: IncomingEvent, current: Wiring, log: Logger): Promise<CloudEvent<unknown> | HttpAnswer | undefined> {
+  const namespace = namespaceOf(event);
+  const allowed = current.config.watchedNamespaces;
+  if (namespace !== undefined && allowed.length > 0 && !allowed.includes(namespace)) {
+    return answer(403, `namespace ${namespace} is not in THOTH_WATCHED_NAMESPACE`);
+  }
+  if (event.mode === 'sweep') return answer(501, 'sweep is not enabled in this build');
+  const input =
+    event.mode === 'resource'
+      ? { payload: event.object, ref: event.object, action: event.action }
+      : { ref: event.ref, action: event.action };
+  const deps: PipelineDeps = { ...current.deps, log };
+  const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
+  // Filtering happens before the concurrency limit: ignored events never wait behind work.
+  const early = input.payload !== undefined ? source?.prefilter(input.payload, input.action) : undefined;
+  const outcome: Outcome =
+    early !== undefined
+      ? { kind: 'ignored', reason: early, object: input.ref }
+      : await current.limit(() => analyseObject(input, deps));
+  eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
+  countSubmission(outcome);
+  return replyFor(outcome);
+}
+
+export async function handle(context: InvocationContext, event?: CloudEventLike): Promise<CloudEvent<unknown> | HttpAnswer | undefined> {
+  const log = redactingLogger(context.log);
+  const current = wiring;
+  if (current === undefined) return answer(503, 'not initialised');
+  if (event === undefined) {
+    eventsReceived.inc({ type: 'none', decision: 'invalid' });
+    return answer(400, 'expected a CloudEvent (binary or structured content mode)');
+  }
+  let parsed: IncomingEvent;
+  try {
+    parsed = parseIncomingEvent(event);
+  } catch (error) {
+    const reason = error instanceof BuildWatcherError ? error.message : 'unreadable event';
+    eventsReceived.inc({ type: String(event.type ?? 'none').slice(0, 60), decision: 'invalid' });
+    log.info({ type: event.type }, `rejected event: ${reason}`);
+    return answer(error instanceof BuildWatcherError ? error.status : 400, reason);
+  }
+  const work = processEvent(parsed, current, log);
+  inFlight.add(work);
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof BuildWatcherError && error.kind === 'invalid') {
+      eventsReceived.inc({ type: parsed.mode, decision: 'invalid' });
+      log.info({}, `rejected event: ${error.message}`);
+      return answer(error.status, error.message);
+    }
+    const reason = error instanceof Error ? error.message : 'unknown failure';
+    eventsReceived.inc({ type: parsed.mode, decision: 'failed' });
+    submissions.inc({ endpoint: 'any', result: 'failed' });
+    log.warn({}, `will be retried: ${reason}`);
+    // A numeric 503: Knative's Broker redelivers and finally dead-letters.
+    return answer(503, reason);
+  } finally {
+    inFlight.delete(work);
+  }
+}
