@@ -87,7 +87,6 @@ export function parseImageReference(input: string): ImageReferenceParse {
   if (typeof input !== 'string') return fail('not a string');
   if (input === '') return fail('empty image reference');
   if (input.length > MAX_INPUT) return fail(`image reference longer than ${MAX_INPUT} characters`);
-  // eslint-disable-next-line no-control-regex
   if (/[\s\u0000-\u001f\u007f]/.test(input)) return fail('image reference contains whitespace or control characters');
   if (URL_SCHEME.test(input)) return fail('a URL, not an image reference');
   if (BARE_IMAGE_ID.test(input)) return fail('a bare image ID, not an image reference');

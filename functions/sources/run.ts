@@ -1,0 +1,134 @@
+/**
+ * What the run-like sources (Tekton TaskRun/PipelineRun, Shipwright BuildRun) have in common:
+ * the Knative-style `Succeeded` condition, and an extraction result that the pipeline maps into
+ * one BuiltImage per image. Extractors never throw: bad input comes back as `invalid`, and
+ * individual bad values come back in `skipped` for a debug line.
+ */
+import type { ImageReference, SourceObjectRef } from '../domain/built-image.js';
+import { digestProblem, parseImageReference } from '../domain/image-reference.js';
+import { isRecord, parseKubeObject, type KubeObject } from '../events/intake.js';
+
+/** A type-hinted value that was not used, and why (the value itself is never echoed). */
+export interface Skipped {
+  readonly name: string;
+  readonly why: string;
+}
+
+export type RunExtraction =
+  | {
+      readonly state: 'succeeded';
+      readonly ref: SourceObjectRef;
+      /** The condition's reason, e.g. Succeeded or Completed. */
+      readonly outcome: string;
+      /** Digest-pinned, deduplicated, in the order the results name them. */
+      readonly images: readonly ImageReference[];
+      readonly skipped: readonly Skipped[];
+    }
+  | { readonly state: 'failed'; readonly ref: SourceObjectRef; readonly outcome: string }
+  | { readonly state: 'running'; readonly ref: SourceObjectRef }
+  | { readonly state: 'invalid'; readonly why: string; readonly ref?: SourceObjectRef };
+
+export type Completion =
+  | { readonly state: 'succeeded'; readonly outcome: string }
+  | { readonly state: 'failed'; readonly outcome: string }
+  | { readonly state: 'running' }
+  | { readonly state: 'invalid'; readonly why: string };
+
+/** Reads `status.conditions[type=Succeeded]`; a missing status or condition means running. */
+export function readCompletion(status: unknown): Completion {
+  if (status === undefined || status === null) return { state: 'running' };
+  if (!isRecord(status)) return { state: 'invalid', why: 'status: expected an object' };
+  const conditions = status['conditions'];
+  if (conditions === undefined || conditions === null) return { state: 'running' };
+  if (!Array.isArray(conditions)) return { state: 'invalid', why: 'status.conditions: expected a list' };
+  const succeeded: unknown = conditions.find((condition) => isRecord(condition) && condition['type'] === 'Succeeded');
+  if (!isRecord(succeeded)) return { state: 'running' };
+  const reason = typeof succeeded['reason'] === 'string' ? succeeded['reason'].slice(0, 128) : '';
+  switch (succeeded['status']) {
+    case 'True':
+      return { state: 'succeeded', outcome: reason || 'Succeeded' };
+    case 'False':
+      return { state: 'failed', outcome: reason || 'Failed' };
+    default:
+      return { state: 'running' };
+  }
+}
+
+export function sourceRef(object: KubeObject): SourceObjectRef {
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    uid: object.uid,
+    ...(object.resourceVersion !== '' ? { resourceVersion: object.resourceVersion } : {}),
+  };
+}
+
+export type ObjectRead = { readonly ok: true; readonly object: KubeObject } | { readonly ok: false; readonly why: string };
+
+/** Checks that `apiVersion/kind` is one of `accepted`, then validates metadata (the intake's rules). */
+export function readObject(value: unknown, accepted: readonly string[], what: string): ObjectRead {
+  if (!isRecord(value)) return { ok: false, why: `not a ${what}: expected an object` };
+  const apiVersion = value['apiVersion'];
+  const kind = value['kind'];
+  if (typeof apiVersion !== 'string' || typeof kind !== 'string' || !accepted.includes(`${apiVersion}/${kind}`)) {
+    return { ok: false, why: `not a ${what}: expected apiVersion/kind ${accepted.join(' or ')}` };
+  }
+  try {
+    return { ok: true, object: parseKubeObject(value) };
+  } catch (error) {
+    return { ok: false, why: `not a ${what}: ${error instanceof Error ? error.message : 'unreadable'}` };
+  }
+}
+
+export type PinnedImage = ImageReference & { readonly digest: string };
+
+/**
+ * `uri` (any tag kept) pinned to `digest`. A uri that already carries a different digest is
+ * refused rather than guessed at.
+ */
+export function pinImage(uri: string, digest: string): { readonly ok: true; readonly image: PinnedImage } | { readonly ok: false; readonly why: string } {
+  const badDigest = digestProblem(digest);
+  if (badDigest !== undefined) return { ok: false, why: badDigest };
+  const parsed = parseImageReference(uri);
+  if (!parsed.ok) return { ok: false, why: parsed.why };
+  if (parsed.reference.digest !== undefined && parsed.reference.digest !== digest) {
+    return { ok: false, why: 'the image reference carries a different digest than the one reported' };
+  }
+  return { ok: true, image: { ...parsed.reference, digest } };
+}
+
+/** Keeps the first few skipped values; a flood of garbage must not flood the log. */
+export class SkipList {
+  static readonly LIMIT = 32;
+  readonly #items: Skipped[] = [];
+  #dropped = 0;
+
+  add(name: string, why: string): void {
+    if (this.#items.length < SkipList.LIMIT) this.#items.push({ name: name.slice(0, 128), why });
+    else this.#dropped += 1;
+  }
+
+  toArray(): readonly Skipped[] {
+    if (this.#dropped === 0) return [...this.#items];
+    return [...this.#items, { name: '…', why: `${this.#dropped} more skipped` }];
+  }
+}
+
+/** Digest-pinned images, deduplicated on registry/repository@digest (the tag is informative). */
+export class ImageSet {
+  readonly #seen = new Set<string>();
+  readonly #images: ImageReference[] = [];
+
+  add(image: PinnedImage): void {
+    const key = `${image.registry}/${image.repository}@${image.digest}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.#images.push(image);
+  }
+
+  toArray(): readonly ImageReference[] {
+    return [...this.#images];
+  }
+}
