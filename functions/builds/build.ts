@@ -25,6 +25,8 @@ export interface OpenShiftBuild {
   readonly strategy: string;
   /** The strategy's `from`: the base image. */
   readonly from?: ImageSource;
+  /** `spec.output.to.kind`: ImageStreamTag means the cluster's own registry. */
+  readonly outputKind?: string;
   /** `status.outputDockerImageReference`, e.g. `registry:5000/ns/app:latest`. */
   readonly outputReference?: string;
   /** `status.output.to.imageDigest`; may be empty even after a successful push. */
@@ -78,6 +80,7 @@ export function parseBuild(object: KubeObject): OpenShiftBuild {
   const strategy = child(spec, 'strategy', 'spec');
   const from = imageSource(strategy, object.namespace);
   const outputReference = optionalString(status, 'outputDockerImageReference', 'status');
+  const outputKind = optionalString(child(child(spec, 'output', 'spec'), 'to', 'spec.output'), 'kind', 'spec.output.to');
   const outputDigest = optionalString(child(child(status, 'output', 'status'), 'to', 'status.output'), 'imageDigest', 'status.output.to');
   return {
     object,
@@ -85,6 +88,7 @@ export function parseBuild(object: KubeObject): OpenShiftBuild {
     strategy: optionalString(strategy, 'type', 'spec.strategy') ?? '',
     ...(from !== undefined ? { from } : {}),
     ...(outputReference !== undefined ? { outputReference } : {}),
+    ...(outputKind !== undefined ? { outputKind } : {}),
     ...(outputDigest !== undefined ? { outputDigest } : {}),
   };
 }

@@ -56,7 +56,17 @@ function repositoryOf(stream: KubeObject): string | undefined {
   return typeof repository === 'string' && repository !== '' ? repository : undefined;
 }
 
-async function resolveBase(from: ImageSource, ports: BuildResolverPorts): Promise<ImageReference | undefined> {
+/**
+ * Hosts known to be the cluster's own registry: the THOTH_PASS_TOKEN token is good there and
+ * must go nowhere else.
+ */
+type ClusterRegistries = Set<string>;
+
+function registryHost(repository: string): string {
+  return repository.split('/')[0] ?? '';
+}
+
+async function resolveBase(from: ImageSource, ports: BuildResolverPorts, cluster: ClusterRegistries): Promise<ImageReference | undefined> {
   if (from.kind === 'DockerImage') return imageReference(from.name, 'spec.strategy.from.name');
   if (from.kind === 'ImageStreamTag') {
     const { stream: streamName, tag } = splitImageStreamTag(from.name);
@@ -66,8 +76,9 @@ async function resolveBase(from: ImageSource, ports: BuildResolverPorts): Promis
       return undefined;
     }
     const current = currentTagReference(stream, tag);
-    if (current !== undefined) return imageReference(current, `ImageStream ${streamName} current image`);
     const repository = repositoryOf(stream);
+    if (repository !== undefined) cluster.add(registryHost(repository));
+    if (current !== undefined) return imageReference(current, `ImageStream ${streamName} current image`);
     if (repository === undefined) return undefined;
     ports.warn(`ImageStreamTag ${from.namespace}/${from.name} has no current image; sending the base image by tag`);
     return imageReference(`${repository}:${tag}`, `ImageStream ${streamName} repository`);
@@ -80,6 +91,7 @@ async function resolveBase(from: ImageSource, ports: BuildResolverPorts): Promis
     ports.warn(`base image ImageStreamImage ${from.namespace}/${from.name} cannot be resolved; base image not sent`);
     return undefined;
   }
+  cluster.add(registryHost(repository));
   return imageReference(`${repository}${from.name.slice(at)}`, `ImageStreamImage ${from.name}`);
 }
 
@@ -103,13 +115,14 @@ export async function resolveBuild(
   ports: BuildResolverPorts,
 ): Promise<BuiltImage> {
   const output = decision.output ? resolveOutput(build, ports) : undefined;
-  const base = decision.base && build.from !== undefined ? await resolveBase(build.from, ports) : undefined;
-  const clusterRegistry = build.outputReference === undefined ? undefined : imageReference(build.outputReference, 'status.outputDockerImageReference').registry;
+  const cluster: ClusterRegistries = new Set();
+  if (build.outputKind === 'ImageStreamTag' && build.outputReference !== undefined) {
+    cluster.add(imageReference(build.outputReference, 'status.outputDockerImageReference').registry);
+  }
+  const base = decision.base && build.from !== undefined ? await resolveBase(build.from, ports, cluster) : undefined;
+  const onClusterRegistry = (image: ImageReference | undefined) => image !== undefined && cluster.has(image.registry);
   const credentialsFor = (image: ImageReference | undefined): CredentialSource =>
-    policy.passToken && image !== undefined && image.registry === clusterRegistry
-      ? { kind: 'service-account-token', tokenPath: policy.tokenFile }
-      : { kind: 'none' };
-  const onClusterRegistry = (image: ImageReference | undefined) => image !== undefined && image.registry === clusterRegistry;
+    policy.passToken && onClusterRegistry(image) ? { kind: 'service-account-token', tokenPath: policy.tokenFile } : { kind: 'none' };
   const object = build.object;
   return {
     source: {

@@ -1,0 +1,111 @@
+/**
+ * One HTTP exchange over node:http/https with a keep-alive agent, an idle timeout and an
+ * AbortSignal. Bodies stream: a Readable body is piped, never collected.
+ */
+import { readFile } from 'node:fs/promises';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { rootCertificates } from 'node:tls';
+
+/** TLS settings for one side of a copy. */
+export interface RegistryTlsOptions {
+  /** Verify the registry's certificate (default true). */
+  readonly verify?: boolean;
+  /** A PEM bundle trusted in addition to the public roots (e.g. the cluster's service CA). */
+  readonly caPath?: string;
+  /**
+   * Allow plain HTTP to this registry when it does not speak TLS. Loopback registries are
+   * always allowed to; anything else needs this set explicitly.
+   */
+  readonly allowPlainHttp?: boolean;
+}
+
+export interface Agents {
+  readonly http: HttpAgent;
+  readonly https: HttpsAgent;
+  destroy(): void;
+}
+
+export async function createAgents(tls: RegistryTlsOptions, maxSockets: number): Promise<Agents> {
+  const ca = tls.caPath === undefined ? undefined : [...rootCertificates, await readFile(tls.caPath, 'utf8')];
+  const common = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
+  const http = new HttpAgent(common);
+  const https = new HttpsAgent({
+    ...common,
+    rejectUnauthorized: tls.verify !== false,
+    ...(ca === undefined ? {} : { ca }),
+  });
+  return { http, https, destroy: () => { http.destroy(); https.destroy(); } };
+}
+
+export interface Exchange {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: OutgoingHttpHeaders;
+  readonly body?: Buffer | Readable;
+  readonly agents: Agents;
+  /** Longest silence on the socket, while sending or waiting, before the request fails. */
+  readonly idleTimeoutMs: number;
+  readonly signal: AbortSignal;
+}
+
+export class IdleTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT';
+  constructor() {
+    super('no progress on the connection');
+  }
+}
+
+/** Resolves with the response once its headers arrive; the caller consumes or destroys it. */
+export function send(exchange: Exchange): Promise<IncomingMessage> {
+  const { method, url, headers, body, agents, idleTimeoutMs, signal } = exchange;
+  return new Promise((resolve, reject) => {
+    const isHttps = url.protocol === 'https:';
+    const req = (isHttps ? httpsRequest : httpRequest)(url, {
+      method, headers, signal,
+      agent: isHttps ? agents.https : agents.http,
+    });
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new IdleTimeoutError()));
+    req.once('response', resolve);
+    req.once('error', (error) => {
+      if (body !== undefined && !Buffer.isBuffer(body)) body.destroy();
+      reject(error);
+    });
+    if (body === undefined) {
+      req.end();
+    } else if (Buffer.isBuffer(body)) {
+      req.end(body);
+    } else {
+      body.once('error', (error) => req.destroy(error));
+      body.pipe(req);
+    }
+  });
+}
+
+/** Reads a small body whole, refusing more than `limit` bytes. */
+export async function readLimited(res: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      res.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Lets a response we do not need go, so its socket returns to the pool. */
+export function discard(res: IncomingMessage): void {
+  if (!res.complete) res.resume();
+}
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK.test(hostname);
+}

@@ -1,0 +1,72 @@
+/** Fetching, probing and pushing manifests by their exact bytes. */
+import { discard, readLimited } from './http-transport.js';
+import { digestOf, DIGEST, MANIFEST_ACCEPT, parseManifest } from './manifest.js';
+import type { ParsedManifest } from './manifest.js';
+import { RegistryError, unexpectedStatus } from './registry-error.js';
+import type { RegistrySession } from './registry-session.js';
+
+/** Registries commonly refuse manifests over 4 MiB; anything much bigger is not a manifest. */
+const MANIFEST_LIMIT = 8 * 1024 * 1024;
+
+export interface FetchedManifest {
+  readonly bytes: Buffer;
+  readonly digest: string;
+  readonly parsed: ParsedManifest;
+}
+
+/** GETs a manifest by tag or digest and checks the bytes against the digest asked for. */
+export function fetchManifest(session: RegistrySession, repository: string, reference: string): Promise<FetchedManifest> {
+  const where = { registry: session.registry, repository };
+  return session.retrying(async () => {
+    const res = await session.request({
+      method: 'GET', path: `/v2/${repository}/manifests/${reference}`, what: 'fetch manifest', repository,
+      headers: { accept: MANIFEST_ACCEPT }, followRedirects: true,
+    });
+    if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch manifest ${reference}`);
+    const bytes = await readLimited(res, MANIFEST_LIMIT);
+    if (bytes === undefined) throw new RegistryError('refused', where, `manifest ${reference} exceeds ${MANIFEST_LIMIT} bytes`);
+    const expected = DIGEST.test(reference) ? reference : res.headers['docker-content-digest'];
+    const digest = digestOf(bytes, expected);
+    if (expected !== undefined && DIGEST.test(expected) && digest !== expected) {
+      throw new RegistryError('refused', where, `manifest ${reference} does not match its digest`);
+    }
+    const parsed = parseManifest(bytes, res.headers['content-type']);
+    if (typeof parsed === 'string') throw new RegistryError('refused', where, `manifest ${reference}: ${parsed}`);
+    return { bytes, digest, parsed };
+  });
+}
+
+/** The digest the registry has under `reference`, or undefined when it has nothing there. */
+export function headManifest(session: RegistrySession, repository: string, reference: string): Promise<string | undefined> {
+  const where = { registry: session.registry, repository };
+  return session.retrying(async () => {
+    const res = await session.request({
+      method: 'HEAD', path: `/v2/${repository}/manifests/${reference}`, what: 'check manifest', repository,
+      headers: { accept: MANIFEST_ACCEPT }, followRedirects: true,
+    });
+    discard(res);
+    if (res.statusCode === 404) return undefined;
+    if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `check manifest ${reference}`);
+    const digest = res.headers['docker-content-digest'];
+    // Without the header we cannot tell what is there; treat it as absent and push.
+    return typeof digest === 'string' && DIGEST.test(digest) ? digest : undefined;
+  });
+}
+
+/** PUTs the exact bytes under `reference` (a digest, or the tag last). */
+export function pushManifest(session: RegistrySession, repository: string, reference: string, manifest: FetchedManifest): Promise<void> {
+  const where = { registry: session.registry, repository };
+  return session.retrying(async () => {
+    const res = await session.request({
+      method: 'PUT', path: `/v2/${repository}/manifests/${reference}`, what: 'push manifest', repository,
+      headers: { 'content-type': manifest.parsed.mediaType, 'content-length': String(manifest.bytes.length) },
+      body: manifest.bytes,
+    });
+    if (res.statusCode !== 201) throw await unexpectedStatus(res, where, `push manifest ${reference}`);
+    discard(res);
+    const stored = res.headers['docker-content-digest'];
+    if (typeof stored === 'string' && stored !== manifest.digest && stored.startsWith(manifest.digest.slice(0, 7))) {
+      throw new RegistryError('refused', where, `registry stored manifest ${reference} under another digest`);
+    }
+  });
+}

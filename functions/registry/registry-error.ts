@@ -1,0 +1,93 @@
+/**
+ * Failures of the copier. The kind follows functions/errors.ts: `transient` when trying again
+ * later may work (5xx, 429, timeouts, dropped connections), `refused` when a registry said no
+ * for good (credentials, permissions, missing images, corrupt content). Messages name the
+ * registry, repository and HTTP status only: never bodies, headers or credentials.
+ */
+import type { IncomingMessage } from 'node:http';
+import { BuildWatcherError } from '../errors.js';
+import type { FailureKind } from '../errors.js';
+
+/** Where a request went, for messages. */
+export interface RegistryLocation {
+  readonly registry: string;
+  readonly repository?: string;
+}
+
+export class RegistryError extends BuildWatcherError {
+  readonly registry: string;
+  readonly repository: string | undefined;
+  /** The registry's HTTP status, when it answered. */
+  readonly httpStatus: number | undefined;
+  /** From Retry-After, when the registry asked for a pause. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(kind: FailureKind, where: RegistryLocation, what: string,
+    options: { httpStatus?: number; retryAfterMs?: number; cause?: unknown } = {}) {
+    const name = where.repository === undefined ? where.registry : `${where.registry}/${where.repository}`;
+    super(kind, `${name}: ${what}`, options.cause === undefined ? {} : { cause: options.cause });
+    this.name = 'RegistryError';
+    this.registry = where.registry;
+    this.repository = where.repository;
+    this.httpStatus = options.httpStatus;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Retry-After as seconds or an HTTP date, in milliseconds. */
+export function parseRetryAfter(header: string | undefined, now = Date.now()): number | undefined {
+  if (header === undefined || header.trim() === '') return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+const ERROR_BODY_LIMIT = 16 * 1024;
+
+/** The first spec error code of a Distribution error body (e.g. DIGEST_INVALID), and nothing else of it. */
+export async function readErrorCode(res: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > ERROR_BODY_LIMIT) {
+        res.destroy();
+        return undefined;
+      }
+      chunks.push(chunk);
+    }
+    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { errors?: { code?: unknown }[] };
+    const code = parsed.errors?.[0]?.code;
+    return typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kind an unexpected HTTP status deserves. */
+export function kindOfStatus(status: number): FailureKind {
+  return status === 408 || status === 429 || status >= 500 ? 'transient' : 'refused';
+}
+
+/** Consumes an unexpected response and turns it into an error. */
+export async function unexpectedStatus(res: IncomingMessage, where: RegistryLocation, what: string): Promise<RegistryError> {
+  const status = res.statusCode ?? 0;
+  const code = await readErrorCode(res);
+  const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
+  const reason = status === 401 ? ' (credentials refused)' : status === 403 ? ' (access denied)' : '';
+  return new RegistryError(kindOfStatus(status), where, `${what} answered ${status}${code === undefined ? '' : ` ${code}`}${reason}`, {
+    httpStatus: status,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
+/** Node's network errors (ECONNRESET, socket hang up, TLS failures) as a RegistryError. */
+export function networkError(error: unknown, where: RegistryLocation, what: string): RegistryError {
+  if (error instanceof RegistryError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  // Certificate problems do not fix themselves on retry.
+  const tls = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|HOSTNAME/.test(code);
+  return new RegistryError(tls ? 'refused' : 'transient', where, `${what} failed${code === undefined ? '' : ` (${code})`}`, { cause: error });
+}

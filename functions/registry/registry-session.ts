@@ -1,0 +1,257 @@
+/**
+ * One registry as seen by one side of a copy: its origin (https, or http where allowed), its
+ * connection pool, and its authentication state. Authorization headers are attached only to
+ * requests for the registry's own origin, so redirects to blob storage never carry them.
+ */
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { RegistryCredentials } from '../domain/built-image.js';
+import { basicAuthorization, parseChallenges, parseTokenResponse, realmProblem } from './auth.js';
+import type { Challenge, CredentialsProvider, IssuedToken } from './auth.js';
+import { createAgents, discard, isLoopbackHost, readLimited, send } from './http-transport.js';
+import type { Agents, RegistryTlsOptions } from './http-transport.js';
+import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
+import { withRetries } from './retry.js';
+import type { RetryObserver, RetryPolicy } from './retry.js';
+
+export interface SessionOptions {
+  /** `host[:port]`. */
+  readonly registry: string;
+  readonly tls: RegistryTlsOptions;
+  readonly credentials: CredentialsProvider | undefined;
+  /** Token scopes to ask for, e.g. `repository:ns/app:pull`. */
+  readonly scopes: readonly string[];
+  readonly maxSockets: number;
+  readonly idleTimeoutMs: number;
+  readonly retry: RetryPolicy;
+  readonly signal: AbortSignal;
+  readonly onRetry?: RetryObserver;
+}
+
+export interface SessionRequest {
+  readonly method: string;
+  /** A path on the registry, or an absolute URL (upload locations). */
+  readonly path: string;
+  /** Names the operation in error messages, e.g. 'fetch manifest'. */
+  readonly what: string;
+  readonly repository?: string;
+  readonly headers?: OutgoingHttpHeaders;
+  readonly body?: Buffer | Readable;
+  /** Follow redirects by hand (GET and HEAD only). */
+  readonly followRedirects?: boolean;
+}
+
+type AuthMode =
+  | { readonly kind: 'anonymous' }
+  | { readonly kind: 'basic' }
+  | { readonly kind: 'bearer'; readonly realm: string; readonly service: string | undefined };
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+const TOKEN_BODY_LIMIT = 1024 * 1024;
+/** Refresh tokens this long before they expire, so no request starts with a dying token. */
+const TOKEN_MARGIN_MS = 10_000;
+
+export class RegistrySession {
+  readonly registry: string;
+  readonly origin: URL;
+  readonly #options: SessionOptions;
+  readonly #agents: Agents;
+  readonly #scopes: Set<string>;
+  #mode: AuthMode = { kind: 'anonymous' };
+  #credentials: RegistryCredentials | undefined;
+  #token: IssuedToken | undefined;
+  #tokenRequest: Promise<IssuedToken> | undefined;
+
+  private constructor(options: SessionOptions, origin: URL, agents: Agents) {
+    this.registry = options.registry;
+    this.origin = origin;
+    this.#options = options;
+    this.#agents = agents;
+    this.#scopes = new Set(options.scopes);
+  }
+
+  /** Finds the registry's scheme and authentication, and authenticates once. */
+  static async open(options: SessionOptions): Promise<RegistrySession> {
+    const agents = await createAgents(options.tls, options.maxSockets);
+    try {
+      const hostname = new URL(`https://${options.registry}`).hostname;
+      const plainHttpAllowed = options.tls.allowPlainHttp === true || isLoopbackHost(hostname);
+      let session = new RegistrySession(options, new URL(`https://${options.registry}`), agents);
+      let ping: IncomingMessage;
+      if (!plainHttpAllowed) {
+        ping = await session.#ping(true);
+      } else {
+        try {
+          ping = await session.#ping(false);
+        } catch (error) {
+          // A registry without TLS answers a TLS handshake with garbage: try plain HTTP, but
+          // not after a certificate error, which says the registry does speak TLS.
+          if (!(error instanceof RegistryError) || error.kind !== 'transient' || error.httpStatus !== undefined) throw error;
+          session = new RegistrySession(options, new URL(`http://${options.registry}`), agents);
+          ping = await session.#ping(true);
+        }
+      }
+      await session.#authenticate(ping);
+      return session;
+    } catch (error) {
+      agents.destroy();
+      throw error;
+    }
+  }
+
+  close(): void {
+    this.#agents.destroy();
+  }
+
+  retrying<T>(operation: (attempt: number) => Promise<T>): Promise<T> {
+    return withRetries(this.#options.retry, this.#options.signal, operation, this.#options.onRetry);
+  }
+
+  #where(repository?: string): { registry: string; repository?: string } {
+    return repository === undefined ? { registry: this.registry } : { registry: this.registry, repository };
+  }
+
+  #ping(retry: boolean): Promise<IncomingMessage> {
+    const once = async (): Promise<IncomingMessage> => {
+      const res = await this.#send('GET', new URL('/v2/', this.origin), {}, undefined, 'version check');
+      if (res.statusCode === 200 || res.statusCode === 401) return res;
+      throw await unexpectedStatus(res, this.#where(), 'version check');
+    };
+    return retry ? this.retrying(once) : once();
+  }
+
+  async #authenticate(ping: IncomingMessage): Promise<void> {
+    const challenge = ping.statusCode === 401 ? parseChallenges(ping.headers['www-authenticate'] ?? '') : undefined;
+    discard(ping);
+    if (ping.statusCode === 200) return;
+    if (challenge === undefined) throw new RegistryError('refused', this.#where(), 'asks for an authentication scheme other than Basic or Bearer', { httpStatus: 401 });
+    this.#useChallenge(challenge);
+    this.#credentials = await this.#options.credentials?.();
+    if (this.#mode.kind === 'bearer') {
+      await this.#fetchToken();
+      return;
+    }
+    if (this.#credentials === undefined) throw new RegistryError('refused', this.#where(), 'requires credentials and none were given', { httpStatus: 401 });
+    // Checking Basic credentials now gives a clear error before any blob moves.
+    const check = await this.retrying(() => this.#send('GET', new URL('/v2/', this.origin),
+      { authorization: basicAuthorization(this.#credentials as RegistryCredentials) }, undefined, 'version check'));
+    if (check.statusCode !== 200) throw await unexpectedStatus(check, this.#where(), 'login');
+    discard(check);
+  }
+
+  #useChallenge(challenge: Challenge): void {
+    if (challenge.scheme === 'basic') {
+      this.#mode = { kind: 'basic' };
+      return;
+    }
+    const realm = challenge.params['realm'];
+    if (realm === undefined) throw new RegistryError('refused', this.#where(), 'Bearer challenge without a realm', { httpStatus: 401 });
+    const problem = realmProblem(realm, this.origin);
+    if (problem !== undefined) throw new RegistryError('refused', this.#where(), problem, { httpStatus: 401 });
+    const scope = challenge.params['scope'];
+    if (scope !== undefined) for (const s of scope.split(' ')) if (s !== '') this.#scopes.add(s);
+    this.#mode = { kind: 'bearer', realm, service: challenge.params['service'] };
+  }
+
+  #fetchToken(): Promise<IssuedToken> {
+    if (this.#tokenRequest !== undefined) return this.#tokenRequest;
+    const mode = this.#mode;
+    if (mode.kind !== 'bearer') throw new TypeError('no Bearer challenge seen');
+    const url = new URL(mode.realm);
+    if (mode.service !== undefined) url.searchParams.set('service', mode.service);
+    for (const scope of this.#scopes) url.searchParams.append('scope', scope);
+    const credentials = this.#credentials;
+    const headers: OutgoingHttpHeaders = credentials === undefined ? {} : { authorization: basicAuthorization(credentials) };
+    this.#tokenRequest = this.retrying(async () => {
+      const res = await this.#send('GET', url, headers, undefined, 'token request');
+      if (res.statusCode !== 200) {
+        const error = await unexpectedStatus(res, this.#where(), 'token realm');
+        if (res.statusCode === 401 || res.statusCode === 403) {
+          throw new RegistryError('refused', this.#where(), `token realm refused the credentials (${res.statusCode})`, { httpStatus: res.statusCode });
+        }
+        throw error;
+      }
+      const body = await readLimited(res, TOKEN_BODY_LIMIT);
+      const token = body === undefined ? undefined : parseTokenResponse(body);
+      if (token === undefined) throw new RegistryError('refused', this.#where(), 'token realm answered without a token');
+      return token;
+    }).then((token) => {
+      this.#token = token;
+      return token;
+    }).finally(() => {
+      this.#tokenRequest = undefined;
+    });
+    return this.#tokenRequest;
+  }
+
+  async #authorization(): Promise<string | undefined> {
+    switch (this.#mode.kind) {
+      case 'anonymous':
+        return undefined;
+      case 'basic':
+        return this.#credentials === undefined ? undefined : basicAuthorization(this.#credentials);
+      case 'bearer': {
+        const token = this.#token !== undefined && this.#token.expiresAt - TOKEN_MARGIN_MS > Date.now()
+          ? this.#token : await this.#fetchToken();
+        return `Bearer ${token.value}`;
+      }
+    }
+  }
+
+  /** After a 401: re-read credentials (they may have rotated), widen scopes, fetch a new token. */
+  async #reauthenticate(header: string | undefined): Promise<void> {
+    const challenge = parseChallenges(header ?? '');
+    if (challenge !== undefined) this.#useChallenge(challenge);
+    this.#credentials = await this.#options.credentials?.();
+    this.#token = undefined;
+    if (this.#mode.kind === 'bearer') await this.#fetchToken();
+  }
+
+  async #send(method: string, url: URL, headers: OutgoingHttpHeaders, body: Buffer | Readable | undefined,
+    what: string, repository?: string): Promise<IncomingMessage> {
+    try {
+      return await send({
+        method, url, headers, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
+        ...(body === undefined ? {} : { body }),
+      });
+    } catch (error) {
+      throw networkError(error, this.#where(repository), what);
+    }
+  }
+
+  /** One request, authenticated when it goes to this registry; no retries (see `retrying`). */
+  async request(request: SessionRequest): Promise<IncomingMessage> {
+    let url = new URL(request.path, this.origin);
+    let redirects = 0;
+    let reauthenticated = false;
+    const replayable = request.body === undefined || Buffer.isBuffer(request.body);
+    for (;;) {
+      const own = url.origin === this.origin.origin;
+      const headers: OutgoingHttpHeaders = { ...request.headers };
+      const authorization = own ? await this.#authorization() : undefined;
+      if (authorization !== undefined) headers['authorization'] = authorization;
+      const res = await this.#send(request.method, url, headers, request.body, request.what, request.repository);
+      const status = res.statusCode ?? 0;
+      if (status === 401 && own && replayable && !reauthenticated) {
+        reauthenticated = true;
+        discard(res);
+        await this.#reauthenticate(res.headers['www-authenticate']);
+        continue;
+      }
+      const location = res.headers.location;
+      if (request.followRedirects === true && REDIRECTS.has(status) && location !== undefined) {
+        discard(res);
+        const next = new URL(location, url);
+        const where = this.#where(request.repository);
+        if (++redirects > MAX_REDIRECTS) throw new RegistryError('refused', where, `${request.what}: too many redirects`);
+        if (next.protocol !== 'https:' && !(url.protocol === 'http:' && next.protocol === 'http:') && !isLoopbackHost(next.hostname)) {
+          throw new RegistryError('refused', where, `${request.what}: redirect to an insecure location refused`);
+        }
+        url = next;
+        continue;
+      }
+      return res;
+    }
+  }
+}
