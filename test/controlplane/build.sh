@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds kube-apiserver, etcd and Knative's ApiServerSource receive adapter from the Go module
+# proxy into a cache outside the repo, keyed by version, and fetches the modules whose CRDs the
+# test harness installs. Idempotent: when the binaries exist it returns in seconds.
+# Prints the binaries' directory on stdout (progress goes to stderr).
+# Versions: versions.env, written by generate.sh.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=versions.env
+. "$here/versions.env"
+
+cache_root="${BUILD_WATCHER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/build-watcher}"
+out="$cache_root/controlplane/$K8S_VERSION-$ETCD_VERSION-$EVENTING_VERSION"
+mkdir -p "$out"
+
+# Two test runs starting at once must not compile the same thing twice.
+exec 9>"$out/.lock"
+flock 9
+
+build() { # name module-dir package [ldflags]
+  local name="$1" dir="$2" pkg="$3" ldflags="${4:-}"
+  [ -x "$out/$name" ] && return 0
+  echo "building $name (first time only; takes a while)..." >&2
+  local started=$SECONDS
+  (cd "$here/$dir" && CGO_ENABLED=0 go build -mod=readonly -trimpath \
+    -ldflags "-s -w $ldflags" -o "$out/$name.partial" "$pkg")
+  mv "$out/$name.partial" "$out/$name"
+  echo "built $name in $((SECONDS - started))s" >&2
+}
+
+minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+kube_ldflags=""
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kube_ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+  kube_ldflags+=" -X $pkg.gitTreeState=archive -X $pkg.buildDate=$K8S_RELEASE_TIME"
+done
+
+build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
+build etcd etcd go.etcd.io/etcd/server/v3
+build apiserver_receive_adapter adapter knative.dev/eventing/cmd/apiserver_receive_adapter
+
+# The harness reads CRDs out of these modules; download them now so tests never do.
+for mod in "knative.dev/eventing@$EVENTING_VERSION" "github.com/tektoncd/pipeline@$TEKTON_VERSION" \
+  "github.com/shipwright-io/build@$SHIPWRIGHT_VERSION"; do
+  (cd / && GOFLAGS=-mod=mod go mod download "$mod")
+done
+
+echo "$out"

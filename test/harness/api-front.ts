@@ -1,0 +1,231 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent, createServer, request } from 'node:https';
+import type { Server } from 'node:https';
+import type { KubeHttp } from './kube-http.js';
+
+/**
+ * The address the product and the adapter are given instead of the API server's own. It forwards
+ * every request verbatim (watches stream through) to kube-apiserver, except one:
+ *
+ * STAND-IN: `GET /apis/build.openshift.io/v1/namespaces/{ns}/builds/{name}/log`. OpenShift serves
+ * this subresource; a plain kube-apiserver with a Build CRD cannot. Here the caller's token is
+ * authenticated with a TokenReview and authorised with a SubjectAccessReview for `get
+ * builds/log`, so RBAC still decides; the text is whatever the test gave `setBuildLog`.
+ *
+ * It also notes which watches each token has open, so the harness can tell when the adapter's
+ * watches are really established (an object created earlier would be silently skipped).
+ */
+export interface ApiFront {
+  readonly url: string;
+  setBuildLog(namespace: string, name: string, text: string): void;
+  /** Watch paths (e.g. `/apis/build.openshift.io/v1/namespaces/ns/builds`) established with this token since `sinceMs`. */
+  establishedWatches(token: string, sinceMs: number): Set<string>;
+  close(): Promise<void>;
+}
+
+export interface ApiFrontOptions {
+  upstream: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  /** Admin client for TokenReview, SubjectAccessReview and reading Builds. */
+  admin: KubeHttp;
+}
+
+const BUILD_LOG_PATH = /^\/apis\/build\.openshift\.io\/v1\/namespaces\/([^/]+)\/builds\/([^/]+)\/log$/;
+const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
+
+interface WatchRecord {
+  tokenHash: string;
+  path: string;
+  atMs: number;
+}
+
+export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront> {
+  const logs = new Map<string, string>();
+  const watches: WatchRecord[] = [];
+  const upstream = new URL(options.upstream);
+  const agent = new Agent({ keepAlive: true, ca: options.caPem });
+
+  const server: Server = createServer({ cert: options.certPem, key: options.keyPem }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://front.invalid');
+    const log = BUILD_LOG_PATH.exec(url.pathname);
+    if (log?.[1] !== undefined && log[2] !== undefined && req.method === 'GET') {
+      const [namespace, name] = [decodeURIComponent(log[1]), decodeURIComponent(log[2])];
+      serveBuildLog(req, res, options.admin, namespace, name, logs.get(`${namespace}/${name}`) ?? '').catch(
+        (err: unknown) => answer(res, 500, 'InternalError', err instanceof Error ? err.message : 'build log stand-in failed'),
+      );
+      return;
+    }
+    forward(req, res, url, upstream, agent, watches);
+  });
+  server.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 501 Not Implemented\r\n\r\n'));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('API front has no TCP address');
+
+  return {
+    url: `https://127.0.0.1:${address.port}`,
+    setBuildLog: (namespace, name, text) => logs.set(`${namespace}/${name}`, text),
+    establishedWatches(token, sinceMs) {
+      const hash = tokenHash(token);
+      return new Set(watches.filter((w) => w.tokenHash === hash && w.atMs >= sinceMs).map((w) => w.path));
+    },
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      agent.destroy();
+      await closed;
+    },
+  };
+}
+
+function forward(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  upstream: URL,
+  agent: Agent,
+  watches: WatchRecord[],
+): void {
+  const headers = { ...req.headers, host: upstream.host };
+  delete headers.connection;
+  const startedMs = Date.now();
+  const outgoing = request(
+    { protocol: 'https:', hostname: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers, agent },
+    (upstreamRes) => {
+      res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
+      const watching = isWatch(url) && upstreamRes.statusCode === 200;
+      const token = bearer(req);
+      if (watching && token !== undefined) {
+        const record = (): number => watches.push({ tokenHash: tokenHash(token), path: url.pathname, atMs: startedMs });
+        if (url.searchParams.get('sendInitialEvents') === 'true') {
+          // A streaming list: only after this bookmark do new objects arrive as events.
+          let tail = '';
+          const onData = (chunk: Buffer): void => {
+            const text = tail + chunk.toString('latin1');
+            if (text.includes(INITIAL_EVENTS_END)) {
+              record();
+              upstreamRes.off('data', onData);
+            }
+            tail = text.slice(-INITIAL_EVENTS_END.length);
+          };
+          upstreamRes.on('data', onData);
+        } else {
+          // List then watch: the list has been served, so the watch resumes from its version.
+          record();
+        }
+      }
+      upstreamRes.pipe(res);
+    },
+  );
+  outgoing.on('error', () => {
+    if (!res.headersSent) answer(res, 502, 'ServiceUnavailable', 'API front could not reach kube-apiserver');
+    else res.destroy();
+  });
+  res.on('close', () => outgoing.destroy());
+  req.pipe(outgoing);
+}
+
+function isWatch(url: URL): boolean {
+  const watch = url.searchParams.get('watch');
+  return watch === 'true' || watch === '1';
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const match = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '');
+  return match?.[1];
+}
+
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+async function serveBuildLog(
+  req: IncomingMessage,
+  res: ServerResponse,
+  admin: KubeHttp,
+  namespace: string,
+  name: string,
+  text: string,
+): Promise<void> {
+  const token = bearer(req);
+  if (token === undefined) return answer(res, 401, 'Unauthorized', 'Unauthorized');
+  const review = await admin.json({
+    method: 'POST',
+    path: '/apis/authentication.k8s.io/v1/tokenreviews',
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+  });
+  const user = authenticatedUser(review);
+  if (user === undefined) return answer(res, 401, 'Unauthorized', 'Unauthorized');
+  const access = await admin.json({
+    method: 'POST',
+    path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    body: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        ...user,
+        resourceAttributes: { namespace, verb: 'get', group: 'build.openshift.io', resource: 'builds', subresource: 'log', name },
+      },
+    },
+  });
+  if (!isAllowed(access)) {
+    const who = typeof user.user === 'string' ? user.user : 'unknown';
+    return answer(
+      res,
+      403,
+      'Forbidden',
+      `builds.build.openshift.io "${name}" is forbidden: User "${who}" cannot get resource "builds/log" in API group "build.openshift.io" in the namespace "${namespace}"`,
+    );
+  }
+  const build = await admin.send({
+    path: `/apis/build.openshift.io/v1/namespaces/${encodeURIComponent(namespace)}/builds/${encodeURIComponent(name)}`,
+  });
+  if (build.status === 404) return answer(res, 404, 'NotFound', `builds.build.openshift.io "${name}" not found`);
+  if (build.status !== 200) return answer(res, 502, 'InternalError', `reading the build: ${build.status}`);
+  res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+  res.end(text);
+}
+
+interface ReviewedUser {
+  user?: unknown;
+  uid?: unknown;
+  groups?: unknown;
+  extra?: unknown;
+}
+
+function authenticatedUser(review: unknown): ReviewedUser | undefined {
+  if (review === null || typeof review !== 'object' || !('status' in review)) return undefined;
+  const status = review.status;
+  if (status === null || typeof status !== 'object' || !('authenticated' in status) || status.authenticated !== true) {
+    return undefined;
+  }
+  if (!('user' in status) || status.user === null || typeof status.user !== 'object') return undefined;
+  const u = status.user;
+  return {
+    user: 'username' in u ? u.username : undefined,
+    uid: 'uid' in u ? u.uid : undefined,
+    groups: 'groups' in u ? u.groups : undefined,
+    extra: 'extra' in u ? u.extra : undefined,
+  };
+}
+
+function isAllowed(review: unknown): boolean {
+  if (review === null || typeof review !== 'object' || !('status' in review)) return false;
+  const status = review.status;
+  return status !== null && typeof status === 'object' && 'allowed' in status && status.allowed === true;
+}
+
+function answer(res: ServerResponse, code: number, reason: string, message: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(code, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }));
+}

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startControlPlane } from './controlplane.js';
+import type { ControlPlane } from './controlplane.js';
+import { startEventSink } from './event-sink.js';
+import type { EventSink } from './event-sink.js';
+import { KubeHttp } from './kube-http.js';
+import { isGroupAlive } from './processes.js';
+
+const NS = 'harness-test';
+
+const rbacManifests = [
+  { apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } },
+  { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'watcher', namespace: NS } },
+  { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'nobody', namespace: NS } },
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: 'watch-builds', namespace: NS },
+    rules: [
+      { apiGroups: ['build.openshift.io'], resources: ['builds'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['build.openshift.io'], resources: ['builds/log'], verbs: ['get'] },
+    ],
+  },
+  {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: 'watcher-watch-builds', namespace: NS },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'watch-builds' },
+    subjects: [{ kind: 'ServiceAccount', name: 'watcher', namespace: NS }],
+  },
+];
+
+const build = (name: string) => ({
+  apiVersion: 'build.openshift.io/v1',
+  kind: 'Build',
+  metadata: { name, namespace: NS, labels: { 'openshift.io/build-config.name': 'app' } },
+  spec: { strategy: { type: 'Source' }, output: { to: { kind: 'DockerImage', name: 'registry.invalid/app:latest' } } },
+});
+
+describe('local control plane', { timeout: 600_000 }, () => {
+  let cp: ControlPlane;
+  let sink: EventSink;
+
+  before(async () => {
+    cp = await startControlPlane();
+    sink = await startEventSink();
+    await cp.applyManifests(rbacManifests);
+  });
+
+  after(async () => {
+    await sink?.close();
+    await cp?.stop();
+  });
+
+  it('serves /version with the version that was built', async () => {
+    const version = await cp.admin.json({ path: '/version' });
+    assert.ok(version !== null && typeof version === 'object');
+    assert.equal((version as Record<string, unknown>)['gitVersion'], cp.versions.kubernetes);
+    assert.equal((version as Record<string, unknown>)['gitMajor'], '1');
+  });
+
+  it('installs the OpenShift stand-in, Knative, Tekton and Shipwright CRDs', async () => {
+    const list = (await cp.admin.json({ path: '/apis/apiextensions.k8s.io/v1/customresourcedefinitions' })) as {
+      items: { metadata: { name: string } }[];
+    };
+    const names = list.items.map((crd) => crd.metadata.name);
+    for (const expected of [
+      'builds.build.openshift.io',
+      'buildconfigs.build.openshift.io',
+      'imagestreams.image.openshift.io',
+      'apiserversources.sources.knative.dev',
+      'pingsources.sources.knative.dev',
+      'brokers.eventing.knative.dev',
+      'triggers.eventing.knative.dev',
+      'taskruns.tekton.dev',
+      'pipelineruns.tekton.dev',
+      'buildruns.shipwright.io',
+    ]) {
+      assert.ok(names.includes(expected), `${expected} missing from ${names.join(', ')}`);
+    }
+  });
+
+  it('rejects a manifest that does not match the real ApiServerSource schema', async () => {
+    const source = {
+      apiVersion: 'sources.knative.dev/v1',
+      kind: 'ApiServerSource',
+      metadata: { name: 'builds', namespace: NS },
+      spec: {
+        mode: 'Resource',
+        resources: [{ apiVersion: 'build.openshift.io/v1', kind: 'Build' }],
+        serviceAccountName: 'watcher',
+        sink: { uri: 'http://example.invalid/' },
+      },
+    };
+    const [applied] = await cp.applyManifests([source]);
+    assert.equal(applied?.kind, 'ApiServerSource');
+    await assert.rejects(
+      cp.applyManifests([{ ...source, spec: { ...source.spec, resourcez: [] } }]),
+      /resourcez/,
+    );
+  });
+
+  it('gives a service account exactly what RBAC grants it', async () => {
+    const { KubeConfig, CustomObjectsApi, CoreV1Api } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    kc.loadFromFile(await cp.kubeconfigForServiceAccount(NS, 'watcher'));
+    const builds = await kc.makeApiClient(CustomObjectsApi).listNamespacedCustomObject({
+      group: 'build.openshift.io',
+      version: 'v1',
+      namespace: NS,
+      plural: 'builds',
+    });
+    assert.ok(Array.isArray((builds as { items?: unknown }).items));
+    await assert.rejects(kc.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: NS }), (err: unknown) =>
+      String((err as { code?: unknown }).code) === '403',
+    );
+    await assert.rejects(
+      kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+        group: 'build.openshift.io',
+        version: 'v1',
+        namespace: NS,
+        plural: 'builds',
+        body: build('not-allowed'),
+      }),
+      (err: unknown) => String((err as { code?: unknown }).code) === '403',
+    );
+  });
+
+  it('runs the receive adapter with a service account and delivers resource events in binary mode', async () => {
+    const adapter = await cp.startAdapter({
+      sink: sink.url,
+      namespaces: [NS],
+      resources: [{ apiVersion: 'build.openshift.io/v1', kind: 'Build' }],
+      mode: 'Resource',
+      kubeconfigPath: await cp.kubeconfigForServiceAccount(NS, 'watcher'),
+      name: 'builds',
+      namespace: NS,
+    });
+    await cp.applyManifests([build('app-1')]);
+    const added = await sink.waitForEvent((e) => e.attributes['type'] === 'dev.knative.apiserver.resource.add' && e.attributes['name'] === 'app-1');
+    assert.equal(added.attributes['kind'], 'Build');
+    assert.equal(added.attributes['namespace'], NS);
+    assert.equal(added.attributes['source'], cp.server);
+    assert.equal(added.attributes['subject'], `/apis/build.openshift.io/v1/namespaces/${NS}/builds/app-1`);
+    assert.match(added.contentType ?? '', /^application\/json/);
+    const body = JSON.parse(added.body) as { metadata?: { name?: string; uid?: string } };
+    assert.equal(body.metadata?.name, 'app-1');
+    assert.ok(body.metadata?.uid);
+
+    await adapter.restart();
+    const statusPath = `${await cp.pathFor('build.openshift.io/v1', 'Build', NS, 'app-1')}/status`;
+    await cp.admin.json({
+      method: 'PATCH',
+      path: statusPath,
+      body: { status: { phase: 'Complete' } },
+      contentType: 'application/merge-patch+json',
+    });
+    const updated = await sink.waitForEvent((e) => e.attributes['type'] === 'dev.knative.apiserver.resource.update' && e.attributes['name'] === 'app-1');
+    assert.equal((JSON.parse(updated.body) as { status?: { phase?: string } }).status?.phase, 'Complete');
+    await adapter.stop();
+    assert.equal(adapter.running(), false);
+  });
+
+  it('serves builds/log through the stand-in only to callers RBAC allows', async () => {
+    cp.setBuildLog(NS, 'app-1', 'STEP 1/2: FROM ubi9\nPushed image\n');
+    const path = `/apis/build.openshift.io/v1/namespaces/${NS}/builds/app-1/log`;
+    const allowed = await new KubeHttp(cp.server, cp.caPem, await cp.tokenForServiceAccount(NS, 'watcher')).send({ path });
+    assert.equal(allowed.status, 200);
+    assert.match(String(allowed.headers['content-type']), /^text\/plain/);
+    assert.equal(allowed.text, 'STEP 1/2: FROM ubi9\nPushed image\n');
+
+    const denied = await new KubeHttp(cp.server, cp.caPem, await cp.tokenForServiceAccount(NS, 'nobody')).send({ path });
+    assert.equal(denied.status, 403);
+    const forged = await new KubeHttp(cp.server, cp.caPem, 'not-a-token').send({ path });
+    assert.equal(forged.status, 401);
+    const missing = await cp.admin.send({ path: `/apis/build.openshift.io/v1/namespaces/${NS}/builds/absent/log` });
+    assert.equal(missing.status, 404);
+  });
+
+  it('leaves no process and no temporary directory behind', async () => {
+    const pids = cp.runningPids();
+    assert.ok(pids.length >= 2, 'etcd and kube-apiserver should be running');
+    const kubeconfig = cp.adminKubeconfigPath;
+    assert.ok(existsSync(kubeconfig));
+    await cp.stop();
+    assert.deepEqual(pids.filter(isGroupAlive), []);
+    assert.equal(existsSync(kubeconfig), false);
+  });
+});
