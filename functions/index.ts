@@ -27,9 +27,11 @@ interface Wiring {
 let wiring: Wiring | undefined;
 const inFlight = new Set<Promise<unknown>>();
 
-/** What faas-js-runtime passes as the first argument; only the logger is used. */
+/** What faas-js-runtime passes as the first argument. */
 export interface InvocationContext {
   readonly log: PinoLike;
+  /** Set only when the request was a CloudEvent; otherwise the runtime passes the raw body. */
+  readonly cloudevent?: unknown;
 }
 
 export interface HttpAnswer {
@@ -143,7 +145,7 @@ export async function handle(context: InvocationContext, event?: CloudEventLike)
   const log = redactingLogger(context.log);
   const current = wiring;
   if (current === undefined) return answer(503, 'not initialised');
-  if (event === undefined) {
+  if (event === undefined || context.cloudevent === undefined) {
     eventsReceived.inc({ type: 'none', decision: 'invalid' });
     return answer(400, 'expected a CloudEvent (binary or structured content mode)');
   }

@@ -1,0 +1,149 @@
+/**
+ * Runs the function the way it runs in a cluster: faas-js-runtime's own command line, in a
+ * child process, loading functions/index.ts (through tsx, so no build step is needed).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const RUNTIME_CLI = path.join(ROOT, 'node_modules/faas-js-runtime/bin/cli.js');
+
+export interface RunningFunction {
+  readonly url: string;
+  /** Everything the process wrote, stdout and stderr, as lines. */
+  readonly lines: readonly string[];
+  /** Resolves when a line matching `pattern` appears. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A port the OS just handed out; the runtime insists on being told one (0 means 8080 to it). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>, exited: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    if (await probe()) return;
+    const exit = exited();
+    if (exit !== undefined) throw new Error(`${what}: the function exited (${exit})`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
+export interface StartFunctionOptions {
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+  /** Wait for readiness (default) or return at once, e.g. to watch it refuse to start. */
+  readonly waitReady?: boolean;
+}
+
+export async function startFunction(options: StartFunctionOptions): Promise<RunningFunction & { readonly process: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', RUNTIME_CLI, path.join(ROOT, 'functions/index.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'info', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const watchers = new Set<{ pattern: RegExp; resolve: (line: string) => void }>();
+  let exit: string | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', (code, signal) => {
+      exit = `code ${code}, signal ${signal}`;
+      resolve();
+    }),
+  );
+  for (const stream of [child.stdout, child.stderr]) {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop() ?? '';
+      for (const line of parts) {
+        lines.push(line);
+        for (const watcher of watchers) if (watcher.pattern.test(line)) watcher.resolve(line);
+      }
+    });
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const running = {
+    url,
+    lines,
+    process: child,
+    waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
+      const seen = lines.find((line) => pattern.test(line));
+      if (seen !== undefined) return Promise.resolve(seen);
+      return new Promise<string>((resolve, reject) => {
+        const watcher = { pattern, resolve: (line: string) => { clearTimeout(timer); watchers.delete(watcher); resolve(line); } };
+        const timer = setTimeout(() => { watchers.delete(watcher); reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)); }, timeoutMs);
+        watchers.add(watcher);
+      });
+    },
+    async stop(): Promise<void> {
+      if (exit === undefined) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+  if (options.waitReady !== false) {
+    try {
+      await waitUntil('readiness', options.timeoutMs ?? 20_000, async () => {
+        try {
+          return (await fetch(`${url}/health/readiness`)).ok;
+        } catch {
+          return false;
+        }
+      }, () => exit);
+    } catch (error) {
+      await running.stop();
+      throw new Error(`${(error as Error).message}\n${lines.slice(-20).join('\n')}`);
+    }
+  }
+  return running;
+}
+
+export interface ApiServerEvent {
+  readonly type: string;
+  readonly object: Record<string, unknown> | string;
+  readonly extensions?: Readonly<Record<string, string>>;
+}
+
+/** POSTs a CloudEvent in binary mode, exactly as the ApiServerSource adapter does. */
+export async function postBinaryEvent(url: string, event: ApiServerEvent): Promise<Response> {
+  const body = typeof event.object === 'string' ? event.object : JSON.stringify(event.object);
+  const object = typeof event.object === 'string' ? {} : event.object;
+  const metadata = (object['metadata'] ?? {}) as { name?: string; namespace?: string };
+  const apiVersion = String(object['apiVersion'] ?? '');
+  const kind = String(object['kind'] ?? '');
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-id': randomUUID(),
+      'ce-source': 'https://127.0.0.1:6443',
+      'ce-type': event.type,
+      'ce-subject': `/apis/${apiVersion}/namespaces/${metadata.namespace ?? ''}/${kind.toLowerCase()}s/${metadata.name ?? ''}`,
+      'ce-kind': kind,
+      'ce-name': metadata.name ?? '',
+      'ce-namespace': metadata.namespace ?? '',
+      'ce-apiversion': apiVersion,
+      ...Object.fromEntries(Object.entries(event.extensions ?? {}).map(([key, value]) => [`ce-${key}`, value])),
+    },
+    body,
+  });
+}
