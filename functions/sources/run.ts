@@ -67,18 +67,18 @@ export function sourceRef(object: KubeObject): SourceObjectRef {
 
 export type ObjectRead = { readonly ok: true; readonly object: KubeObject } | { readonly ok: false; readonly why: string };
 
-/** Checks that `apiVersion/kind` is one of `accepted`, then validates metadata (the intake's rules). */
+/** Checks that `apiVersion/kind` is one of `accepted` (`what` reads "a BuildRun"), then validates metadata (the intake's rules). */
 export function readObject(value: unknown, accepted: readonly string[], what: string): ObjectRead {
-  if (!isRecord(value)) return { ok: false, why: `not a ${what}: expected an object` };
+  if (!isRecord(value)) return { ok: false, why: `not ${what}: expected an object` };
   const apiVersion = value['apiVersion'];
   const kind = value['kind'];
   if (typeof apiVersion !== 'string' || typeof kind !== 'string' || !accepted.includes(`${apiVersion}/${kind}`)) {
-    return { ok: false, why: `not a ${what}: expected apiVersion/kind ${accepted.join(' or ')}` };
+    return { ok: false, why: `not ${what}: expected apiVersion/kind ${accepted.join(' or ')}` };
   }
   try {
     return { ok: true, object: parseKubeObject(value) };
   } catch (error) {
-    return { ok: false, why: `not a ${what}: ${error instanceof Error ? error.message : 'unreadable'}` };
+    return { ok: false, why: `not ${what}: ${error instanceof Error ? error.message : 'unreadable'}` };
   }
 }
 

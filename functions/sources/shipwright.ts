@@ -32,7 +32,7 @@ function at(root: unknown, path: readonly string[]): unknown {
 
 /** Reads a BuildRun; never throws. */
 export function extractShipwrightImage(value: unknown): RunExtraction {
-  const read = readObject(value, ACCEPTED, 'BuildRun');
+  const read = readObject(value, ACCEPTED, 'a BuildRun');
   if (!read.ok) return { state: 'invalid', why: read.why };
   const raw = read.object.raw;
   const ref = sourceRef(read.object);

@@ -143,7 +143,7 @@ function addArtifactOutputs(results: Results, images: ImageSet, skipped: SkipLis
 
 /** Reads a TaskRun or PipelineRun; never throws. */
 export function extractTektonImages(value: unknown): RunExtraction {
-  const read = readObject(value, ACCEPTED, 'TaskRun or PipelineRun');
+  const read = readObject(value, ACCEPTED, 'a TaskRun or PipelineRun');
   if (!read.ok) return { state: 'invalid', why: read.why };
   const { object } = read;
   const ref = sourceRef(object);
