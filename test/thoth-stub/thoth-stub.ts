@@ -224,13 +224,13 @@ export class ThothStub {
   }
 
   /** The next `count` matching requests are never answered (until close): for timeouts. */
+  stallNext(count: number, on: NonNullable<InjectedFailure['on']> = 'submission'): void {
+    this.#pending.push({ remaining: count, on, action: { kind: 'stall' } });
+  }
+
   /** Forgets every injected failure and stall not yet used. */
   clearFailures(): void {
     this.#pending.length = 0;
-  }
-
-  stallNext(count: number, on: NonNullable<InjectedFailure['on']> = 'submission'): void {
-    this.#pending.push({ remaining: count, on, action: { kind: 'stall' } });
   }
 
   setAnalysisState(analysisId: string, state: Partial<AnalysisState> & { readonly state: string }): void {

@@ -164,6 +164,10 @@ describe('ThothStub', () => {
     const statuses = thoth.requests.slice(-3).map((request) => `${request.endpoint} ${request.status}`);
     assert.deepEqual(statuses, ['discovery 200', 'analyze 503', 'analyze 500']);
     assert.ok(thoth.requests.every((request) => !request.path.includes('?')));
+
+    thoth.failNext(5, { status: 503 });
+    thoth.clearFailures();
+    assert.equal((await post('analyze', new URLSearchParams({ image: reference }))).status, 401, 'no failure left');
   });
 
   it('rejects a waiter at its deadline, naming what arrived', async () => {
