@@ -21,7 +21,7 @@ export type RunExtraction =
       /** The condition's reason, e.g. Succeeded or Completed. */
       readonly outcome: string;
       /** Digest-pinned, deduplicated, in the order the results name them. */
-      readonly images: readonly ImageReference[];
+      readonly images: readonly PinnedImage[];
       readonly skipped: readonly Skipped[];
     }
   | { readonly state: 'failed'; readonly ref: SourceObjectRef; readonly outcome: string }
@@ -119,7 +119,7 @@ export class SkipList {
 /** Digest-pinned images, deduplicated on registry/repository@digest (the tag is informative). */
 export class ImageSet {
   readonly #seen = new Set<string>();
-  readonly #images: ImageReference[] = [];
+  readonly #images: PinnedImage[] = [];
 
   add(image: PinnedImage): void {
     const key = `${image.registry}/${image.repository}@${image.digest}`;
@@ -128,7 +128,7 @@ export class ImageSet {
     this.#images.push(image);
   }
 
-  toArray(): readonly ImageReference[] {
+  toArray(): readonly PinnedImage[] {
     return [...this.#images];
   }
 }

@@ -11,10 +11,9 @@
  * 3. `spec.build.spec.output.image`: an embedded Build (overrides are then forbidden), for a
  *    run whose status snapshot is missing.
  */
-import type { ImageReference } from '../domain/built-image.js';
 import { digestProblem } from '../domain/image-reference.js';
 import { isRecord } from '../events/intake.js';
-import { pinImage, readCompletion, readObject, SkipList, sourceRef, type RunExtraction } from './run.js';
+import { pinImage, readCompletion, readObject, SkipList, sourceRef, type PinnedImage, type RunExtraction } from './run.js';
 
 const ACCEPTED: readonly string[] = ['shipwright.io/v1beta1/BuildRun'];
 
@@ -49,7 +48,7 @@ export function extractShipwrightImage(value: unknown): RunExtraction {
   }
 
   const skipped = new SkipList();
-  const done = (images: readonly ImageReference[] = []): RunExtraction => ({
+  const done = (images: readonly PinnedImage[] = []): RunExtraction => ({
     state: 'succeeded',
     ref,
     outcome: completion.outcome,
