@@ -16,7 +16,7 @@ import { redact, registerSecret } from './observability/redact.js';
 import { analyseObject, type Outcome, type PipelineDeps } from './pipeline/analyse.js';
 import { concurrencyLimit } from './pipeline/limit.js';
 import type { SourceKind } from './pipeline/source-kind.js';
-import { ThothClient } from './thoth/client.js';
+import type { ThothClientOptions, ThothSubmitter } from './thoth/client.js';
 
 interface Wiring {
   readonly config: Config;
@@ -53,11 +53,24 @@ function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   return new Map([['build.openshift.io/v1/Build', builds]]);
 }
 
+/**
+ * axios takes a quarter of a second to import and only submissions need it: load it on the
+ * first submission, not on the cold start that ends every scale-to-zero pause.
+ */
+function lazyThothClient(options: ThothClientOptions): ThothSubmitter {
+  let client: Promise<ThothSubmitter> | undefined;
+  const get = () => (client ??= import('./thoth/client.js').then(({ ThothClient }) => new ThothClient(options)));
+  return {
+    submitBuildAnalysis: async (request, signal) => (await get()).submitBuildAnalysis(request, signal),
+    submitImageAnalysis: async (request, signal) => (await get()).submitImageAnalysis(request, signal),
+  };
+}
+
 function wire(config: Config): Wiring {
   registerSecret(config.sourceCredentials?.password);
   registerSecret(config.destinationCredentials?.password);
   const kube = lazyKubeApi(() => connectKubeApi());
-  const thoth = new ThothClient({
+  const thoth = lazyThothClient({
     host: config.thothHost,
     verifyTls: config.thothVerifyTls,
     caBundleFile: config.caBundleFile,
@@ -138,7 +151,7 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
       : await current.limit(() => analyseObject(input, deps));
   eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   countSubmission(outcome);
-  return replyFor(outcome);
+  return await replyFor(outcome);
 }
 
 export async function handle(context: InvocationContext, event?: CloudEventLike): Promise<CloudEvent<unknown> | HttpAnswer | undefined> {

@@ -2,7 +2,7 @@
  * The CloudEvent the function answers each submission with, so that any analyser, not only
  * Thoth, can consume "this image was built and submitted" from the Broker.
  */
-import { CloudEvent } from 'cloudevents';
+import type { CloudEvent } from 'cloudevents';
 import type { Outcome } from '../pipeline/analyse.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, REPLY_SOURCE } from './types.js';
 
@@ -21,9 +21,14 @@ function subjectOf(object: { apiVersion: string; namespace: string; kind: string
   return `/apis/${object.apiVersion}/namespaces/${object.namespace}/${object.kind.toLowerCase()}s/${object.name}`;
 }
 
-/** A reply for a submission or a permanent refusal; nothing for ignored events. */
-export function replyFor(outcome: Outcome): CloudEvent<SubmissionReply | { object: SubmissionReply['object']; reason: string }> | undefined {
+/**
+ * A reply for a submission or a permanent refusal; nothing for ignored events.
+ * The SDK is loaded on the first reply: the function scales to zero, and only events that
+ * led to a submission need it, so it stays off the start-up and filtering paths.
+ */
+export async function replyFor(outcome: Outcome): Promise<CloudEvent<SubmissionReply | { object: SubmissionReply['object']; reason: string }> | undefined> {
   if (outcome.kind === 'ignored') return undefined;
+  const { CloudEvent } = await import('cloudevents');
   const o = outcome.object;
   const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: o.uid };
   if (outcome.kind === 'refused') {

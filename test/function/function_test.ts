@@ -35,7 +35,7 @@ describe('the function through faas-js-runtime', () => {
   let registry: RunningRegistry;
   let locked: RunningRegistry;
   let thoth: ThothStub;
-  let fn: RunningFunction;
+  let fn: RunningFunction & { readonly process: import("node:child_process").ChildProcess };
   let dir: string;
   let app: { digest: string };
   let base: { digest: string };
