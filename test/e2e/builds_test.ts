@@ -1,0 +1,226 @@
+/**
+ * End to end, with real parts only: kube-apiserver and etcd, Knative's ApiServerSource
+ * receive adapter, Debian's docker-registry, the function in faas-js-runtime. Both the adapter
+ * and the function run with the service accounts and RBAC of knative/, not as admin.
+ * Thoth is the stand-in of test/thoth-stub.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
+import type { AdapterHandle } from '../harness/adapter.js';
+import { waitFor } from '../harness/wait.js';
+import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
+import { ThothStub } from '../thoth-stub/thoth-stub.js';
+import { startFunction, type RunningFunction } from '../function/run-function.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const NS = 'build-watcher';
+const PREFIX = 'build-watcher.thoth-station.ninja';
+const BUILDS = `/apis/build.openshift.io/v1/namespaces/${NS}/builds`;
+
+interface KubeList<T> { items: T[] }
+interface BuildJson { metadata: { name: string; resourceVersion: string; annotations?: Record<string, string>; uid: string }; status?: Record<string, unknown> }
+interface EventJson { type: string; reason: string; message: string; involvedObject: { name: string; uid?: string } }
+
+describe('Builds end to end through the real API server and adapter', { timeout: 900_000 }, () => {
+  let cp: ControlPlane;
+  let registry: RunningRegistry;
+  let thoth: ThothStub;
+  let fn: RunningFunction;
+  let adapter: AdapterHandle;
+  let image: { digest: string };
+
+  const admin = () => cp.admin;
+
+  async function createBuild(name: string): Promise<BuildJson> {
+    return (await admin().json({
+      method: 'POST',
+      path: BUILDS,
+      body: {
+        apiVersion: 'build.openshift.io/v1',
+        kind: 'Build',
+        metadata: { name, namespace: NS, labels: { 'openshift.io/build-config.name': 'app' } },
+        spec: {
+          strategy: { type: 'Docker', dockerStrategy: {} },
+          output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } },
+        },
+      },
+    })) as BuildJson;
+  }
+
+  /** What OpenShift's build controller does when a build ends: write status through /status. */
+  async function finishBuild(name: string, phase: string, digest?: string): Promise<void> {
+    const current = (await admin().json({ path: `${BUILDS}/${name}` })) as BuildJson;
+    await admin().json({
+      method: 'PUT',
+      path: `${BUILDS}/${name}/status`,
+      body: {
+        ...current,
+        status: {
+          phase,
+          startTimestamp: new Date(Date.now() - 60_000).toISOString(),
+          completionTimestamp: new Date().toISOString(),
+          outputDockerImageReference: `${registry.host}/${NS}/app:latest`,
+          ...(digest !== undefined ? { output: { to: { imageDigest: digest } } } : {}),
+        },
+      },
+    });
+  }
+
+  const getBuild = async (name: string) => (await admin().json({ path: `${BUILDS}/${name}` })) as BuildJson;
+
+  async function eventsFor(name: string): Promise<EventJson[]> {
+    const list = (await admin().json({ path: `/api/v1/namespaces/${NS}/events` })) as KubeList<EventJson>;
+    return list.items.filter((event) => event.involvedObject.name === name);
+  }
+
+  async function metric(pattern: RegExp): Promise<number> {
+    const text = await (await fetch(`${fn.url}/metrics`)).text();
+    return text
+      .split('\n')
+      .filter((line) => pattern.test(line))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  }
+
+  before(async () => {
+    [cp, registry, thoth] = await Promise.all([startControlPlane(), startRegistry(), ThothStub.start()]);
+    image = await pushTestImage(registry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [4096, 8192] });
+    await cp.applyManifests([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }]);
+    await cp.applyManifests(path.join(ROOT, 'knative/rbac-function.yaml'));
+    await cp.applyManifests(path.join(ROOT, 'knative/rbac-adapter.yaml'));
+    fn = await startFunction({
+      env: {
+        KUBECONFIG: await cp.kubeconfigForServiceAccount(NS, 'build-watcher-function'),
+        THOTH_USER_API_HOST: thoth.url,
+        THOTH_WATCHED_NAMESPACE: NS,
+        // The loopback registry speaks plain HTTP; Thoth is told not to verify TLS for it.
+        THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
+      },
+    });
+    adapter = await cp.startAdapter({
+      sink: fn.url,
+      resources: [{ apiVersion: 'build.openshift.io/v1', kind: 'Build' }],
+      mode: 'Resource',
+      kubeconfigPath: await cp.kubeconfigForServiceAccount(NS, 'build-watcher-adapter'),
+      namespaces: [NS],
+      name: 'builds',
+      namespace: NS,
+    });
+  });
+
+  after(async () => {
+    await adapter?.stop();
+    await fn?.stop();
+    await thoth?.close();
+    await registry?.stop();
+    await cp?.stop();
+  });
+
+  it('a Build that completes is submitted exactly once, by digest, with its log, and marked', async () => {
+    await createBuild('app-1');
+    cp.setBuildLog(NS, 'app-1', 'STEP 1/2: FROM scratch\nSTEP 2/2: COPY . /app\nPush successful\n');
+    await finishBuild('app-1', 'Complete', image.digest);
+
+    const [submission] = await thoth.awaitSubmissions(1, 60_000);
+    assert.equal(submission?.endpoint, 'build-analysis');
+    assert.equal(submission?.body?.output_image, `${registry.host}/${NS}/app@${image.digest}`);
+    assert.match(submission?.body?.build_log?.log ?? '', /Push successful/);
+    assert.equal(submission?.query['origin'], NS);
+
+    const marked = await waitFor(async () => {
+      const build = await getBuild('app-1');
+      return build.metadata.annotations?.[`${PREFIX}/submitted-at`] !== undefined ? build : undefined;
+    }, { timeoutMs: 30_000, what: 'the submitted-at annotation' });
+    const annotations = marked.metadata.annotations ?? {};
+    assert.equal(annotations[`${PREFIX}/output-image`], `${registry.host}/${NS}/app@${image.digest}`);
+    const ids = JSON.parse(annotations[`${PREFIX}/analysis-ids`] ?? '{}') as { output?: string; buildLog?: string };
+    assert.match(ids.output ?? '', /^package-extract-/);
+    assert.equal(annotations[`${PREFIX}/claim`], undefined, 'the claim is released');
+
+    const normal = await waitFor(async () => (await eventsFor('app-1')).find((event) => event.reason === 'AnalysisSubmitted'), {
+      timeoutMs: 30_000,
+      what: 'the AnalysisSubmitted Event',
+    });
+    assert.equal(normal.type, 'Normal');
+    assert.ok(normal.message.includes(ids.output ?? '?'), normal.message);
+    assert.equal(normal.involvedObject.uid, marked.metadata.uid);
+    assert.equal(thoth.submissions.length, 1);
+  });
+
+  it('after an adapter restart, touching the Build again submits nothing', async () => {
+    await adapter.restart();
+    const before = await metric(/decision="ignored:already-submitted"/);
+    const current = await getBuild('app-1');
+    await admin().json({
+      method: 'PATCH',
+      path: `${BUILDS}/app-1`,
+      contentType: 'application/merge-patch+json',
+      body: { metadata: { labels: { touched: 'yes' }, resourceVersion: current.metadata.resourceVersion } },
+    });
+    await waitFor(async () => ((await metric(/decision="ignored:already-submitted"/)) > before ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'the function to see the touched Build',
+    });
+    assert.equal(thoth.submissions.length, 1);
+  });
+
+  it('a Build whose image is not in the registry gets a Warning Event and no annotation', async () => {
+    const missing = `sha256:${'ab'.repeat(32)}`;
+    await createBuild('ghost-1');
+    cp.setBuildLog(NS, 'ghost-1', 'pushed nothing\n');
+    await finishBuild('ghost-1', 'Complete', missing);
+    const warning = await waitFor(async () => (await eventsFor('ghost-1')).find((event) => event.type === 'Warning'), {
+      timeoutMs: 60_000,
+      what: 'a Warning Event on ghost-1',
+    });
+    assert.equal(warning.reason, 'AnalysisRefused');
+    assert.match(warning.message, /400|manifest|unknown/i);
+    const build = await getBuild('ghost-1');
+    assert.equal(build.metadata.annotations?.[`${PREFIX}/submitted-at`], undefined);
+    assert.equal(build.metadata.annotations?.[`${PREFIX}/claim`], undefined);
+    assert.equal(thoth.submissions.length, 1);
+  });
+
+  it('a failed Build is submitted with its log, without an output image', async () => {
+    await createBuild('broken-1');
+    cp.setBuildLog(NS, 'broken-1', 'error: build error: no such file: requirements.txt\n');
+    await finishBuild('broken-1', 'Failed');
+    const submissions = await thoth.awaitSubmissions(2, 60_000);
+    const failed = submissions[1];
+    assert.equal(failed?.body?.output_image, undefined);
+    assert.match(failed?.body?.build_log?.log ?? '', /requirements\.txt/);
+  });
+
+  it('the function service account can do what the function needs and nothing more', async () => {
+    const token = await cp.tokenForServiceAccount(NS, 'build-watcher-function');
+    const review = (await admin().json({
+      method: 'POST',
+      path: '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      token,
+      body: { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: NS } },
+    })) as { status: { resourceRules: { verbs: string[]; apiGroups?: string[]; resources?: string[] }[] } };
+    const granted = new Set<string>();
+    for (const rule of review.status.resourceRules) {
+      for (const group of rule.apiGroups ?? ['']) for (const resource of rule.resources ?? []) for (const verb of rule.verbs) granted.add(`${verb} ${group}/${resource}`);
+    }
+    // What every authenticated user may do anyway (system:basic-user and friends).
+    const everyone = [...granted].filter((entry) => entry.includes('authorization.k8s.io/') || entry.includes('authentication.k8s.io/'));
+    const ours = [...granted].filter((entry) => !everyone.includes(entry)).sort();
+    assert.deepEqual(ours, [
+      'create /events',
+      'create events.k8s.io/events',
+      'get build.openshift.io/builds',
+      'get build.openshift.io/builds/log',
+      'get image.openshift.io/imagestreams',
+      'list build.openshift.io/builds',
+      'list image.openshift.io/imagestreams',
+      'patch build.openshift.io/builds',
+    ]);
+    for (const forbidden of [`/api/v1/namespaces/${NS}/secrets`, `/api/v1/namespaces/default/events`, `/apis/build.openshift.io/v1/namespaces/default/builds`]) {
+      const answer = await admin().send({ path: forbidden, token });
+      assert.equal(answer.status, 403, forbidden);
+    }
+  });
+});
