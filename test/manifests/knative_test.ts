@@ -25,10 +25,12 @@ import {
   loadAllManifests,
   loadFuncYaml,
   manifestFiles,
+  moveNamespace,
   objectKey,
   ofKind,
   parseSelector,
   parseYamlStream,
+  triggerMatches,
   type KubeObject,
   type Manifest,
 } from './manifests.js';
@@ -57,13 +59,6 @@ function apiServerEvent(action: string, apiVersion: string, kind: string): Attri
     name: 'app-1',
     namespace: NAMESPACE,
   };
-}
-
-/** `spec.filter.attributes`: every listed attribute must be present and equal. */
-function triggerMatches(trigger: KubeObject, event: Attributes): boolean {
-  const attributes = field(trigger, 'spec', 'filter', 'attributes');
-  if (!isRecord(attributes)) return true;
-  return Object.entries(attributes).every(([name, value]) => event[name] === value);
 }
 
 function matching(manifests: readonly Manifest[], event: Attributes): string[] {
@@ -137,8 +132,7 @@ describe('knative/ files', () => {
       if (CLUSTER_SCOPED.has(object.kind)) assert.equal(object.metadata.namespace, undefined, `${file} ${object.metadata.name}`);
       else assert.equal(object.metadata.namespace, NAMESPACE, `${file} ${object.kind}/${object.metadata.name}`);
     }
-    // The documented way to use another namespace: replace every `namespace: build-watcher` line.
-    const moved = (text: string) => text.replace(/^(\s*(?:- )?namespace:) build-watcher$/gm, '$1 elsewhere');
+    const moved = (text: string) => moveNamespace(text, 'elsewhere');
     const namespaces = (value: unknown): string[] => {
       if (Array.isArray(value)) return value.flatMap(namespaces);
       if (!isRecord(value)) return [];

@@ -85,14 +85,24 @@ export function manifestFiles(dir: string, options: { recursive: boolean }): str
   return found;
 }
 
-export function loadManifestFile(path: string): Manifest[] {
+/**
+ * The documented way to install into another namespace: replace every `namespace: build-watcher`
+ * line. Tests use it to prove that one substitution moves everything.
+ */
+export function moveNamespace(text: string, namespace: string): string {
+  return text.replace(/^(\s*(?:- )?namespace:) build-watcher$/gm, `$1 ${namespace}`);
+}
+
+export function loadManifestFile(path: string, namespace: string = NAMESPACE): Manifest[] {
   const file = relative(REPO_ROOT, path);
-  return parseYamlStream(readFileSync(path, 'utf8'), file).map((doc) => ({ file, object: asKubeObject(doc, file) }));
+  const text = readFileSync(path, 'utf8');
+  const moved = namespace === NAMESPACE ? text : moveNamespace(text, namespace);
+  return parseYamlStream(moved, file).map((doc) => ({ file, object: asKubeObject(doc, file) }));
 }
 
 /** Every object in knative/, subdirectories included. */
 export function loadAllManifests(): Manifest[] {
-  return manifestFiles(KNATIVE_DIR, { recursive: true }).flatMap(loadManifestFile);
+  return manifestFiles(KNATIVE_DIR, { recursive: true }).flatMap((file) => loadManifestFile(file));
 }
 
 export function loadFuncYaml(): Record<string, unknown> {
@@ -204,24 +214,31 @@ export function objectKey(object: KubeObject): string {
 }
 
 /** The objects one `oc apply -f PATH [-l SELECTOR]` sends, in kubectl's file order. */
-export function applyStep(step: ApplyStep): Manifest[] {
+export function applyStep(step: ApplyStep, namespace: string = NAMESPACE): Manifest[] {
   const path = join(REPO_ROOT, step.path);
   const files = statSync(path).isDirectory() ? manifestFiles(path, { recursive: false }) : [path];
   const selected = step.selector === undefined ? () => true : parseSelector(step.selector);
-  return files.flatMap(loadManifestFile).filter((m) => selected(m.object.metadata.labels ?? {}));
+  return files.flatMap((file) => loadManifestFile(file, namespace)).filter((m) => selected(m.object.metadata.labels ?? {}));
 }
 
 /** What the cluster holds after the recipe: later applies of the same object win. */
-export function installedBy(recipe: Recipe): Manifest[] {
+export function installedBy(recipe: Recipe, namespace: string = NAMESPACE): Manifest[] {
   const objects = new Map<string, Manifest>();
   for (const step of recipe.steps) {
-    for (const manifest of applyStep(step)) objects.set(objectKey(manifest.object), manifest);
+    for (const manifest of applyStep(step, namespace)) objects.set(objectKey(manifest.object), manifest);
   }
   return [...objects.values()];
 }
 
 export function ofKind(manifests: readonly Manifest[], kind: string): KubeObject[] {
   return manifests.filter((m) => m.object.kind === kind).map((m) => m.object);
+}
+
+/** A Trigger's `spec.filter.attributes`: every listed attribute present and equal. */
+export function triggerMatches(trigger: KubeObject, event: Readonly<Record<string, string>>): boolean {
+  const attributes = field(trigger, 'spec', 'filter', 'attributes');
+  if (!isRecord(attributes)) return true;
+  return Object.entries(attributes).every(([name, value]) => event[name] === value);
 }
 
 /** A field path read without trusting the shape. */

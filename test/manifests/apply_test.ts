@@ -1,0 +1,176 @@
+/**
+ * knative/ against a real kube-apiserver with Knative's, Tekton's and Shipwright's real CRDs
+ * (and Knative Serving's Service CRD): server-side apply with strict field validation, RBAC as
+ * the real authorizer evaluates it, and the real ApiServerSource adapter running as our
+ * adapter service account, whose events must pass our Trigger filters.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadManifests } from '../harness/apply.js';
+import type { ManifestObject } from '../harness/apply.js';
+import { goModuleDir } from '../harness/components.js';
+import { startControlPlane } from '../harness/controlplane.js';
+import type { ControlPlane } from '../harness/controlplane.js';
+import { startEventSink } from '../harness/event-sink.js';
+import type { EventSink, ReceivedEvent } from '../harness/event-sink.js';
+import {
+  NAMESPACE,
+  RECIPES,
+  field,
+  installedBy,
+  isRecord,
+  loadAllManifests,
+  ofKind,
+  triggerMatches,
+  type KubeObject,
+  type Manifest,
+} from './manifests.js';
+
+/**
+ * Knative Serving's Service CRD, for the dead-letter receiver. Serving releases alongside
+ * Eventing (same v0.N); the Go module proxy serves this one.
+ */
+const SERVING_MODULE = { path: 'knative.dev/serving', version: 'v0.51.0' };
+
+function asObjects(manifests: readonly Manifest[]): ManifestObject[] {
+  return manifests.map((m) => m.object as unknown as ManifestObject);
+}
+
+async function installServingServiceCrd(cp: ControlPlane): Promise<void> {
+  const dir = await goModuleDir(SERVING_MODULE.path, SERVING_MODULE.version);
+  const [crd] = await loadManifests(join(dir, 'config/core/300-resources/service.yaml'));
+  assert.equal(crd?.metadata.name, 'services.serving.knative.dev');
+  const metadata = Object.fromEntries(Object.entries(crd.metadata).filter(([key]) => key !== 'creationTimestamp'));
+  await cp.applyManifests([{ ...crd, metadata: metadata as ManifestObject['metadata'] }]);
+}
+
+async function createNamespace(cp: ControlPlane, name: string): Promise<void> {
+  await cp.applyManifests([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }]);
+}
+
+/** Asks the real authorizer, as the controller's access check does. */
+async function may(
+  cp: ControlPlane,
+  account: string,
+  request: { namespace: string; group: string; resource: string; verb: string; subresource?: string },
+): Promise<boolean> {
+  const review = await cp.admin.json({
+    method: 'POST',
+    path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+    body: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: `system:serviceaccount:${NAMESPACE}:${account}`,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${NAMESPACE}`, 'system:authenticated'],
+        resourceAttributes: request,
+      },
+    },
+  });
+  return field(review, 'status', 'allowed') === true;
+}
+
+function attributesOf(event: ReceivedEvent): Record<string, string> {
+  return event.attributes;
+}
+
+describe('knative/ on a real API server', { timeout: 900_000 }, () => {
+  let cp: ControlPlane | undefined;
+  let sink: EventSink | undefined;
+
+  before(async () => {
+    cp = await startControlPlane();
+    await installServingServiceCrd(cp);
+    sink = await startEventSink();
+  });
+
+  after(async () => {
+    await sink?.close();
+    await cp?.stop();
+  });
+
+  it('accepts every object in knative/, templates, add-ons and variants included', async () => {
+    assert.ok(cp);
+    await createNamespace(cp, NAMESPACE);
+    const objects = asObjects(loadAllManifests());
+    const applied = await cp.applyManifests(objects);
+    assert.equal(applied.length, objects.length);
+    // Strict field validation is live: a misspelt field is refused, not dropped.
+    const secret = objects.find((o) => o.kind === 'Secret' && o.metadata.name === 'build-watcher');
+    assert.ok(secret);
+    await assert.rejects(cp.applyManifests([{ ...secret, stringDta: {} }]), /stringDta/);
+  });
+
+  for (const [index, recipe] of RECIPES.entries()) {
+    it(`accepts the ${recipe.name} install moved to another namespace by the documented substitution`, async () => {
+      assert.ok(cp);
+      const namespace = `build-watcher-recipe-${index}`;
+      await createNamespace(cp, namespace);
+      const objects = asObjects(installedBy(recipe, namespace));
+      assert.ok(objects.every((o) => o.kind.startsWith('Cluster') || o.metadata.namespace === namespace));
+      const applied = await cp.applyManifests(objects);
+      assert.deepEqual(
+        applied.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort(),
+        objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort(),
+      );
+    });
+  }
+
+  it('authorises each actor for its work and nothing more (default install)', async () => {
+    assert.ok(cp);
+    await cp.applyManifests(asObjects(installedBy(RECIPES[0]!)));
+    const ns = NAMESPACE;
+    const builds = { namespace: ns, group: 'build.openshift.io', resource: 'builds' };
+    for (const verb of ['get', 'list', 'watch']) assert.equal(await may(cp, 'build-watcher-adapter', { ...builds, verb }), true, verb);
+    for (const verb of ['patch', 'create', 'delete']) assert.equal(await may(cp, 'build-watcher-adapter', { ...builds, verb }), false, verb);
+
+    const fn = 'build-watcher-function';
+    for (const verb of ['get', 'list', 'patch']) assert.equal(await may(cp, fn, { ...builds, verb }), true, verb);
+    assert.equal(await may(cp, fn, { ...builds, verb: 'get', subresource: 'log' }), true, 'builds/log');
+    assert.equal(await may(cp, fn, { namespace: ns, group: '', resource: 'events', verb: 'create' }), true);
+    assert.equal(await may(cp, fn, { namespace: ns, group: 'events.k8s.io', resource: 'events', verb: 'create' }), true);
+    assert.equal(await may(cp, fn, { namespace: ns, group: 'image.openshift.io', resource: 'imagestreams', verb: 'get' }), true);
+    for (const verb of ['update', 'delete', 'create', 'watch']) assert.equal(await may(cp, fn, { ...builds, verb }), false, verb);
+    for (const account of ['build-watcher-adapter', fn, 'build-watcher-dead-letters']) {
+      assert.equal(await may(cp, account, { namespace: ns, group: '', resource: 'secrets', verb: 'get' }), false, `${account} secrets`);
+      assert.equal(await may(cp, account, { namespace: 'kube-system', group: 'build.openshift.io', resource: 'builds', verb: 'get' }), false);
+    }
+  });
+
+  it('runs the real adapter as build-watcher-adapter, and its events pass exactly our Build Triggers', async () => {
+    assert.ok(cp && sink);
+    const installed = installedBy(RECIPES[0]!);
+    const [source] = ofKind(installed, 'ApiServerSource');
+    assert.ok(source);
+    const resources = field(source, 'spec', 'resources');
+    assert.ok(Array.isArray(resources));
+    const adapter = await cp.startAdapter({
+      sink: sink.url,
+      namespace: NAMESPACE,
+      name: source.metadata.name,
+      mode: field(source, 'spec', 'mode') === 'Resource' ? 'Resource' : 'Reference',
+      resources: resources.filter(isRecord).map((r) => ({ apiVersion: String(r['apiVersion']), kind: String(r['kind']) })),
+      kubeconfigPath: await cp.kubeconfigForServiceAccount(NAMESPACE, String(field(source, 'spec', 'serviceAccountName'))),
+    });
+    try {
+      const triggers = ofKind(installed, 'Trigger');
+      const routedTo = (event: ReceivedEvent) => triggers.filter((t: KubeObject) => triggerMatches(t, attributesOf(event))).map((t) => t.metadata.name);
+      const build = {
+        apiVersion: 'build.openshift.io/v1',
+        kind: 'Build',
+        metadata: { name: 'app-1', namespace: NAMESPACE },
+        spec: { strategy: { type: 'Source' }, output: { to: { kind: 'DockerImage', name: 'registry.invalid/app:latest' } } },
+      };
+      await cp.applyManifests([build]);
+      const added = await sink.waitForEvent((e) => e.attributes['name'] === 'app-1' && e.attributes['type']?.endsWith('.add') === true);
+      assert.deepEqual(routedTo(added), ['build-watcher-build-add']);
+      await cp.applyManifests([{ ...build, metadata: { ...build.metadata, annotations: { touched: 'yes' } } }]);
+      const updated = await sink.waitForEvent((e) => e.attributes['name'] === 'app-1' && e.attributes['type']?.endsWith('.update') === true);
+      assert.deepEqual(routedTo(updated), ['build-watcher-build-update']);
+      assert.equal(JSON.parse(updated.body).metadata.annotations.touched, 'yes', 'Resource mode: the whole object');
+    } finally {
+      await adapter.stop();
+    }
+  });
+});
