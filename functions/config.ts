@@ -8,6 +8,10 @@ import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } fr
 export type EnvironmentType = 'runtime' | 'buildtime';
 export type PushNaming = 'namespace' | 'single-repository';
 
+/** The kinds of object build-watcher can act on (BUILD_WATCHER_SOURCE_KINDS). */
+export const SOURCE_KIND_NAMES = ['Build', 'ImageStream', 'TaskRun', 'PipelineRun', 'BuildRun'] as const;
+export type SourceKindName = (typeof SOURCE_KIND_NAMES)[number];
+
 export interface Config {
   readonly thothHost: string;
   readonly thothVerifyTls: boolean;
@@ -40,6 +44,11 @@ export interface Config {
   /** Allow-list of namespaces; empty = every namespace the sources deliver. */
   readonly watchedNamespaces: readonly string[];
   readonly analyzeExisting: boolean;
+  /**
+   * Kinds acted on: live events of other kinds are ignored, and only these are listed by the
+   * sweep and watched by the command line. THOTH_ANALYZE_EXISTING adds ImageStream.
+   */
+  readonly sourceKinds: readonly SourceKindName[];
   readonly workers: number;
   readonly sweepBatch: number;
 
@@ -78,6 +87,18 @@ const namespaceList = makeValidator<string[]>((input) => {
   return names;
 });
 
+const kindList = makeValidator<SourceKindName[]>((input) => {
+  const names = input
+    .split(/[\s,]+/)
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  const known: readonly string[] = SOURCE_KIND_NAMES;
+  if (names.length === 0 || names.some((name) => !known.includes(name))) {
+    throw new EnvError(`expected a comma-separated list of ${SOURCE_KIND_NAMES.join(', ')}`);
+  }
+  return [...new Set(names)] as SourceKindName[];
+});
+
 const hostList = makeValidator<string[]>((input) =>
   input
     .split(/[\s,]+/)
@@ -100,6 +121,7 @@ const EXPECTATIONS: Readonly<Record<string, string>> = {
   THOTH_PUSH_NAMING: 'expected namespace or single-repository',
   THOTH_WATCHED_NAMESPACE: 'expected comma-separated namespace names',
   THOTH_USER_API_HOST: 'expected host[:port] or an http(s) URL',
+  BUILD_WATCHER_SOURCE_KINDS: `expected a comma-separated list of ${SOURCE_KIND_NAMES.join(', ')}`,
 };
 
 const ONE_OF_BOOL = 'expected 1/0 or true/false';
@@ -129,6 +151,9 @@ const specs = {
   THOTH_BUILD_ANALYSIS_FORCE: bool({ default: false }),
   THOTH_WATCHED_NAMESPACE: namespaceList({ default: [] }),
   THOTH_ANALYZE_EXISTING: bool({ default: false }),
+  // Which kinds the function acts on, the sweep lists and `build-watcher watch` watches; each
+  // kind beyond Build also needs its ApiServerSource and RBAC from knative/optional/.
+  BUILD_WATCHER_SOURCE_KINDS: kindList({ default: ['Build'] }),
   THOTH_BUILD_WATCHER_WORKERS: positiveInt(64)({ default: 1 }),
   BUILD_WATCHER_SWEEP_BATCH: positiveInt(10_000)({ default: 200 }),
   BUILD_WATCHER_TRUST_EVENT_PAYLOAD: bool({ default: false }),
@@ -226,6 +251,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     force: env.THOTH_BUILD_ANALYSIS_FORCE,
     watchedNamespaces: env.THOTH_WATCHED_NAMESPACE,
     analyzeExisting: env.THOTH_ANALYZE_EXISTING,
+    sourceKinds: env.BUILD_WATCHER_SOURCE_KINDS,
     workers: env.THOTH_BUILD_WATCHER_WORKERS,
     sweepBatch: env.BUILD_WATCHER_SWEEP_BATCH,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,

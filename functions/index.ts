@@ -3,26 +3,19 @@
  * for every CloudEvent. This is the only module that wires the others together.
  */
 import type { CloudEvent } from 'cloudevents';
-import { buildSource } from './builds/source.js';
-import { loadConfig, type Config } from './config.js';
+import { loadConfig } from './config.js';
 import { BuildWatcherError } from './errors.js';
 import { parseIncomingEvent, type CloudEventLike, type IncomingEvent } from './events/intake.js';
 import { replyFor } from './events/reply.js';
 import { connectKubeApi } from './kube/api.js';
-import { kubeEventRecorder, kubeObjectStore, lazyKubeApi } from './kube/store.js';
+import { lazyKubeApi } from './kube/store.js';
 import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
-import { attachToRuntimeRegistry, eventsReceived, submissions, thothLatency } from './observability/metrics.js';
-import { redact, registerSecret } from './observability/redact.js';
+import { attachToRuntimeRegistry, eventsReceived, submissions } from './observability/metrics.js';
+import { redact } from './observability/redact.js';
 import { analyseObject, type Outcome, type PipelineDeps } from './pipeline/analyse.js';
-import { concurrencyLimit } from './pipeline/limit.js';
-import type { SourceKind } from './pipeline/source-kind.js';
-import type { ThothClientOptions, ThothSubmitter } from './thoth/client.js';
-
-interface Wiring {
-  readonly config: Config;
-  readonly deps: Omit<PipelineDeps, 'log'>;
-  readonly limit: <T>(task: () => Promise<T>) => Promise<T>;
-}
+import { ownNamespace } from './sweep/namespaces.js';
+import { answerSweep } from './sweep/request.js';
+import { countSubmission, wire, type Wiring } from './wiring.js';
 
 let wiring: Wiring | undefined;
 const inFlight = new Set<Promise<unknown>>();
@@ -45,62 +38,11 @@ function answer(statusCode: number, reason: string): HttpAnswer {
   return { statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${redact(reason).split('\n')[0] ?? ''}\n` };
 }
 
-function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
-  const builds = buildSource(
-    { sendBaseImage: config.sendBaseImage, sendOutputImage: config.sendOutputImage, sendBuildLog: config.sendBuildLog },
-    { passToken: config.passToken, tokenFile: config.tokenFile, sourceRegistryVerifyTls: config.sourceRegistryVerifyTls },
-  );
-  return new Map([['build.openshift.io/v1/Build', builds]]);
-}
-
-/**
- * axios takes a quarter of a second to import and only submissions need it: load it on the
- * first submission, not on the cold start that ends every scale-to-zero pause.
- */
-function lazyThothClient(options: ThothClientOptions): ThothSubmitter {
-  let client: Promise<ThothSubmitter> | undefined;
-  const get = () => (client ??= import('./thoth/client.js').then(({ ThothClient }) => new ThothClient(options)));
-  return {
-    submitBuildAnalysis: async (request, signal) => (await get()).submitBuildAnalysis(request, signal),
-    submitImageAnalysis: async (request, signal) => (await get()).submitImageAnalysis(request, signal),
-  };
-}
-
-function wire(config: Config): Wiring {
-  registerSecret(config.sourceCredentials?.password);
-  registerSecret(config.destinationCredentials?.password);
-  const kube = lazyKubeApi(() => connectKubeApi());
-  const thoth = lazyThothClient({
-    host: config.thothHost,
-    verifyTls: config.thothVerifyTls,
-    caBundleFile: config.caBundleFile,
-    timeoutMs: config.thothTimeoutMs,
-    onRequest: ({ endpoint, status, seconds }) => thothLatency.observe({ endpoint, status: String(status) }, seconds),
-  });
-  return {
-    config,
-    limit: concurrencyLimit(config.workers),
-    deps: {
-      store: kubeObjectStore(kube),
-      recorder: kubeEventRecorder(kube),
-      submitter: thoth,
-      sources: sourcesFor(config),
-      analysisOptions: {
-        environmentType: config.environmentType,
-        origin: config.origin,
-        debug: config.debug,
-        force: config.force,
-      },
-      trustEventPayload: config.trustEventPayload,
-    },
-  };
-}
-
 /** Validates the configuration once; a bad one stops the function before it listens. */
 export function init(): void {
   attachToRuntimeRegistry();
   try {
-    wiring = wire(loadConfig());
+    wiring = wire(loadConfig(), lazyKubeApi(() => connectKubeApi()));
   } catch (error) {
     // The runtime prints the error and never listens; make the exit status say so too.
     process.exitCode = 78;
@@ -122,21 +64,18 @@ function decisionOf(outcome: Outcome): string {
   return outcome.kind === 'ignored' ? `ignored:${outcome.reason}` : outcome.kind;
 }
 
-function countSubmission(outcome: Outcome): void {
-  if (outcome.kind === 'refused') submissions.inc({ endpoint: 'any', result: 'refused' });
-  if (outcome.kind !== 'submitted') return;
-  for (const { image, submission } of outcome.images) {
-    submissions.inc({ endpoint: image.analysis === 'image' ? 'analyze' : 'build-analysis', result: submission.cached ? 'cached' : 'submitted' });
-  }
-}
-
 async function processEvent(event: IncomingEvent, current: Wiring, log: Logger): Promise<CloudEvent<unknown> | HttpAnswer | undefined> {
   const namespace = namespaceOf(event);
   const allowed = current.config.watchedNamespaces;
   if (namespace !== undefined && allowed.length > 0 && !allowed.includes(namespace)) {
     return answer(403, `namespace ${namespace} is not in THOTH_WATCHED_NAMESPACE`);
   }
-  if (event.mode === 'sweep') return answer(501, 'sweep is not enabled in this build');
+  if (event.mode === 'sweep') {
+    eventsReceived.inc({ type: 'sweep', decision: 'sweep' });
+    const { config } = current;
+    const settings = { collections: current.collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), batch: config.sweepBatch, workers: config.workers };
+    return await answerSweep(current.lister, { ...current.deps, log }, settings, countSubmission);
+  }
   const input =
     event.mode === 'resource'
       ? { payload: event.object, ref: event.object, action: event.action }

@@ -19,6 +19,11 @@ export const ANNOTATIONS = {
    * before submitting, so two deliveries of one object racing on two replicas submit once.
    */
   claim: `${PREFIX}/claim`,
+  /**
+   * RFC 3339 time the catch-up sweep last saw this object refused (by Thoth, a registry or as
+   * invalid); the sweep leaves it alone for a day so refused objects cannot fill every batch.
+   */
+  sweepRefusedAt: `${PREFIX}/sweep-refused-at`,
   /** ImageStreams: JSON {tag: [recent digests]}, bounded. */
   submittedImages: `${PREFIX}/submitted-images`,
 } as const;

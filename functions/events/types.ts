@@ -14,6 +14,8 @@ export const SWEEP_REQUESTED_TYPE = 'dev.build-watcher.sweep.requested';
  */
 export const ANALYSIS_SUBMITTED_TYPE = 'dev.build-watcher.analysis.submitted';
 export const ANALYSIS_REFUSED_TYPE = 'dev.build-watcher.analysis.refused';
+/** The answer to a sweep event: its summary. */
+export const SWEEP_COMPLETED_TYPE = 'dev.build-watcher.sweep.completed';
 export const REPLY_SOURCE = '/build-watcher';
 
 export type ObjectAction = 'add' | 'update' | 'delete';

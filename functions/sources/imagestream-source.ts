@@ -1,0 +1,99 @@
+/**
+ * ImageStreams as a source kind: every tag's current image that the stream's submitted-images
+ * annotation does not list yet goes to POST /analyze, oldest first, at most
+ * MAX_IMAGES_PER_PASS at a time. Marking the stream changes it, which brings another event (or
+ * the next sweep) for the rest, so one stream with hundreds of new tags never sends them all
+ * in one burst.
+ *
+ * THOTH_PASS_TOKEN's token goes only with images whose registry is the host this stream is
+ * served from (`status.dockerImageRepository`, or the registry's public route); an imported
+ * tag still points at its source registry, and gets no credentials.
+ */
+import { ANNOTATIONS } from '../domain/annotations.js';
+import type { BuiltImage } from '../domain/built-image.js';
+import { invalid } from '../errors.js';
+import type { KubeObject } from '../events/intake.js';
+import type { ObjectAction } from '../events/types.js';
+import type { CredentialPolicy } from '../builds/resolve.js';
+import type { Plan, PlanContext, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
+import { streamRegistryHosts } from './cluster-registry.js';
+import { pendingImages, readImageStream, type ImageStreamRead, type PendingImage } from './imagestream.js';
+import { sourceRef } from './run.js';
+import { recordSubmitted } from './submitted-images.js';
+
+export const MAX_IMAGES_PER_PASS = 10;
+
+export interface ImageStreamSourceOptions {
+  readonly credentials: CredentialPolicy;
+  readonly maxImagesPerPass?: number;
+}
+
+type Read = Extract<ImageStreamRead, { state: 'read' }>;
+
+function readStream(object: KubeObject): Read {
+  const read = readImageStream(object.raw);
+  if (read.state === 'invalid') throw invalid(`ImageStream ${object.namespace}/${object.name}: ${read.why}`, 422);
+  return read;
+}
+
+function decide(object: KubeObject, action: ObjectAction): { read: Read; pending: PendingImage[] } | string {
+  if (action === 'delete') return 'deleted';
+  const read = readStream(object);
+  const pending = pendingImages(read.tags, read.submitted);
+  return pending.length === 0 ? 'nothing-new' : { read, pending };
+}
+
+export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind {
+  const { credentials } = options;
+  const perPass = options.maxImagesPerPass ?? MAX_IMAGES_PER_PASS;
+  return {
+    prefilter(object, action) {
+      const decision = decide(object, action);
+      return typeof decision === 'string' ? decision : undefined;
+    },
+    async plan(live: KubeObject, action: ObjectAction, context: PlanContext): Promise<Plan> {
+      const decision = decide(live, action);
+      if (typeof decision === 'string') return { kind: 'ignore', reason: decision };
+      const { read, pending } = decision;
+      const object = `ImageStream ${live.namespace}/${live.name}`;
+      for (const { name, why } of read.skipped) context.log.debug({ object, tag: name }, `tag not used: ${why}`);
+      const pass = pending.slice(0, perPass);
+      if (pending.length > pass.length) {
+        context.log.info({ object }, `${pending.length} new images; submitting the oldest ${pass.length} now, the rest after marking`);
+      }
+      const preview = recordSubmitted(read.submitted, read.tags, pass.map(({ image }) => image.digest));
+      if (preview.abandoned.length > 0) {
+        context.log.warn(
+          { object, tags: preview.abandoned.slice(0, 20) },
+          `the submitted-images record is full: ${preview.abandoned.length} older tags will not be submitted by later events`,
+        );
+      }
+      const hosts = streamRegistryHosts(live);
+      const images = pass.map(({ image }): BuiltImage => {
+        const own = hosts.has(image.registry);
+        return {
+          source: sourceRef(live),
+          output: image,
+          outcome: 'Present',
+          analysis: 'image',
+          outputCredentials:
+            credentials.passToken && own ? { kind: 'service-account-token', tokenPath: credentials.tokenFile } : { kind: 'none' },
+          baseCredentials: { kind: 'none' },
+          outputVerifyTls: own ? credentials.sourceRegistryVerifyTls : true,
+          baseVerifyTls: true,
+        };
+      });
+      return { kind: 'analyse', images };
+    },
+    markAnnotations(live: KubeObject, submitted: readonly SubmittedImage[]): Record<string, string> {
+      const read = readStream(live);
+      // The pipeline submits the planned images in order and marks the same live object, so
+      // the first `submitted.length` pending images are the ones submitted. Their digests in
+      // the stream are what the record keeps, even when a pushed copy was submitted instead.
+      const digests = pendingImages(read.tags, read.submitted)
+        .slice(0, submitted.length)
+        .map(({ image }) => image.digest);
+      return { [ANNOTATIONS.submittedImages]: recordSubmitted(read.submitted, read.tags, digests).value };
+    },
+  };
+}

@@ -1,0 +1,26 @@
+/** Which namespaces a sweep covers: the watched ones, else the function's own. */
+import { readFile } from 'node:fs/promises';
+
+export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The namespace this process runs in: POD_NAMESPACE (the downward API, and what tests set),
+ * else the service account's namespace file; undefined outside a cluster.
+ */
+export async function ownNamespace(env: NodeJS.ProcessEnv = process.env, file = SERVICE_ACCOUNT_NAMESPACE_FILE): Promise<string | undefined> {
+  const fromEnv = env['POD_NAMESPACE']?.trim();
+  if (fromEnv) return fromEnv;
+  try {
+    const fromFile = (await readFile(file, 'utf8')).trim();
+    return fromFile === '' ? undefined : fromFile;
+  } catch {
+    return undefined;
+  }
+}
+
+/** THOTH_WATCHED_NAMESPACE when set; otherwise the own namespace, if known. */
+export async function namespacesToSweep(watched: readonly string[], own: () => Promise<string | undefined>): Promise<readonly string[]> {
+  if (watched.length > 0) return watched;
+  const namespace = await own();
+  return namespace === undefined ? [] : [namespace];
+}
