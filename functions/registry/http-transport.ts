@@ -99,9 +99,12 @@ export async function readLimited(res: IncomingMessage, limit: number): Promise<
   return Buffer.concat(chunks);
 }
 
-/** Lets a response we do not need go, so its socket returns to the pool. */
+/**
+ * Lets a response we do not need go. It must be read to its end (even an empty or HEAD one)
+ * before its socket returns to the pool.
+ */
 export function discard(res: IncomingMessage): void {
-  if (!res.complete) res.resume();
+  res.resume();
 }
 
 const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;

@@ -25,9 +25,10 @@ export function fetchManifest(session: RegistrySession, repository: string, refe
     if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch manifest ${reference}`);
     const bytes = await readLimited(res, MANIFEST_LIMIT);
     if (bytes === undefined) throw new RegistryError('refused', where, `manifest ${reference} exceeds ${MANIFEST_LIMIT} bytes`);
-    const expected = DIGEST.test(reference) ? reference : res.headers['docker-content-digest'];
+    const header = res.headers['docker-content-digest'];
+    const expected = DIGEST.test(reference) ? reference : typeof header === 'string' && DIGEST.test(header) ? header : undefined;
     const digest = digestOf(bytes, expected);
-    if (expected !== undefined && DIGEST.test(expected) && digest !== expected) {
+    if (expected !== undefined && digest !== expected) {
       throw new RegistryError('refused', where, `manifest ${reference} does not match its digest`);
     }
     const parsed = parseManifest(bytes, res.headers['content-type']);

@@ -1,0 +1,170 @@
+/**
+ * Copies one blob: HEAD the destination and skip it if present; mount it when both sides are
+ * one registry; otherwise stream it from the source into one PUT with Content-Length (one
+ * PATCH then an empty PUT where the registry refuses that), hashing as it flows. Each attempt
+ * starts from scratch with a new upload session; the abandoned one is cancelled.
+ */
+import type { IncomingMessage } from 'node:http';
+import { DigestVerifier } from './digest-verifier.js';
+import type { VerifyFailure } from './digest-verifier.js';
+import { discard } from './http-transport.js';
+import type { Descriptor } from './manifest.js';
+import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
+import type { RegistrySession } from './registry-session.js';
+
+export interface BlobRoute {
+  readonly source: RegistrySession;
+  readonly sourceRepository: string;
+  readonly destination: RegistrySession;
+  readonly destinationRepository: string;
+  /** Both sides are one registry: ask it to mount from the source repository. */
+  readonly mount: boolean;
+  /** Set once the destination refuses monolithic PUTs, so later blobs go straight to PATCH. */
+  preferChunked: boolean;
+}
+
+export interface BlobTally {
+  copied: number;
+  skipped: number;
+  mounted: number;
+  bytesSent: number;
+}
+
+export type BlobOutcome = 'copied' | 'skipped' | 'mounted';
+
+/** Monolithic PUT refused in a way that says "upload in chunks instead". */
+const CHUNKED_ONLY = new Set([405, 413, 501]);
+
+const short = (digest: string): string => digest.slice(0, digest.indexOf(':') + 13);
+
+function withDigest(location: URL, digest: string): string {
+  return `${location.href}${location.search === '' ? '?' : '&'}digest=${encodeURIComponent(digest)}`;
+}
+
+function uploadLocation(res: IncomingMessage, base: URL): URL | undefined {
+  const location = res.headers.location;
+  return location === undefined ? undefined : new URL(location, base);
+}
+
+export async function copyBlob(route: BlobRoute, blob: Descriptor, tally: BlobTally): Promise<BlobOutcome> {
+  const outcome = await route.destination.retrying(() => attempt(route, blob, tally));
+  tally[outcome] += 1;
+  return outcome;
+}
+
+async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Promise<BlobOutcome> {
+  const dst = route.destination;
+  const repository = route.destinationRepository;
+  const where = { registry: dst.registry, repository };
+  const head = await dst.request({
+    method: 'HEAD', path: `/v2/${repository}/blobs/${blob.digest}`, what: 'check blob', repository, followRedirects: true,
+  });
+  discard(head);
+  if (head.statusCode === 200) return 'skipped';
+  if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
+
+  const mount = route.mount ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}` : '';
+  const started = await dst.request({
+    method: 'POST', path: `/v2/${repository}/blobs/uploads/${mount}`, what: 'start upload', repository,
+    headers: { 'content-length': '0' },
+  });
+  if (route.mount && started.statusCode === 201) {
+    discard(started);
+    return 'mounted';
+  }
+  const location = uploadLocation(started, dst.origin);
+  if (started.statusCode !== 202 || location === undefined) throw await unexpectedStatus(started, where, 'start upload');
+  discard(started);
+
+  try {
+    await upload(route, blob, location, tally);
+    return 'copied';
+  } catch (error) {
+    await cancelUpload(dst, location, repository);
+    if (error instanceof RegistryError && error.httpStatus !== undefined && CHUNKED_ONLY.has(error.httpStatus) && !route.preferChunked) {
+      route.preferChunked = true;
+      return attempt(route, blob, tally);
+    }
+    throw error;
+  }
+}
+
+/** Opens the source blob as a stream that fails unless its bytes match the descriptor. */
+async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<DigestVerifier> {
+  const repository = route.sourceRepository;
+  const where = { registry: route.source.registry, repository };
+  const what = `blob ${short(blob.digest)}`;
+  const res = await route.source.request({
+    method: 'GET', path: `/v2/${repository}/blobs/${blob.digest}`, what: `fetch ${what}`, repository, followRedirects: true,
+  });
+  if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch ${what}`);
+  const declared = res.headers['content-length'];
+  if (declared !== undefined && Number(declared) !== blob.size) {
+    res.destroy();
+    throw new RegistryError('refused', where, `${what} has ${declared} bytes, its descriptor says ${blob.size}`);
+  }
+  const fail = (why: VerifyFailure): RegistryError => why === 'too-short'
+    ? new RegistryError('transient', where, `${what} ended early`)
+    : new RegistryError('refused', where, `${what} does not match its digest (corrupt content)`);
+  const verifier = new DigestVerifier(blob.digest, blob.size, fail);
+  res.once('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
+  verifier.once('close', () => {
+    if (!res.complete) res.destroy();
+  });
+  res.pipe(verifier);
+  return verifier;
+}
+
+async function upload(route: BlobRoute, blob: Descriptor, location: URL, tally: BlobTally): Promise<void> {
+  const dst = route.destination;
+  const repository = route.destinationRepository;
+  const where = { registry: dst.registry, repository };
+  const what = `upload blob ${short(blob.digest)}`;
+  const body = await openVerifiedSource(route, blob);
+  let commit = location;
+  try {
+    if (route.preferChunked && blob.size > 0) {
+      const patched = await dst.request({
+        method: 'PATCH', path: location.href, what, repository, body,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size), 'content-range': `0-${blob.size - 1}` },
+      });
+      const next = uploadLocation(patched, location);
+      if (patched.statusCode !== 202 || next === undefined) throw await failed(patched);
+      discard(patched);
+      commit = next;
+    }
+    const chunkedDone = route.preferChunked && blob.size > 0;
+    const put = await dst.request({
+      method: 'PUT', path: withDigest(commit, blob.digest), what, repository,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': chunkedDone ? '0' : String(blob.size) },
+      ...(chunkedDone ? {} : { body }),
+    });
+    if (put.statusCode !== 201) throw await failed(put);
+    discard(put);
+    const stored = put.headers['docker-content-digest'];
+    if (typeof stored === 'string' && stored !== blob.digest) {
+      throw new RegistryError('refused', where, `${what}: registry stored it under another digest`);
+    }
+  } finally {
+    tally.bytesSent += body.bytesOut;
+    if (!body.destroyed) body.destroy();
+  }
+
+  async function failed(res: IncomingMessage): Promise<RegistryError> {
+    // The registry answered before taking the whole body: stop sending and drop the connection.
+    body.unpipe();
+    body.destroy();
+    const error = await unexpectedStatus(res, where, what);
+    res.destroy();
+    return error;
+  }
+}
+
+async function cancelUpload(dst: RegistrySession, location: URL, repository: string): Promise<void> {
+  try {
+    const res = await dst.request({ method: 'DELETE', path: location.href, what: 'cancel upload', repository });
+    discard(res);
+  } catch {
+    // Best effort: registries purge abandoned uploads themselves.
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * Copies one image, or a whole multi-arch index, from one registry to another, keeping its
+ * digest (OCI Distribution Spec v1.1, Docker token auth). Knows nothing of Kubernetes or Thoth.
+ *
+ *   const result = await copyImage({
+ *     source: { registry: 'image-registry.openshift-image-registry.svc:5000', repository: 'ns/app', digest: 'sha256:…' },
+ *     destination: pushDestination(source, { pushRegistry: 'quay.io/org', naming: 'namespace', namespace: 'ns' }),
+ *     sourceAuth: () => ({ username: 'any', password: serviceAccountToken }),  // called at each use
+ *     destinationAuth: async () => credentials,
+ *     sourceTls: { caPath: '/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt' },
+ *     destinationTls: { verify: true },
+ *     signal,
+ *   });
+ *   // result.digest equals the source's digest; result.bytesSent is 0 on a re-copy.
+ *
+ * Order: blobs (HEAD-skipped, mounted within one registry, else streamed), then child
+ * manifests by digest, then the top manifest under the tag (or by digest without one).
+ * Failures are RegistryErrors: kind 'transient' (worth retrying later) or 'refused'.
+ */
+import type { ImageReference } from '../domain/built-image.js';
+import { invalid } from '../errors.js';
+import { repositoryScope } from './auth.js';
+import type { CredentialsProvider } from './auth.js';
+import { copyBlob } from './blob-copy.js';
+import type { BlobOutcome, BlobRoute, BlobTally } from './blob-copy.js';
+import { limitConcurrency } from './concurrency.js';
+import type { RegistryTlsOptions } from './http-transport.js';
+import { DIGEST } from './manifest.js';
+import type { Descriptor } from './manifest.js';
+import { fetchManifest, headManifest, pushManifest } from './manifest-transfer.js';
+import type { FetchedManifest } from './manifest-transfer.js';
+import { RegistryError } from './registry-error.js';
+import { RegistrySession } from './registry-session.js';
+import { DEFAULT_RETRY_POLICY } from './retry.js';
+import type { RetryPolicy } from './retry.js';
+
+/** The part of the project's Logger the copier uses; fields never hold secrets. */
+export interface CopyLogger {
+  debug(fields: Readonly<Record<string, unknown>>, message: string): void;
+  warn(fields: Readonly<Record<string, unknown>>, message: string): void;
+}
+
+export interface CopyImageOptions {
+  /** Copied by digest when it has one, else by tag ('latest' without either). */
+  readonly source: ImageReference;
+  /** Its tag, if any, is set last; a digest, if given, must equal the source's. */
+  readonly destination: ImageReference;
+  readonly sourceAuth?: CredentialsProvider;
+  readonly destinationAuth?: CredentialsProvider;
+  readonly sourceTls?: RegistryTlsOptions;
+  readonly destinationTls?: RegistryTlsOptions;
+  /** Blobs in flight at once (default 6). */
+  readonly concurrency?: number;
+  /** Longest silence on a connection before a request fails (default 60 s). */
+  readonly idleTimeoutMs?: number;
+  readonly retry?: RetryPolicy;
+  readonly signal?: AbortSignal;
+  readonly logger?: CopyLogger;
+}
+
+export interface CopyResult {
+  /** The digest of the copied manifest or index: the source's, byte for byte. */
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly blobsCopied: number;
+  /** Blobs found at the destination (inside manifests found there, they are not counted). */
+  readonly blobsSkipped: number;
+  readonly blobsMounted: number;
+  readonly manifestsPushed: number;
+  /** Blob bytes sent to the destination, retries included. */
+  readonly bytesSent: number;
+}
+
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^\w[\w.-]{0,127}$/;
+const MAX_INDEX_DEPTH = 4;
+
+function checkReference(reference: ImageReference, side: string): void {
+  if (reference.registry === '' || /[/\s]/.test(reference.registry)) throw invalid(`${side} registry is not host[:port]`);
+  if (!REPOSITORY.test(reference.repository)) throw invalid(`${side} repository is malformed`);
+  if (reference.tag !== undefined && !TAG.test(reference.tag)) throw invalid(`${side} tag is malformed`);
+  if (reference.digest !== undefined && !DIGEST.test(reference.digest)) throw invalid(`${side} digest is malformed`);
+}
+
+export async function copyImage(options: CopyImageOptions): Promise<CopyResult> {
+  const { source, destination, logger } = options;
+  const concurrency = options.concurrency ?? 6;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new TypeError(`expected concurrency to be an integer from 1 to 64, received ${concurrency}`);
+  }
+  checkReference(source, 'source');
+  checkReference(destination, 'destination');
+
+  // Our own controller stops sibling transfers as soon as one fails for good.
+  const stop = new AbortController();
+  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+  const sameRegistry = source.registry.toLowerCase() === destination.registry.toLowerCase();
+  const mount = sameRegistry && source.repository !== destination.repository;
+  const common = {
+    maxSockets: concurrency + 2, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, retry: options.retry ?? DEFAULT_RETRY_POLICY, signal,
+    onRetry: (error: RegistryError, attempt: number, delayMs: number) => logger?.warn(
+      { registry: error.registry, repository: error.repository, status: error.httpStatus, attempt, delayMs, error: error.message },
+      'registry request failed; retrying'),
+  };
+
+  const sessions = await Promise.allSettled([
+    RegistrySession.open({ ...common, registry: source.registry, tls: options.sourceTls ?? {}, credentials: options.sourceAuth,
+      scopes: [repositoryScope(source.repository, ['pull'])] }),
+    RegistrySession.open({ ...common, registry: destination.registry, tls: options.destinationTls ?? {}, credentials: options.destinationAuth,
+      scopes: [repositoryScope(destination.repository, ['pull', 'push']), ...(mount ? [repositoryScope(source.repository, ['pull'])] : [])] }),
+  ]);
+  const [src, dst] = sessions.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  try {
+    for (const s of sessions) if (s.status === 'rejected') throw s.reason;
+    if (src === undefined || dst === undefined) throw new TypeError('unreachable');
+    return await copyWithSessions(options, src, dst, mount, concurrency, stop);
+  } catch (error) {
+    if (options.signal?.aborted === true) {
+      throw new RegistryError('transient', { registry: destination.registry, repository: destination.repository }, 'copy aborted', { cause: error });
+    }
+    throw error;
+  } finally {
+    stop.abort();
+    src?.close();
+    dst?.close();
+  }
+}
+
+async function copyWithSessions(options: CopyImageOptions, src: RegistrySession, dst: RegistrySession, mount: boolean,
+  concurrency: number, stop: AbortController): Promise<CopyResult> {
+  const { source, destination, logger } = options;
+  const started = Date.now();
+  const tally: BlobTally = { copied: 0, skipped: 0, mounted: 0, bytesSent: 0 };
+  let manifestsPushed = 0;
+  const route: BlobRoute = {
+    source: src, sourceRepository: source.repository, destination: dst, destinationRepository: destination.repository,
+    mount, preferChunked: false,
+  };
+  const inFlight = limitConcurrency(concurrency);
+  const blobs = new Map<string, Promise<BlobOutcome>>();
+  const copyOnce = (blob: Descriptor): Promise<BlobOutcome> => {
+    let pending = blobs.get(blob.digest);
+    if (pending === undefined) {
+      pending = inFlight(() => copyBlob(route, blob, tally));
+      blobs.set(blob.digest, pending);
+    }
+    return pending;
+  };
+  // Promise.all rejects on the first failure; aborting then stops the others at once.
+  const allOrStop = async <T>(tasks: Promise<T>[]): Promise<T[]> => {
+    try {
+      return await Promise.all(tasks);
+    } catch (error) {
+      stop.abort();
+      throw error;
+    }
+  };
+
+  /** Everything the manifest references, then the manifest itself under `reference`. */
+  const copyTree = async (manifest: FetchedManifest, reference: string, depth: number): Promise<void> => {
+    if (manifest.parsed.kind === 'index') {
+      if (depth >= MAX_INDEX_DEPTH) throw new RegistryError('refused', { registry: src.registry, repository: source.repository }, 'indexes nested too deep');
+      await allOrStop(manifest.parsed.manifests.map(async (child) => {
+        if ((await headManifest(dst, destination.repository, child.digest)) === child.digest) return;
+        const fetched = await fetchManifest(src, source.repository, child.digest);
+        await copyTree(fetched, child.digest, depth + 1);
+      }));
+    } else {
+      await allOrStop(manifest.parsed.blobs.map(copyOnce));
+    }
+    await pushManifest(dst, destination.repository, reference, manifest);
+    manifestsPushed += 1;
+  };
+
+  const top = await fetchManifest(src, source.repository, source.digest ?? source.tag ?? 'latest');
+  if (destination.digest !== undefined && destination.digest !== top.digest) {
+    throw invalid('destination digest differs from the source image digest');
+  }
+  const reference = destination.tag ?? top.digest;
+  const atReference = await headManifest(dst, destination.repository, reference);
+  if (atReference !== top.digest) {
+    const present = reference !== top.digest && (await headManifest(dst, destination.repository, top.digest)) === top.digest;
+    if (present) {
+      // The content is all there already (registries refuse manifests whose parts are missing): only tag it.
+      await pushManifest(dst, destination.repository, reference, top);
+      manifestsPushed += 1;
+    } else {
+      await copyTree(top, reference, 0);
+    }
+  }
+  const result: CopyResult = {
+    digest: top.digest, mediaType: top.parsed.mediaType,
+    blobsCopied: tally.copied, blobsSkipped: tally.skipped, blobsMounted: tally.mounted,
+    manifestsPushed, bytesSent: tally.bytesSent,
+  };
+  logger?.debug({ ...result, source: `${source.registry}/${source.repository}`, destination: `${destination.registry}/${destination.repository}`,
+    ms: Date.now() - started }, 'image copied');
+  return result;
+}

@@ -1,0 +1,61 @@
+/**
+ * Where a pushed copy goes (THOTH_PUSH_REGISTRY is `host[:port][/path]`):
+ * - 'namespace' (default): `<push-registry>/<namespace>/<name>`, same tag, same digest, so
+ *   images of different namespaces never collide. `quay.io/org` + `ns/app:v1` →
+ *   `quay.io/org/ns/app:v1`.
+ * - 'single-repository': every image in the one repository the push registry names, told
+ *   apart by tag `<namespace>-<name>-<tag>`, for registries (quay.io) where one repository
+ *   was set up. `quay.io/org/thoth` + `ns/app:v1` → `quay.io/org/thoth:ns-app-v1`.
+ * Both are pushed by digest: the copy's digest is the source's.
+ */
+import { createHash } from 'node:crypto';
+import type { ImageReference } from '../domain/built-image.js';
+import { invalid } from '../errors.js';
+
+export type PushNaming = 'namespace' | 'single-repository';
+
+export interface PushTarget {
+  /** `host[:port][/path]`. */
+  readonly pushRegistry: string;
+  readonly naming: PushNaming;
+  /**
+   * The Kubernetes namespace the image was built in. Defaults to the source repository's
+   * path before its last component (which is the namespace in OpenShift's registry).
+   */
+  readonly namespace?: string;
+}
+
+const MAX_TAG = 128;
+
+/** A valid tag from arbitrary text; long ones keep a hash suffix so they stay distinct. */
+function toTag(text: string): string {
+  let tag = text.replace(/[^\w.-]+/g, '-').replace(/^[.-]+/, '');
+  if (tag === '') tag = 'image';
+  if (tag.length <= MAX_TAG) return tag;
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 12);
+  return `${tag.slice(0, MAX_TAG - hash.length - 1)}-${hash}`;
+}
+
+/** Lowercase path components with separators only between alphanumerics, as registries require. */
+function toPathComponent(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[._-]+|[._-]+$/g, '');
+}
+
+export function pushDestination(source: ImageReference, target: PushTarget): ImageReference {
+  const slash = target.pushRegistry.indexOf('/');
+  const registry = slash < 0 ? target.pushRegistry : target.pushRegistry.slice(0, slash);
+  const prefix = slash < 0 ? '' : target.pushRegistry.slice(slash + 1).replace(/^\/+|\/+$/g, '');
+  if (registry === '') throw invalid('push registry has no host');
+  const components = source.repository.split('/');
+  const name = components.at(-1) ?? source.repository;
+  const namespace = target.namespace ?? components.slice(0, -1).join('/');
+  const digest = source.digest === undefined ? {} : { digest: source.digest };
+
+  if (target.naming === 'single-repository') {
+    if (prefix === '') throw invalid('single-repository push naming needs a push registry with a repository path, e.g. quay.io/org/repo');
+    const parts = [namespace.replaceAll('/', '-'), name, source.tag ?? 'latest'].filter((p) => p !== '');
+    return { registry, repository: prefix, tag: toTag(parts.join('-')), ...digest };
+  }
+  const repository = [prefix, ...namespace.split('/').map(toPathComponent), name].filter((p) => p !== '').join('/');
+  return { registry, repository, ...(source.tag === undefined ? {} : { tag: source.tag }), ...digest };
+}
