@@ -1,0 +1,170 @@
+/**
+ * In-memory stand-ins for the pipeline's ports, for unit tests of source kinds, the sweep and
+ * the command line's watch loop: an API server that keeps objects, resourceVersions, merge
+ * patches with optimistic concurrency and paged lists; a Thoth that records submissions.
+ */
+import { randomUUID } from 'node:crypto';
+import { parseKubeObject, pluralOf, type KubeObject, type ObjectCoordinates } from '../../functions/events/intake.js';
+import { KubeApiError } from '../../functions/kube/api.js';
+import type { ObjectPage } from '../../functions/kube/objects.js';
+import type { Logger } from '../../functions/observability/logger.js';
+import type { EventRecorder, ObjectStore, Submitter } from '../../functions/pipeline/ports.js';
+import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../../functions/thoth/requests.js';
+import type { AnalysisTicket, BuildAnalysisResult } from '../../functions/thoth/responses.js';
+import { refused, transient } from '../../functions/errors.js';
+
+type Json = Record<string, unknown>;
+
+const keyOf = (ref: ObjectCoordinates) => `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
+const metadataOf = (object: Json): Json => (object['metadata'] ?? {}) as Json;
+
+export class MemoryCluster implements ObjectStore {
+  readonly #objects = new Map<string, Json>();
+  #version = 100;
+  /** Every page request: collection key, limit, continue token. */
+  readonly pageRequests: { collection: string; limit: number; continueToken?: string }[] = [];
+  /** Every annotation patch, in order. */
+  readonly patches: { key: string; annotations: Readonly<Record<string, string | null>>; withVersion: boolean }[] = [];
+  reads = 0;
+  /** Collections (`apiVersion/kind`) answered with this status instead of a page. */
+  readonly listStatus = new Map<string, number>();
+  /** The next page requests fail transiently. */
+  failPages = 0;
+  /** Patches answer 403 (no patch rights). */
+  forbidPatch = false;
+
+  /** Stores a copy with a uid and resourceVersion; answers the parsed object. */
+  put(object: Json): KubeObject {
+    const metadata = { ...metadataOf(object) };
+    const key = keyOf(parseKubeObject(object));
+    const previous = this.#objects.get(key);
+    metadata['uid'] ??= metadataOf(previous ?? {})['uid'] ?? randomUUID();
+    metadata['resourceVersion'] = String(++this.#version);
+    const stored = { ...structuredClone(object), metadata };
+    this.#objects.set(key, stored);
+    return parseKubeObject(structuredClone(stored));
+  }
+
+  get(ref: ObjectCoordinates): KubeObject | undefined {
+    const stored = this.#objects.get(keyOf(ref));
+    return stored === undefined ? undefined : parseKubeObject(structuredClone(stored));
+  }
+
+  delete(ref: ObjectCoordinates): void {
+    this.#objects.delete(keyOf(ref));
+  }
+
+  async read(ref: ObjectCoordinates): Promise<KubeObject | undefined> {
+    this.reads += 1;
+    return this.get(ref);
+  }
+
+  async patchAnnotations(
+    object: ObjectCoordinates,
+    annotations: Readonly<Record<string, string | null>>,
+    options: { resourceVersion?: string } = {},
+  ): Promise<KubeObject> {
+    const key = keyOf(object);
+    const what = `PATCH ${key}`;
+    if (this.forbidPatch) throw new KubeApiError(403, what, 'Forbidden');
+    const stored = this.#objects.get(key);
+    if (stored === undefined) throw new KubeApiError(404, what, 'NotFound');
+    const metadata = metadataOf(stored);
+    if (options.resourceVersion !== undefined && options.resourceVersion !== metadata['resourceVersion']) {
+      throw new KubeApiError(409, what, 'Conflict');
+    }
+    this.patches.push({ key, annotations, withVersion: options.resourceVersion !== undefined });
+    const merged: Record<string, string> = { ...((metadata['annotations'] ?? {}) as Record<string, string>) };
+    for (const [name, value] of Object.entries(annotations)) {
+      if (value === null) delete merged[name];
+      else merged[name] = value;
+    }
+    return this.put({ ...stored, metadata: { ...metadata, annotations: merged } });
+  }
+
+  async readBuildLog(): Promise<string> {
+    return 'STEP 1/1: FROM scratch\n';
+  }
+
+  /** `listPage` semantics: items without apiVersion/kind, a continue token while more remain. */
+  async page(collection: { apiVersion: string; kind: string; namespace: string }, options: { limit: number; continueToken?: string }): Promise<ObjectPage> {
+    const id = `${collection.apiVersion}/${collection.kind}`;
+    this.pageRequests.push({ collection: id, limit: options.limit, ...(options.continueToken !== undefined ? { continueToken: options.continueToken } : {}) });
+    if (this.failPages > 0) {
+      this.failPages -= 1;
+      throw transient(`Kubernetes API unreachable on list ${pluralOf({ ...collection, name: 'x' })}`);
+    }
+    const status = this.listStatus.get(id);
+    if (status !== undefined) throw new KubeApiError(status, `GET ${id}`, '');
+    const prefix = `${id}/${collection.namespace}/`;
+    const keys = [...this.#objects.keys()].filter((key) => key.startsWith(prefix)).sort();
+    const start = options.continueToken === undefined ? 0 : Number(options.continueToken);
+    const slice = keys.slice(start, start + options.limit);
+    const items = slice.map((key) => {
+      const copy = structuredClone(this.#objects.get(key) ?? {});
+      delete copy['apiVersion'];
+      delete copy['kind'];
+      return copy;
+    });
+    const next = start + slice.length;
+    return { items, continueToken: next < keys.length ? String(next) : '', resourceVersion: String(this.#version) };
+  }
+}
+
+export interface RecordedEvent {
+  readonly object: string;
+  readonly type: string;
+  readonly reason: string;
+  readonly message: string;
+}
+
+export class MemoryRecorder implements EventRecorder {
+  readonly events: RecordedEvent[] = [];
+  async record(object: ObjectCoordinates & { uid: string }, event: { type: string; reason: string; message: string }): Promise<void> {
+    this.events.push({ object: `${object.kind} ${object.namespace}/${object.name}`, ...event });
+  }
+}
+
+/** Records submissions; `refuse` and `fail` decide per image reference. */
+export class MemoryThoth implements Submitter {
+  readonly builds: BuildAnalysisRequest[] = [];
+  readonly images: ImageAnalysisRequest[] = [];
+  refuse: (image: string) => boolean = () => false;
+  fail: (image: string) => boolean = () => false;
+  #ids = 0;
+
+  get all(): string[] {
+    return [...this.builds.map((request) => request.output?.image ?? request.base?.image ?? 'log'), ...this.images.map((request) => request.image)];
+  }
+
+  #check(image: string): void {
+    if (this.fail(image)) throw transient('Thoth unavailable (503)');
+    if (this.refuse(image)) throw refused('Thoth refused the image (400)');
+  }
+
+  #ticket(): AnalysisTicket {
+    return { analysisId: `package-extract-${++this.#ids}`, cached: false };
+  }
+
+  async submitBuildAnalysis(request: BuildAnalysisRequest): Promise<BuildAnalysisResult> {
+    this.#check(request.output?.image ?? request.base?.image ?? 'log');
+    this.builds.push(request);
+    return {
+      ...(request.output !== undefined ? { output: this.#ticket() } : {}),
+      ...(request.base !== undefined ? { base: this.#ticket() } : {}),
+    };
+  }
+
+  async submitImageAnalysis(request: ImageAnalysisRequest): Promise<AnalysisTicket> {
+    this.#check(request.image);
+    this.images.push(request);
+    return this.#ticket();
+  }
+}
+
+/** Keeps log lines for assertions. */
+export function memoryLogger(): Logger & { readonly lines: { level: string; message: string; fields: unknown }[] } {
+  const lines: { level: string; message: string; fields: unknown }[] = [];
+  const at = (level: string) => (fields: unknown, message: string) => lines.push({ level, message, fields });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
