@@ -22,7 +22,7 @@ build() { # name module-dir package [ldflags]
   [ -x "$out/$name" ] && return 0
   echo "building $name (first time only; takes a while)..." >&2
   local started=$SECONDS
-  (cd "$here/$dir" && CGO_ENABLED=0 go build -mod=readonly -trimpath \
+  (cd "$here/$dir" && CGO_ENABLED=0 go build -mod=readonly -trimpath -buildvcs=false \
     -ldflags "-s -w $ldflags" -o "$out/$name.partial" "$pkg")
   mv "$out/$name.partial" "$out/$name"
   echo "built $name in $((SECONDS - started))s" >&2

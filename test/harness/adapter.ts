@@ -33,6 +33,8 @@ export interface StartAdapterOptions {
   ceOverrides?: Readonly<Record<string, string>>;
   /** Wait until every watch is established before returning (default true). */
   waitForWatches?: boolean;
+  /** How long to wait for the watches (default: the control plane's ready timeout, 120 s). */
+  watchTimeoutMs?: number;
 }
 
 export interface AdapterHandle {
@@ -102,6 +104,8 @@ export async function startAdapter(ctx: AdapterContext, options: StartAdapterOpt
     SYSTEM_NAMESPACE: 'knative-eventing',
     KUBECONFIG: options.kubeconfigPath,
     K_LOGGING_CONFIG: '{}',
+    // Its pprof server otherwise takes :8008 on every interface; port 0 keeps adapters apart.
+    PROFILING_PORT: '0',
     K_OBSERVABILITY_CONFIG: '{}',
     ...(options.ceOverrides ? { K_CE_OVERRIDES: JSON.stringify({ extensions: options.ceOverrides }) } : {}),
   };
@@ -128,7 +132,7 @@ export async function startAdapter(ctx: AdapterContext, options: StartAdapterOpt
       },
       {
         what: `the adapter's watches on ${expectedWatches.join(', ')}`,
-        timeoutMs: ctx.timeoutMs,
+        timeoutMs: options.watchTimeoutMs ?? ctx.timeoutMs,
         onTimeout: () => proc.logTail(),
       },
     );

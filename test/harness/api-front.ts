@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, createServer, request } from 'node:https';
 import type { Server } from 'node:https';
+import { constants, createGunzip } from 'node:zlib';
 import type { KubeHttp } from './kube-http.js';
 
 /**
@@ -105,16 +106,7 @@ function forward(
         const record = (): number => watches.push({ tokenHash: tokenHash(token), path: url.pathname, atMs: startedMs });
         if (url.searchParams.get('sendInitialEvents') === 'true') {
           // A streaming list: only after this bookmark do new objects arrive as events.
-          let tail = '';
-          const onData = (chunk: Buffer): void => {
-            const text = tail + chunk.toString('latin1');
-            if (text.includes(INITIAL_EVENTS_END)) {
-              record();
-              upstreamRes.off('data', onData);
-            }
-            tail = text.slice(-INITIAL_EVENTS_END.length);
-          };
-          upstreamRes.on('data', onData);
+          onceSeen(upstreamRes, INITIAL_EVENTS_END, record);
         } else {
           // List then watch: the list has been served, so the watch resumes from its version.
           record();
@@ -129,6 +121,34 @@ function forward(
   });
   res.on('close', () => outgoing.destroy());
   req.pipe(outgoing);
+}
+
+/** Calls `then` once `marker` appears in the (possibly gzip-encoded) body, without consuming it. */
+function onceSeen(res: IncomingMessage, marker: string, then: () => void): void {
+  const gzipped = res.headers['content-encoding'] === 'gzip';
+  const plain = gzipped ? createGunzip({ finishFlush: constants.Z_SYNC_FLUSH }) : undefined;
+  let tail = '';
+  let seen = false;
+  const scan = (chunk: Buffer): void => {
+    if (seen) return;
+    const text = tail + chunk.toString('latin1');
+    if (text.includes(marker)) {
+      seen = true;
+      then();
+      plain?.destroy();
+    }
+    tail = text.slice(-marker.length);
+  };
+  if (plain) {
+    plain.on('data', scan);
+    plain.on('error', () => undefined);
+    res.on('data', (chunk: Buffer) => {
+      if (!seen && !plain.destroyed) plain.write(chunk);
+    });
+    res.on('close', () => plain.destroy());
+  } else {
+    res.on('data', scan);
+  }
 }
 
 function isWatch(url: URL): boolean {

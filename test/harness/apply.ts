@@ -1,5 +1,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { KubeRequestError } from './kube-http.js';
 import type { KubeHttp } from './kube-http.js';
 import { waitFor } from './wait.js';
 
@@ -22,9 +24,9 @@ interface ResourceInfo {
 const APPLY_ORDER = ['Namespace', 'CustomResourceDefinition', 'ServiceAccount', 'ClusterRole', 'Role'];
 
 /**
- * Server-side apply (field manager `build-watcher-harness`, force, fieldValidation=Strict), so
- * unknown or misspelt fields fail loudly instead of being dropped. CRDs are awaited until
- * Established before anything after them is applied.
+ * Server-side apply (field manager `build-watcher-harness`, force) after a strict dry-run
+ * create, so unknown or misspelt fields fail loudly instead of being dropped. CRDs are awaited
+ * until served before anything after them is applied.
  */
 export class ManifestApplier {
   private readonly discovery = new Map<string, Map<string, ResourceInfo>>();
@@ -41,7 +43,7 @@ export class ManifestApplier {
     const applied: ManifestObject[] = [];
     for (const object of objects) {
       applied.push(await this.applyOne(object));
-      if (object.kind === 'CustomResourceDefinition') await this.waitEstablished(object.metadata.name);
+      if (object.kind === 'CustomResourceDefinition') await this.waitServed(object);
     }
     return applied;
   }
@@ -55,25 +57,44 @@ export class ManifestApplier {
   }
 
   private async applyOne(object: ManifestObject): Promise<ManifestObject> {
-    const path = await this.pathFor(object.apiVersion, object.kind, object.metadata.namespace, object.metadata.name);
+    const { apiVersion, kind, metadata } = object;
+    const fail = (err: unknown): never => {
+      throw new Error(`applying ${kind} ${metadata.name}: ${err instanceof Error ? err.message : String(err)}`);
+    };
+    // Server-side apply prunes unknown fields of custom resources without a word, even with
+    // fieldValidation=Strict; a strict dry-run create rejects them (409 means "exists": fine).
+    const collection = await this.pathFor(apiVersion, kind, metadata.namespace);
+    const check = await this.kube.send({ method: 'POST', path: `${collection}?dryRun=All&fieldValidation=Strict`, body: object });
+    if (check.status !== 409 && (check.status < 200 || check.status >= 300)) {
+      fail(new KubeRequestError('POST (dry run)', collection, check));
+    }
+    const path = await this.pathFor(apiVersion, kind, metadata.namespace, metadata.name);
     const query = '?fieldManager=build-watcher-harness&force=true&fieldValidation=Strict';
     const result = await this.kube
       .json({ method: 'PATCH', path: path + query, body: object, contentType: 'application/apply-patch+yaml' })
-      .catch((err: unknown) => {
-        const message = err instanceof Error ? err.message : String(err);
-        throw new Error(`applying ${object.kind} ${object.metadata.name}: ${message}`);
-      });
+      .catch(fail);
     return asManifestObject(result, 'apply result');
   }
 
-  private async waitEstablished(name: string): Promise<void> {
+  /** Established, and past the "storage is (re)initializing" 429s that follow for a moment. */
+  private async waitServed(crd: ManifestObject): Promise<void> {
+    const name = crd.metadata.name;
     await waitFor(
       async () => {
-        const crd = await this.kube.json({ path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}` });
-        return isEstablished(crd) ? true : undefined;
+        const current = await this.kube.json({ path: `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}` });
+        return isEstablished(current) ? true : undefined;
       },
       { what: `CRD ${name} to be Established`, timeoutMs: 30_000 },
     );
+    const spec = crd['spec'] as { group?: unknown; names?: { plural?: unknown }; versions?: unknown } | undefined;
+    const versions = Array.isArray(spec?.versions) ? (spec.versions as { name?: unknown; served?: unknown }[]) : [];
+    for (const version of versions.filter((v) => v.served === true && typeof v.name === 'string')) {
+      const path = `/apis/${String(spec?.group)}/${String(version.name)}/${String(spec?.names?.plural)}?limit=1`;
+      await waitFor(async () => ((await this.kube.send({ path })).status === 200 ? true : undefined), {
+        what: `${name} ${String(version.name)} to be listable`,
+        timeoutMs: 30_000,
+      });
+    }
   }
 
   private async resource(apiVersion: string, kind: string): Promise<ResourceInfo> {
@@ -130,11 +151,13 @@ export async function loadManifests(fileOrDir: string): Promise<ManifestObject[]
         .sort()
         .map((f) => join(fileOrDir, f))
     : [fileOrDir];
-  const { loadAllYaml } = await import('@kubernetes/client-node');
   const objects: ManifestObject[] = [];
   for (const file of files) {
-    const docs: unknown[] = loadAllYaml(await readFile(file, 'utf8'));
-    for (const doc of docs) {
+    // Plain YAML, not client-node's loadAllYaml: that one maps objects onto its typed models and
+    // renames or drops fields on the way (x-kubernetes-* keys, unknown fields).
+    for (const parsed of parseAllDocuments(await readFile(file, 'utf8'))) {
+      if (parsed.errors.length > 0) throw new Error(`${file}: ${parsed.errors[0]?.message ?? 'invalid YAML'}`);
+      const doc: unknown = parsed.toJS();
       if (doc === null || doc === undefined) continue;
       const object = asManifestObject(doc, file);
       if (object.kind === 'List' && Array.isArray(object['items'])) {

@@ -30,12 +30,7 @@ export async function installCrds(applier: ManifestApplier, versions: ComponentV
   ];
   const crds: ManifestObject[] = [];
   for (const source of sources) crds.push(...(await loadManifests(source)));
-  const applied = await applier.apply(crds.map(withoutCreationTimestamp));
+  const applied = await applier.apply(crds);
   return applied.map((crd) => crd.metadata.name);
 }
 
-/** Some upstream CRDs carry `creationTimestamp: null`, which strict validation would reject. */
-function withoutCreationTimestamp(crd: ManifestObject): ManifestObject {
-  const metadata = Object.fromEntries(Object.entries(crd.metadata).filter(([key]) => key !== 'creationTimestamp'));
-  return { ...crd, metadata: metadata as ManifestObject['metadata'] };
-}

@@ -23,7 +23,7 @@ const WATCHDOG = [
   'trap \'kill -TERM "$child" 2>/dev/null\' TERM INT',
   'status=0',
   'while kill -0 "$child" 2>/dev/null; do wait "$child"; status=$?; done',
-  'kill "$watcher" 2>/dev/null',
+  'kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null',
   'exit "$status"',
 ].join('\n');
 
