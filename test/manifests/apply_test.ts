@@ -5,9 +5,13 @@
  * adapter service account, whose events must pass our Trigger filters.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { loadManifests } from '../harness/apply.js';
+import { parseAllDocuments } from 'yaml';
 import type { ManifestObject } from '../harness/apply.js';
 import { goModuleDir } from '../harness/components.js';
 import { startControlPlane } from '../harness/controlplane.js';
@@ -15,12 +19,16 @@ import type { ControlPlane } from '../harness/controlplane.js';
 import { startEventSink } from '../harness/event-sink.js';
 import type { EventSink, ReceivedEvent } from '../harness/event-sink.js';
 import {
+  KNATIVE_DIR,
   NAMESPACE,
   RECIPES,
+  REPO_ROOT,
   field,
   installedBy,
   isRecord,
   loadAllManifests,
+  manifestFiles,
+  moveNamespace,
   ofKind,
   triggerMatches,
   type KubeObject,
@@ -37,12 +45,41 @@ function asObjects(manifests: readonly Manifest[]): ManifestObject[] {
   return manifests.map((m) => m.object as unknown as ManifestObject);
 }
 
-async function installServingServiceCrd(cp: ControlPlane): Promise<void> {
-  const dir = await goModuleDir(SERVING_MODULE.path, SERVING_MODULE.version);
-  const [crd] = await loadManifests(join(dir, 'config/core/300-resources/service.yaml'));
-  assert.equal(crd?.metadata.name, 'services.serving.knative.dev');
-  const metadata = Object.fromEntries(Object.entries(crd.metadata).filter(([key]) => key !== 'creationTimestamp'));
-  await cp.applyManifests([{ ...crd, metadata: metadata as ManifestObject['metadata'] }]);
+/** CRDs read verbatim (no client-side model that could rename or drop fields on the way). */
+function readCrds(path: string): ManifestObject[] {
+  return parseAllDocuments(readFileSync(path, 'utf8')).flatMap((doc) => {
+    const value: unknown = doc.toJS();
+    if (!isRecord(value) || value['kind'] !== 'CustomResourceDefinition') return [];
+    const metadata = field(value, 'metadata');
+    assert.ok(isRecord(metadata));
+    // Some upstream CRDs carry `creationTimestamp: null`, which strict validation refuses.
+    const { creationTimestamp: _ignored, ...kept } = metadata;
+    return [{ ...value, metadata: kept } as unknown as ManifestObject];
+  });
+}
+
+/**
+ * The CRDs every manifest in knative/ needs: the harness's OpenShift stand-ins, Knative
+ * Eventing's sources, Broker and Trigger, Tekton's and Shipwright's runs (the same files the
+ * harness installs), plus Knative Serving's Service for the dead-letter receiver.
+ */
+async function installCrds(cp: ControlPlane): Promise<void> {
+  const standIns = join(REPO_ROOT, 'test/harness/crds');
+  const eventing = await goModuleDir('knative.dev/eventing', cp.versions.eventing);
+  const tekton = await goModuleDir('github.com/tektoncd/pipeline', cp.versions.tekton);
+  const shipwright = await goModuleDir('github.com/shipwright-io/build', cp.versions.shipwright);
+  const serving = await goModuleDir(SERVING_MODULE.path, SERVING_MODULE.version);
+  const files = [
+    ...readdirSync(standIns).filter((f) => f.endsWith('.yaml')).map((f) => join(standIns, f)),
+    ...['apiserversource', 'pingsource', 'broker', 'trigger'].map((n) => join(eventing, 'config/core/resources', `${n}.yaml`)),
+    join(tekton, 'config/300-crds/300-taskrun.yaml'),
+    join(tekton, 'config/300-crds/300-pipelinerun.yaml'),
+    join(shipwright, 'deploy/crds/shipwright.io_buildruns.yaml'),
+    join(serving, 'config/core/300-resources/service.yaml'),
+  ];
+  const crds = files.flatMap(readCrds);
+  assert.equal(crds.length, files.length, 'one CRD per file');
+  await cp.applyManifests(crds);
 }
 
 async function createNamespace(cp: ControlPlane, name: string): Promise<void> {
@@ -71,6 +108,37 @@ async function may(
   return field(review, 'status', 'allowed') === true;
 }
 
+/** `oc` is kubectl plus OpenShift extras; `oc apply` is kubectl's. Not a project dependency. */
+const kubectlMissing = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error !== undefined;
+
+/** A copy of knative/ moved to `namespace` with the documented substitution. */
+function movedCopy(namespace: string): string {
+  const root = mkdtempSync(join(tmpdir(), 'build-watcher-knative-'));
+  for (const file of manifestFiles(KNATIVE_DIR, { recursive: true })) {
+    const target = join(root, relative(REPO_ROOT, file));
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, moveNamespace(readFileSync(file, 'utf8'), namespace));
+  }
+  return root;
+}
+
+/** Every build-watcher object the API server holds in `namespace` (and cluster-wide), as kind/name. */
+async function installedObjects(cp: ControlPlane, namespace: string, kinds: readonly { apiVersion: string; kind: string }[]): Promise<Map<string, unknown>> {
+  const found = new Map<string, unknown>();
+  for (const { apiVersion, kind } of kinds) {
+    const clusterScoped = kind.startsWith('Cluster');
+    const path = await cp.pathFor(apiVersion, kind, clusterScoped ? undefined : namespace);
+    const list = await cp.admin.json({ path: `${path}?labelSelector=${encodeURIComponent('app.kubernetes.io/part-of=build-watcher')}` });
+    const items = field(list, 'items');
+    for (const item of Array.isArray(items) ? items : []) {
+      if (clusterScoped && !JSON.stringify(field(item, 'subjects') ?? []).includes(`"${namespace}"`) && kind === 'ClusterRoleBinding') continue;
+      if (clusterScoped && kind === 'ClusterRole') continue; // shared by name across namespaces
+      found.set(`${kind}/${String(field(item, 'metadata', 'name'))}`, item);
+    }
+  }
+  return found;
+}
+
 function attributesOf(event: ReceivedEvent): Record<string, string> {
   return event.attributes;
 }
@@ -80,8 +148,8 @@ describe('knative/ on a real API server', { timeout: 900_000 }, () => {
   let sink: EventSink | undefined;
 
   before(async () => {
-    cp = await startControlPlane();
-    await installServingServiceCrd(cp);
+    cp = await startControlPlane({ skipCrds: true });
+    await installCrds(cp);
     sink = await startEventSink();
   });
 
@@ -137,6 +205,37 @@ describe('knative/ on a real API server', { timeout: 900_000 }, () => {
       assert.equal(await may(cp, account, { namespace: 'kube-system', group: 'build.openshift.io', resource: 'builds', verb: 'get' }), false);
     }
   });
+
+  for (const [index, recipe] of RECIPES.entries()) {
+    it(`installs the ${recipe.name} recipe with the literal \`oc apply -f\` commands`, { skip: kubectlMissing && 'kubectl is not installed' }, async () => {
+      assert.ok(cp);
+      const namespace = `build-watcher-kubectl-${index}`;
+      await createNamespace(cp, namespace);
+      const copy = movedCopy(namespace);
+      try {
+        for (const step of recipe.steps) {
+          const args = ['--kubeconfig', cp.adminKubeconfigPath, 'apply', '-f', join(copy, step.path), ...(step.selector ? ['-l', step.selector] : [])];
+          await promisify(execFile)('kubectl', args, { cwd: copy });
+        }
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
+      const expected = installedBy(recipe, namespace).map((m) => m.object);
+      const kinds = [...new Map(loadAllManifests().map((m) => [m.object.kind, { apiVersion: m.object.apiVersion, kind: m.object.kind }])).values()];
+      const actual = await installedObjects(cp, namespace, kinds);
+      const wanted = expected.filter((o) => o.kind !== 'ClusterRole');
+      assert.deepEqual([...actual.keys()].sort(), wanted.map((o) => `${o.kind}/${o.metadata.name}`).sort(), 'kubectl selected what the recipe model says');
+      for (const object of wanted) {
+        const live = actual.get(`${object.kind}/${object.metadata.name}`);
+        // The later step's version won (e.g. the Kafka Broker, the direct-sink source).
+        if (object['spec'] !== undefined) assert.deepEqual(field(live, 'spec'), object['spec'], `${object.kind}/${object.metadata.name} spec`);
+        assert.deepEqual(
+          field(live, 'metadata', 'annotations', 'eventing.knative.dev/broker.class'),
+          object.metadata.annotations?.['eventing.knative.dev/broker.class'],
+        );
+      }
+    });
+  }
 
   it('runs the real adapter as build-watcher-adapter, and its events pass exactly our Build Triggers', async () => {
     assert.ok(cp && sink);
