@@ -12,6 +12,8 @@ import { Transform } from 'node:stream';
 export type Fault =
   /** Send the response headers and `afterBytes` bytes of body, then cut the connection. */
   | { readonly kind: 'drop-response'; readonly afterBytes: number }
+  /** Send the response headers and `afterBytes` bytes of body, then nothing, holding the connection open. */
+  | { readonly kind: 'stall-response'; readonly afterBytes: number }
   /** Forward `afterBytes` bytes of the request body, then cut both connections. */
   | { readonly kind: 'drop-request'; readonly afterBytes: number }
   /** Invert the response body's byte at `atByte`. */
@@ -106,6 +108,8 @@ export async function startFaultyProxy(options: FaultyProxyOptions): Promise<Fau
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       if (fault?.kind === 'drop-response') {
         answer.pipe(countingCut(fault.afterBytes, () => res.socket?.destroy())).pipe(res);
+      } else if (fault?.kind === 'stall-response') {
+        answer.pipe(countingCut(fault.afterBytes, () => answer.unpipe())).pipe(res, { end: false });
       } else if (fault?.kind === 'flip-response') {
         answer.pipe(flipper(fault.atByte)).pipe(res);
       } else {
