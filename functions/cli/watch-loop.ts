@@ -1,0 +1,157 @@
+/**
+ * List, then watch from the list's resourceVersion, for one collection in one namespace, for
+ * as long as the signal allows: the informer pattern, written out so every way a watch ends
+ * is handled on purpose.
+ * - The server closes the watch (its timeout, a restart, a proxy): resume at the last
+ *   resourceVersion seen (bookmarks keep it fresh), losing nothing.
+ * - 410 Gone / "too old resource version" (an HTTP 410 or an ERROR event): list again. Objects
+ *   that changed meanwhile are in the new list; handling them again is harmless, because the
+ *   pipeline re-reads and marks every object.
+ * - The connection fails: back off exponentially (with jitter, capped) and resume.
+ * - 401, 403, 404: nothing will improve by retrying; the error is thrown to the caller.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isRecord, parseKubeObject, pluralOf, type KubeObject } from '../events/intake.js';
+import type { ObjectAction } from '../events/types.js';
+import { isKubeStatus } from '../kube/api.js';
+import type { Logger } from '../observability/logger.js';
+import type { Collection, PageLister } from '../sweep/sweep.js';
+import type { KubeStreaming } from './kube-stream.js';
+
+export interface WatchedCollection extends Collection {
+  readonly namespace: string;
+}
+
+export interface WatchLoopOptions {
+  readonly signal: AbortSignal;
+  /** Server-side watch timeout, drawn afresh for each watch (client-go: 5–10 minutes). */
+  readonly timeoutSeconds: () => number;
+  readonly pageSize?: number;
+  readonly initialBackoffMs?: number;
+  readonly maxBackoffMs?: number;
+  /** Start by watching from here instead of listing (tests force a "too old" version this way). */
+  readonly resourceVersion?: string;
+}
+
+export type ObjectHandler = (object: KubeObject, action: ObjectAction, origin: 'list' | 'watch') => void;
+
+const FATAL = [401, 403, 404];
+const MIN_HEALTHY_MS = 1000;
+
+export function collectionPath(collection: WatchedCollection): string {
+  const plural = pluralOf({ ...collection, name: 'x' });
+  const [group, version] = collection.apiVersion.includes('/') ? collection.apiVersion.split('/') : ['', collection.apiVersion];
+  const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
+  return `${base}/namespaces/${encodeURIComponent(collection.namespace)}/${plural}`;
+}
+
+/** Thrown for answers that retrying cannot fix. */
+export class WatchFatalError extends Error {
+  override readonly name = 'WatchFatalError';
+}
+
+class TooOld extends Error {}
+
+function asObject(value: unknown, collection: Collection): KubeObject | undefined {
+  if (!isRecord(value)) return undefined;
+  try {
+    return parseKubeObject({ ...value, apiVersion: collection.apiVersion, kind: collection.kind }, collection.kind);
+  } catch {
+    return undefined;
+  }
+}
+
+function resourceVersionOf(value: unknown): string | undefined {
+  const metadata = isRecord(value) ? value['metadata'] : undefined;
+  const version = isRecord(metadata) ? metadata['resourceVersion'] : undefined;
+  return typeof version === 'string' && version !== '' ? version : undefined;
+}
+
+async function listAll(lister: PageLister, collection: WatchedCollection, pageSize: number, signal: AbortSignal, handle: ObjectHandler): Promise<string> {
+  let continueToken: string | undefined;
+  let resourceVersion = '';
+  do {
+    const page = await lister.page(collection, { limit: pageSize, ...(continueToken !== undefined ? { continueToken } : {}), signal });
+    for (const item of page.items) {
+      const object = asObject(item, collection);
+      if (object !== undefined) handle(object, 'add', 'list');
+    }
+    resourceVersion = page.resourceVersion;
+    continueToken = page.continueToken === '' ? undefined : page.continueToken;
+  } while (continueToken !== undefined);
+  return resourceVersion;
+}
+
+export async function watchCollection(
+  lister: PageLister,
+  streaming: KubeStreaming,
+  collection: WatchedCollection,
+  handle: ObjectHandler,
+  log: Logger,
+  options: WatchLoopOptions,
+): Promise<void> {
+  const { signal } = options;
+  const where = `${collection.kind} in ${collection.namespace}`;
+  const path = collectionPath(collection);
+  let resourceVersion = options.resourceVersion;
+  let failures = 0;
+  const backoff = async (why: string) => {
+    failures += 1;
+    const ceiling = Math.min(options.maxBackoffMs ?? 30_000, (options.initialBackoffMs ?? 500) * 2 ** (failures - 1));
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    log.warn({ collection: where, attempt: failures }, `watch of ${where} interrupted (${why}); resuming in ${(delay / 1000).toFixed(1)} s`);
+    await sleep(delay, undefined, { signal }).catch(() => {});
+  };
+
+  while (!signal.aborted) {
+    try {
+      if (resourceVersion === undefined) {
+        resourceVersion = await listAll(lister, collection, options.pageSize ?? 500, signal, handle);
+        log.debug({ collection: where, resourceVersion }, `listed ${where}`);
+      }
+      const openedAt = Date.now();
+      const timeoutSeconds = options.timeoutSeconds();
+      const lines = await streaming.open(
+        path,
+        { watch: 'true', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) },
+        { signal, idleTimeoutMs: (timeoutSeconds + 30) * 1000 },
+      );
+      log.debug({ collection: where, resourceVersion }, `watching ${where}`);
+      let events = 0;
+      for await (const line of lines) {
+        if (line.trim() === '') continue;
+        const event = JSON.parse(line) as { type?: unknown; object?: unknown };
+        if (event.type === 'ERROR') {
+          const code = isRecord(event.object) ? event.object['code'] : undefined;
+          if (code === 410) throw new TooOld();
+          throw new Error(`the watch reported an error (${typeof code === 'number' ? code : 'no code'})`);
+        }
+        events += 1;
+        resourceVersion = resourceVersionOf(event.object) ?? resourceVersion;
+        if (event.type === 'BOOKMARK') continue;
+        const action: ObjectAction | undefined = event.type === 'ADDED' ? 'add' : event.type === 'MODIFIED' ? 'update' : event.type === 'DELETED' ? 'delete' : undefined;
+        const object = action === undefined ? undefined : asObject(event.object, collection);
+        if (action !== undefined && object !== undefined) handle(object, action, 'watch');
+      }
+      if (signal.aborted) return;
+      if (events === 0 && Date.now() - openedAt < MIN_HEALTHY_MS) {
+        await backoff('the server closed it at once');
+      } else {
+        failures = 0;
+        log.debug({ collection: where, resourceVersion }, `the server ended the watch of ${where}; resuming`);
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof TooOld || isKubeStatus(error, 410)) {
+        log.info({ collection: where }, `resourceVersion ${resourceVersion ?? ''} of ${where} is too old; listing again`);
+        resourceVersion = undefined;
+        continue;
+      }
+      const status = FATAL.find((code) => isKubeStatus(error, code));
+      if (status !== undefined) {
+        throw new WatchFatalError(`cannot watch ${where}: ${error instanceof Error ? error.message : 'error'}${status === 404 ? ' (is its CRD installed?)' : ''}`);
+      }
+      await backoff(error instanceof Error ? error.message : 'unknown error');
+    }
+  }
+}
