@@ -48,6 +48,8 @@ export interface AnalyseInput {
   readonly payload?: KubeObject;
   readonly ref: ObjectCoordinates;
   readonly action: ObjectAction;
+  /** The sweep sets this: objects refused lately are tried again. */
+  readonly retryRefused?: boolean;
 }
 
 /** Names the claimant, for people reading the annotation. */
@@ -72,11 +74,46 @@ function sourceRef(object: KubeObject): SourceObjectRef {
 function claimHeldElsewhere(object: KubeObject, now: Date): boolean {
   const claim = object.annotations[ANNOTATIONS.claim];
   if (claim === undefined) return false;
-  // Our own claim counts too: the claim patch itself causes an update event, which must not
-  // lead to a second submission from this very process.
-  const [, expiry] = claim.split(' ');
+  const [holder, expiry] = claim.split(' ');
+  // Our own claim, left after a transient failure, lets the redelivery carry on.
+  if (holder === HOLDER) return false;
   const until = Date.parse(expiry ?? '');
   return Number.isFinite(until) && until > now.getTime();
+}
+
+/**
+ * Objects this process is working on right now. Our own claim and mark patches cause update
+ * events; while the work is under way, those must not start it a second time.
+ */
+const inProgress = new Set<string>();
+
+/**
+ * Objects Thoth refused lately. Releasing the claim after a refusal causes an update event,
+ * which would otherwise submit, be refused and release again, for ever. The sweep retries
+ * refused objects later, when the image may exist or the credentials may have been fixed.
+ */
+const recentlyRefused = new Map<string, number>();
+const REFUSAL_MEMORY_MS = 10 * 60 * 1000;
+const REFUSAL_MEMORY_SIZE = 1000;
+
+function keyOf(ref: ObjectCoordinates): string {
+  return `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
+}
+
+function refusedLately(key: string, now: Date): boolean {
+  const until = recentlyRefused.get(key);
+  if (until === undefined) return false;
+  if (until > now.getTime()) return true;
+  recentlyRefused.delete(key);
+  return false;
+}
+
+function rememberRefusal(key: string, now: Date): void {
+  if (recentlyRefused.size >= REFUSAL_MEMORY_SIZE) {
+    const oldest = recentlyRefused.keys().next().value;
+    if (oldest !== undefined) recentlyRefused.delete(oldest);
+  }
+  recentlyRefused.set(key, now.getTime() + REFUSAL_MEMORY_MS);
 }
 
 function describeIds(submitted: readonly SubmittedImage[]): string {
@@ -103,14 +140,36 @@ export async function analyseObject(input: AnalyseInput, deps: PipelineDeps, sig
   if (deps.trustEventPayload && input.payload === undefined) {
     throw invalid('BUILD_WATCHER_TRUST_EVENT_PAYLOAD needs Resource-mode events: a reference carries no object', 422);
   }
+  const key = keyOf(input.ref);
+  if (inProgress.has(key)) return { kind: 'ignored', reason: 'in-progress', object: input.ref };
+  if (input.retryRefused !== true && refusedLately(key, now())) return { kind: 'ignored', reason: 'refused-recently', object: input.ref };
+  inProgress.add(key);
+  try {
+    return await analyseLive(input, source, deps, now, key, signal);
+  } finally {
+    inProgress.delete(key);
+  }
+}
 
+async function analyseLive(
+  input: AnalyseInput,
+  source: SourceKind,
+  deps: PipelineDeps,
+  now: () => Date,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<Outcome> {
   for (let attempt = 1; ; attempt++) {
     const live = deps.trustEventPayload ? input.payload : await deps.store.read(input.ref, signal);
     if (live === undefined) return { kind: 'ignored', reason: 'gone', object: input.ref };
     if (input.payload !== undefined && input.payload.uid !== '' && live.uid !== input.payload.uid) {
       return { kind: 'ignored', reason: 'replaced', object: input.ref };
     }
-    if (claimHeldElsewhere(live, now())) return { kind: 'ignored', reason: 'claimed-elsewhere', object: input.ref };
+    if (claimHeldElsewhere(live, now())) {
+      // Another replica is submitting it. Come back later rather than acknowledge: if that
+      // replica fails, this delivery is the one that must finish the job.
+      throw transient(`${live.kind} ${live.namespace}/${live.name} is being submitted by another replica`);
+    }
     const plan = await source.plan(live, input.action, { store: deps.store, log: deps.log, ...(signal ? { signal } : {}) });
     if (plan.kind === 'ignore') return { kind: 'ignored', reason: plan.reason, object: input.ref };
 
@@ -119,7 +178,9 @@ export async function analyseObject(input: AnalyseInput, deps: PipelineDeps, sig
       if (attempt < MAX_CLAIM_ATTEMPTS) continue;
       throw transient(`${live.kind} ${live.namespace}/${live.name} kept changing while being claimed`);
     }
-    return runPlan(live, plan.images, source, claim === 'claimed', deps, now, signal);
+    const outcome = await runPlan(live, plan.images, source, claim === 'claimed', deps, now, signal);
+    if (outcome.kind === 'refused') rememberRefusal(key, now());
+    return outcome;
   }
 }
 
@@ -178,8 +239,10 @@ async function runPlan(
       submitted.push({ image, submission: await submitBuiltImage(image, deps.submitter, options, signal) });
     }
   } catch (error) {
-    if (markable) await releaseClaim(live, deps);
     const failure = error instanceof BuildWatcherError ? error : transient('unexpected failure', error);
+    // After a transient failure the claim stays ours: the redelivery resumes under it, and no
+    // other replica starts a duplicate meanwhile. It expires if this process goes away.
+    if (markable && failure.kind !== 'transient') await releaseClaim(live, deps);
     const message = redact(failure.message);
     const pushFailed = stage === 'push';
     if (failure.kind !== 'transient' || pushFailed) {

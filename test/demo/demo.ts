@@ -49,7 +49,9 @@ async function main(): Promise<void> {
   });
   try {
     step('starting etcd, kube-apiserver, a docker-registry and the Thoth stand-in');
-    [parts.cp, parts.registry, parts.thoth] = await Promise.all([startControlPlane(), startRegistry(), ThothStub.start()]);
+    parts.thoth = await ThothStub.start();
+    parts.registry = await startRegistry();
+    parts.cp = await startControlPlane();
     const { cp, registry, thoth } = parts as Required<Parts>;
     console.log(`  API server   ${cp.server} (Kubernetes ${cp.versions.kubernetes})`);
     console.log(`  registry     ${registry.url}`);

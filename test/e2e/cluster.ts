@@ -1,0 +1,90 @@
+/**
+ * Small helpers over the harness's control plane for the end-to-end tests: a namespace with
+ * service accounts and exactly the RBAC the product's manifests grant, and objects whose status
+ * is written through the status subresource, as controllers write it.
+ */
+import type { ControlPlane } from '../harness/controlplane.js';
+import type { ManifestObject } from '../harness/apply.js';
+
+type Json = Record<string, unknown>;
+
+export interface Rule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+/** What knative/rbac-function.yaml and the knative/optional/ add-ons grant the function. */
+export const FUNCTION_RULES: readonly Rule[] = [
+  { apiGroups: ['build.openshift.io'], resources: ['builds'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: ['build.openshift.io'], resources: ['builds/log'], verbs: ['get'] },
+  { apiGroups: ['image.openshift.io'], resources: ['imagestreams'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: ['tekton.dev'], resources: ['taskruns', 'pipelineruns'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: ['shipwright.io'], resources: ['buildruns'], verbs: ['get', 'list', 'watch', 'patch'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+];
+
+/** What the ApiServerSource adapter needs for the run kinds. */
+export const ADAPTER_RULES: readonly Rule[] = [
+  { apiGroups: ['tekton.dev'], resources: ['taskruns', 'pipelineruns'], verbs: ['get', 'list', 'watch'] },
+  { apiGroups: ['shipwright.io'], resources: ['buildruns'], verbs: ['get', 'list', 'watch'] },
+];
+
+export async function prepareNamespace(cp: ControlPlane, namespace: string, accounts: Readonly<Record<string, readonly Rule[]>>): Promise<void> {
+  const manifests: ManifestObject[] = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }];
+  for (const [name, rules] of Object.entries(accounts)) {
+    manifests.push(
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace } },
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name, namespace }, rules: rules.map((rule) => ({ ...rule })) },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name, namespace },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+        subjects: [{ kind: 'ServiceAccount', name, namespace }],
+      },
+    );
+  }
+  await cp.applyManifests(manifests);
+}
+
+/** Creates the object, then writes `status` through /status (merge patch); answers the result. */
+export async function createWithStatus(cp: ControlPlane, object: ManifestObject, status?: Json): Promise<Json> {
+  const [created] = await cp.applyManifests([object]);
+  if (created === undefined) throw new Error(`${object.kind} ${object.metadata.name} was not created`);
+  if (status === undefined) return created;
+  return setStatus(cp, object, status);
+}
+
+export async function setStatus(cp: ControlPlane, object: ManifestObject, status: Json): Promise<Json> {
+  const path = `${await cp.pathFor(object.apiVersion, object.kind, object.metadata.namespace, object.metadata.name)}/status`;
+  return (await cp.admin.json({ method: 'PATCH', path, body: { status }, contentType: 'application/merge-patch+json' })) as Json;
+}
+
+export async function readObject(cp: ControlPlane, object: ManifestObject): Promise<Json> {
+  const path = await cp.pathFor(object.apiVersion, object.kind, object.metadata.namespace, object.metadata.name);
+  return (await cp.admin.json({ path })) as Json;
+}
+
+export function annotationsOf(object: Json): Record<string, string> {
+  const metadata = (object['metadata'] ?? {}) as Json;
+  return (metadata['annotations'] ?? {}) as Record<string, string>;
+}
+
+export function buildObject(namespace: string, name: string, image: string): ManifestObject {
+  return {
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'Build',
+    metadata: { name, namespace },
+    spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'DockerImage', name: image } } },
+  };
+}
+
+export function completeStatus(image: string, digest: string): Json {
+  return {
+    phase: 'Complete',
+    outputDockerImageReference: image,
+    output: { to: { imageDigest: digest } },
+    completionTimestamp: '2026-11-20T10:03:41Z',
+  };
+}
