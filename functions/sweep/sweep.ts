@@ -213,7 +213,8 @@ async function analyseOne(ref: ObjectCoordinates, sweep: SweepDeps, signal: Abor
   const deps = sweep.pipeline;
   const object = `${ref.kind} ${ref.namespace}/${ref.name}`;
   try {
-    const outcome = await analyseObject({ ref, action: 'update' }, deps, signal);
+    // Picked only when its sweep-refused-at mark is old: a refusal remembered in memory must not stop it.
+    const outcome = await analyseObject({ ref, action: 'update', retryRefused: true }, deps, signal);
     sweep.onAnalysed?.(outcome);
     if (outcome.kind === 'submitted') return 'submitted';
     if (outcome.kind === 'ignored') return 'skipped';
