@@ -62,7 +62,9 @@ export async function connectKubeStreaming(options: KubeStreamingOptions = {}): 
     if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== '') config.loadFromFile(options.kubeconfigPath);
     else config.loadFromDefault();
   } catch (error) {
-    throw invalid(`cannot load Kubernetes configuration: ${error instanceof Error ? error.name : 'unknown error'}`);
+    // Only the error code or name: a kubeconfig parse error may quote the file, tokens included.
+    const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'unknown error');
+    throw invalid(`cannot load the Kubernetes configuration${options.kubeconfigPath ? ` ${options.kubeconfigPath}` : ''} (${why})`);
   }
   const cluster = config.getCurrentCluster();
   if (cluster === null) throw invalid('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');
