@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { loadConfig } from '../config.js';
+import type { PipelineDeps } from '../pipeline/analyse.js';
+import { collectionsFor, sourcesFor } from '../wiring.js';
+import { answerSweep, type PlainAnswer } from './request.js';
+
+const NS = 'team';
+const config = loadConfig({ THOTH_USER_API_HOST: 'thoth.example.com', THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1' });
+const settings = (watchedNamespaces: readonly string[] = [NS]) => ({
+  collections: collectionsFor(config),
+  watchedNamespaces,
+  ownNamespace: async () => undefined,
+  batch: 10,
+  workers: 2,
+});
+
+function setup() {
+  const cluster = new MemoryCluster();
+  const thoth = new MemoryThoth();
+  cluster.put({
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'Build',
+    metadata: { name: 'app-1', namespace: NS },
+    spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'DockerImage', name: 'quay.io/org/app:1' } } },
+    status: { phase: 'Complete', outputDockerImageReference: 'quay.io/org/app:1', output: { to: { imageDigest: `sha256:${'1'.repeat(64)}` } } },
+  });
+  const log = memoryLogger();
+  const pipeline: PipelineDeps = {
+    store: cluster,
+    recorder: new MemoryRecorder(),
+    submitter: thoth,
+    sources: sourcesFor(config),
+    analysisOptions: {},
+    trustEventPayload: false,
+    log,
+  };
+  return { cluster, thoth, pipeline, log };
+}
+
+const isPlain = (answer: unknown): answer is PlainAnswer => typeof answer === 'object' && answer !== null && 'statusCode' in answer;
+
+describe('a sweep event in the function', () => {
+  it('answers a sweep.completed CloudEvent with the summary, logged as one line', async () => {
+    const { cluster, pipeline, log } = setup();
+    const answer = await answerSweep(cluster, pipeline, settings());
+    assert.ok(!isPlain(answer));
+    assert.equal(answer.type, 'dev.build-watcher.sweep.completed');
+    assert.equal(answer.data?.submitted, 1);
+    assert.equal(log.lines.filter((line) => line.message.startsWith('sweep: 1 submitted')).length, 1);
+  });
+
+  it('answers 503 with the summary when anything failed transiently, so the Broker redelivers', async () => {
+    const { cluster, thoth, pipeline } = setup();
+    thoth.fail = () => true;
+    const answer = await answerSweep(cluster, pipeline, settings());
+    assert.ok(isPlain(answer));
+    assert.equal(answer.statusCode, 503);
+    assert.match(answer.body, /^sweep: 0 submitted, 0 refused, 1 failed/);
+  });
+
+  it('runs one sweep at a time: a redelivery during a sweep gets that sweep\'s summary', async () => {
+    const { cluster, thoth, pipeline } = setup();
+    const [first, second] = await Promise.all([answerSweep(cluster, pipeline, settings()), answerSweep(cluster, pipeline, settings())]);
+    assert.equal(thoth.builds.length, 1);
+    assert.ok(!isPlain(first) && !isPlain(second));
+    assert.deepEqual(first.data, second.data);
+  });
+
+  it('refuses with 422 when it cannot tell which namespaces to sweep, or cannot read the API', async () => {
+    const { cluster, pipeline } = setup();
+    const nowhere = await answerSweep(cluster, pipeline, settings([]));
+    assert.ok(isPlain(nowhere) && nowhere.statusCode === 422 && /THOTH_WATCHED_NAMESPACE/.test(nowhere.body));
+    const trusting = await answerSweep(cluster, { ...pipeline, trustEventPayload: true }, settings());
+    assert.ok(isPlain(trusting) && trusting.statusCode === 422);
+  });
+});
