@@ -17,6 +17,7 @@
  * manifests by digest, then the top manifest under the tag (or by digest without one).
  * Failures are RegistryErrors: kind 'transient' (worth retrying later) or 'refused'.
  */
+import { setMaxListeners } from 'node:events';
 import type { ImageReference } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import { repositoryScope } from './auth.js';
@@ -94,6 +95,8 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   // Our own controller stops sibling transfers as soon as one fails for good.
   const stop = new AbortController();
   const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+  // Every request in flight listens on it; that is not a leak.
+  setMaxListeners(0, signal);
   const sameRegistry = source.registry.toLowerCase() === destination.registry.toLowerCase();
   const mount = sameRegistry && source.repository !== destination.repository;
   const common = {

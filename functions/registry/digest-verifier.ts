@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
+import { noteBytesStreamed } from './buffer-reclaim.js';
 
 export type VerifyFailure = 'digest-mismatch' | 'too-long' | 'too-short';
 
@@ -21,7 +22,8 @@ export class DigestVerifier extends Transform {
   #bytesIn = 0;
 
   constructor(expectedDigest: string, expectedSize: number, fail: (why: VerifyFailure) => Error) {
-    super({ highWaterMark: 1 << 20 });
+    // Small buffers: blobs stream side by side, and memory must not grow with their number.
+    super({ highWaterMark: 128 * 1024 });
     this.#expectedDigest = expectedDigest;
     this.#expectedSize = expectedSize;
     this.#hash = createHash(expectedDigest.startsWith('sha512:') ? 'sha512' : 'sha256');
@@ -35,6 +37,7 @@ export class DigestVerifier extends Transform {
       return;
     }
     this.#hash.update(chunk);
+    noteBytesStreamed(chunk.length);
     const previous = this.#held;
     this.#held = chunk;
     if (previous !== undefined) this.bytesOut += previous.length;

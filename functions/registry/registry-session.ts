@@ -75,23 +75,27 @@ export class RegistrySession {
   static async open(options: SessionOptions): Promise<RegistrySession> {
     const agents = await createAgents(options.tls, options.maxSockets);
     try {
-      const hostname = new URL(`https://${options.registry}`).hostname;
-      const plainHttpAllowed = options.tls.allowPlainHttp === true || isLoopbackHost(hostname);
-      let session = new RegistrySession(options, new URL(`https://${options.registry}`), agents);
-      let ping: IncomingMessage;
-      if (!plainHttpAllowed) {
-        ping = await session.#ping(true);
-      } else {
+      const loopback = isLoopbackHost(new URL(`https://${options.registry}`).hostname);
+      // Loopback registries (tests, sidecars) mostly speak plain HTTP: asking that first saves
+      // a failed handshake. Elsewhere plain HTTP is a fallback, and only when allowed.
+      const schemes = loopback ? ['http', 'https'] : options.tls.allowPlainHttp === true ? ['https', 'http'] : ['https'];
+      let session: RegistrySession | undefined;
+      let ping: IncomingMessage | undefined;
+      for (const [index, scheme] of schemes.entries()) {
+        session = new RegistrySession(options, new URL(`${scheme}://${options.registry}`), agents);
+        const last = index === schemes.length - 1;
         try {
-          ping = await session.#ping(false);
+          ping = await session.#ping(last);
+          break;
         } catch (error) {
-          // A registry without TLS answers a TLS handshake with garbage: try plain HTTP, but
-          // not after a certificate error, which says the registry does speak TLS.
-          if (!(error instanceof RegistryError) || error.kind !== 'transient' || error.httpStatus !== undefined) throw error;
-          session = new RegistrySession(options, new URL(`http://${options.registry}`), agents);
-          ping = await session.#ping(true);
+          // Only "this is not the right protocol" moves on: no answer, or a TLS server's 400 to
+          // plain HTTP. A certificate error says the registry speaks TLS, and is final.
+          const wrongProtocol = error instanceof RegistryError
+            && (error.kind === 'transient' && error.httpStatus === undefined || scheme === 'http' && error.httpStatus === 400);
+          if (last || !wrongProtocol) throw error;
         }
       }
+      if (session === undefined || ping === undefined) throw new TypeError('unreachable');
       await session.#authenticate(ping);
       return session;
     } catch (error) {
