@@ -96,6 +96,12 @@ const recentlyRefused = new Map<string, number>();
 const REFUSAL_MEMORY_MS = 10 * 60 * 1000;
 const REFUSAL_MEMORY_SIZE = 1000;
 
+/**
+ * Submitted, but the mark did not land (the API server was briefly unreachable). The next
+ * delivery for the object only marks it, instead of submitting a second time.
+ */
+const pendingMarks = new Map<string, { readonly marks: Record<string, string | null>; readonly outcome: Outcome }>();
+
 function keyOf(ref: ObjectCoordinates): string {
   return `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
 }
@@ -165,6 +171,12 @@ async function analyseLive(
     if (input.payload !== undefined && input.payload.uid !== '' && live.uid !== input.payload.uid) {
       return { kind: 'ignored', reason: 'replaced', object: input.ref };
     }
+    const pending = pendingMarks.get(key);
+    if (pending !== undefined) {
+      await deps.store.patchAnnotations(live, pending.marks, signal ? { signal } : {});
+      pendingMarks.delete(key);
+      return pending.outcome;
+    }
     if (claimHeldElsewhere(live, now())) {
       // Another replica is submitting it. Come back later rather than acknowledge: if that
       // replica fails, this delivery is the one that must finish the job.
@@ -178,7 +190,7 @@ async function analyseLive(
       if (attempt < MAX_CLAIM_ATTEMPTS) continue;
       throw transient(`${live.kind} ${live.namespace}/${live.name} kept changing while being claimed`);
     }
-    const outcome = await runPlan(live, plan.images, source, claim === 'claimed', deps, now, signal);
+    const outcome = await runPlan(live, plan.images, source, claim === 'claimed', deps, now, key, signal);
     if (outcome.kind === 'refused') rememberRefusal(key, now());
     return outcome;
   }
@@ -222,6 +234,7 @@ async function runPlan(
   markable: boolean,
   deps: PipelineDeps,
   now: () => Date,
+  key: string,
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
   const ref = sourceRef(live);
@@ -256,17 +269,20 @@ async function runPlan(
     return { kind: 'refused', object: ref, reason: message };
   }
 
+  const outcome: Outcome = { kind: 'submitted', object: ref, images: submitted };
+  await tell(deps, live, { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(submitted)}` });
   if (markable) {
     const marks = { ...source.markAnnotations(live, submitted, now()), [ANNOTATIONS.claim]: null };
     try {
       await deps.store.patchAnnotations(live, marks, signal ? { signal } : {});
     } catch (error) {
-      // Submitted already: a failed mark costs at most one cached resubmission later.
-      deps.log.warn({ object: `${live.kind} ${live.namespace}/${live.name}` }, `could not mark as submitted: ${error instanceof Error ? error.message : 'unknown error'}`);
+      // Not done until marked: the redelivery only marks (pendingMarks), never resubmits.
+      if (pendingMarks.size >= REFUSAL_MEMORY_SIZE) pendingMarks.delete(pendingMarks.keys().next().value ?? '');
+      pendingMarks.set(key, { marks, outcome });
+      throw transient(`submitted, but could not mark ${live.kind} ${live.namespace}/${live.name}`, error);
     }
   }
-  await tell(deps, live, { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(submitted)}` });
-  return { kind: 'submitted', object: ref, images: submitted };
+  return outcome;
 }
 
 async function releaseClaim(live: KubeObject, deps: PipelineDeps): Promise<void> {
