@@ -16,6 +16,7 @@ import type { SourceKind } from './pipeline/source-kind.js';
 import { imageStreamSource } from './sources/imagestream-source.js';
 import { shipwrightSource } from './sources/shipwright-source.js';
 import { tektonSource } from './sources/tekton-source.js';
+import { pushPolicyFor } from './push-wiring.js';
 import type { Collection, PageLister } from './sweep/sweep.js';
 import type { ThothClientOptions, ThothSubmitter } from './thoth/client.js';
 
@@ -97,6 +98,7 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
     timeoutMs: config.thothTimeoutMs,
     onRequest: ({ endpoint, status, seconds }) => thothLatency.observe({ endpoint, status: String(status) }, seconds),
   });
+  const push = pushPolicyFor(config);
   return {
     config,
     limit: concurrencyLimit(config.workers),
@@ -106,6 +108,7 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
       store: kubeObjectStore(kube),
       recorder: kubeEventRecorder(kube),
       submitter: thoth,
+      ...(push !== undefined ? { push } : {}),
       sources: sourcesFor(config),
       analysisOptions: {
         environmentType: config.environmentType,
