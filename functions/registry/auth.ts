@@ -43,6 +43,12 @@ export function parseChallenges(header: string): Challenge | undefined {
     at++;
     return value;
   };
+  // Leniently, an unquoted value runs to the next comma or space (some servers send URLs bare).
+  const bare = (): string => {
+    const from = at;
+    while (at < header.length && !/[\s,]/.test(header.charAt(at))) at++;
+    return header.slice(from, at);
+  };
   while (at < header.length) {
     skip(/[\s,]/);
     const scheme = token();
@@ -59,7 +65,7 @@ export function parseChallenges(header: string): Challenge | undefined {
       }
       at++;
       skip(/\s/);
-      params[name.toLowerCase()] = header.charAt(at) === '"' ? quoted() : (token() ?? '');
+      params[name.toLowerCase()] = header.charAt(at) === '"' ? quoted() : bare();
     }
     const lower = scheme.toLowerCase();
     if (lower === 'basic' || lower === 'bearer') found.push({ scheme: lower, params });

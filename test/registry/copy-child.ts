@@ -1,6 +1,7 @@
 /**
- * Runs one copyImage in its own process and prints `{ result, maxRssBytes, ms }` as JSON on
- * stdout, so tests and the benchmark can measure the copier's own peak memory.
+ * Runs one copyImage in its own process and prints `{ result, maxRssBytes, startRssBytes, ms }`
+ * as JSON on stdout, so tests and the benchmark can measure the copier's own peak memory
+ * (`startRssBytes` is the peak before copying: node and the modules).
  * Usage: node --import tsx copy-child.ts '<json CopyImageOptions without functions>'
  * Credentials are passed as `sourceCredentials` / `destinationCredentials` in the JSON.
  */
@@ -23,6 +24,7 @@ function peakRssBytes(): number {
 
 const input = JSON.parse(process.argv[2] ?? '{}') as ChildInput;
 const { sourceCredentials, destinationCredentials, ...options } = input;
+const startRssBytes = peakRssBytes();
 const started = performance.now();
 const result = await copyImage({
   ...options,
@@ -30,4 +32,4 @@ const result = await copyImage({
   ...(destinationCredentials === undefined ? {} : { destinationAuth: () => destinationCredentials }),
 });
 const ms = performance.now() - started;
-process.stdout.write(`${JSON.stringify({ result, maxRssBytes: peakRssBytes(), ms })}\n`);
+process.stdout.write(`${JSON.stringify({ result, maxRssBytes: peakRssBytes(), startRssBytes, ms })}\n`);
