@@ -5,7 +5,7 @@
 import type { BuiltImage, CredentialSource, ImageReference } from '../domain/built-image.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
 import { invalid } from '../errors.js';
-import { isRecord, type KubeObject } from '../events/intake.js';
+import { isRecord, sourceRef, type KubeObject } from '../events/intake.js';
 import type { OpenShiftBuild, ImageSource } from './build.js';
 import type { BuildDecision } from './decide.js';
 
@@ -125,14 +125,7 @@ export async function resolveBuild(
     policy.passToken && onClusterRegistry(image) ? { kind: 'service-account-token', tokenPath: policy.tokenFile } : { kind: 'none' };
   const object = build.object;
   return {
-    source: {
-      apiVersion: object.apiVersion,
-      kind: object.kind,
-      namespace: object.namespace,
-      name: object.name,
-      uid: object.uid,
-      resourceVersion: object.resourceVersion,
-    },
+    source: sourceRef(object),
     outcome: build.phase,
     analysis: 'build',
     ...(output !== undefined ? { output } : {}),

@@ -6,8 +6,8 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { invalid, refused, transient } from '../errors.js';
-import { KubeApiError } from '../kube/api.js';
+import { refused, transient } from '../errors.js';
+import { KubeApiError, loadKubeConfig, statusReason } from '../kube/api.js';
 
 export interface KubeStreaming {
   /**
@@ -32,15 +32,6 @@ export interface KubeStreamingOptions {
 const MAX_LINE = 16 * 1024 * 1024;
 const MAX_ERROR_BODY = 64 * 1024;
 
-function statusReason(text: string): string {
-  try {
-    const parsed = JSON.parse(text) as { reason?: unknown };
-    return typeof parsed.reason === 'string' ? parsed.reason.slice(0, 60) : '';
-  } catch {
-    return '';
-  }
-}
-
 async function* linesOf(response: http.IncomingMessage): AsyncGenerator<string> {
   response.setEncoding('utf8');
   let rest = '';
@@ -56,19 +47,7 @@ async function* linesOf(response: http.IncomingMessage): AsyncGenerator<string> 
 }
 
 export async function connectKubeStreaming(options: KubeStreamingOptions = {}): Promise<KubeStreaming> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const config = new KubeConfig();
-  try {
-    if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== '') config.loadFromFile(options.kubeconfigPath);
-    else config.loadFromDefault();
-  } catch (error) {
-    // Only the error code or name: a kubeconfig parse error may quote the file, tokens included.
-    const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'unknown error');
-    throw invalid(`cannot load the Kubernetes configuration${options.kubeconfigPath ? ` ${options.kubeconfigPath}` : ''} (${why})`);
-  }
-  const cluster = config.getCurrentCluster();
-  if (cluster === null) throw invalid('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');
-  const server = new URL(cluster.server);
+  const { config, server } = await loadKubeConfig(options.kubeconfigPath);
   const context = config.getContextObject(config.getCurrentContext());
   const token = config.getCurrentUser()?.token;
 

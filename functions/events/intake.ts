@@ -2,6 +2,7 @@
  * The boundary for incoming CloudEvents: everything past here is typed and trusted to be
  * well-formed (not to be true: the object is re-read from the API server before acting).
  */
+import type { SourceObjectRef } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import {
   APISERVER_REFERENCE_PREFIX,
@@ -136,6 +137,18 @@ export function parseKubeObject(value: unknown, where = 'object'): KubeObject {
     resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
     annotations: annotations as Record<string, string>,
     raw: value,
+  };
+}
+
+/** The domain's reference to the object an image came from. */
+export function sourceRef(object: KubeObject): SourceObjectRef {
+  return {
+    apiVersion: object.apiVersion,
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    uid: object.uid,
+    ...(object.resourceVersion !== '' ? { resourceVersion: object.resourceVersion } : {}),
   };
 }
 

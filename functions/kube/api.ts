@@ -7,6 +7,7 @@
  * client-node takes about half a second to import, and the function scales to zero, so it is
  * imported on first use, never on the start-up path or the path that filters events.
  */
+import type { KubeConfig } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
 import { BuildWatcherError, invalid, refused, transient } from '../errors.js';
@@ -47,7 +48,7 @@ export class KubeApiError extends BuildWatcherError {
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 /** The Status `reason` only (e.g. Forbidden, NotFound, Conflict): never the message text. */
-function statusReason(text: string): string {
+export function statusReason(text: string): string {
   try {
     const parsed = JSON.parse(text) as { reason?: unknown };
     return typeof parsed.reason === 'string' ? parsed.reason.slice(0, 60) : '';
@@ -64,18 +65,30 @@ export interface KubeApiOptions {
   readonly verifyTls?: boolean;
 }
 
-export async function connectKubeApi(options: KubeApiOptions = {}): Promise<KubeApi> {
+export interface LoadedKubeConfig {
+  readonly config: KubeConfig;
+  readonly server: URL;
+}
+
+/** client-node's loading: the given file, else KUBECONFIG, ~/.kube/config or in-cluster. */
+export async function loadKubeConfig(kubeconfigPath?: string): Promise<LoadedKubeConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const config = new KubeConfig();
   try {
-    if (options.kubeconfigPath !== undefined && options.kubeconfigPath !== '') config.loadFromFile(options.kubeconfigPath);
+    if (kubeconfigPath !== undefined && kubeconfigPath !== '') config.loadFromFile(kubeconfigPath);
     else config.loadFromDefault();
   } catch (error) {
-    throw invalid(`cannot load Kubernetes configuration: ${error instanceof Error ? error.name : 'unknown error'}`);
+    // Only the error code or name: a kubeconfig parse error may quote the file, tokens included.
+    const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'unknown error');
+    throw invalid(`cannot load the Kubernetes configuration${kubeconfigPath ? ` ${kubeconfigPath}` : ''} (${why})`);
   }
   const cluster = config.getCurrentCluster();
   if (cluster === null) throw invalid('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');
-  const server = new URL(cluster.server);
+  return { config, server: new URL(cluster.server) };
+}
+
+export async function connectKubeApi(options: KubeApiOptions = {}): Promise<KubeApi> {
+  const { config, server } = await loadKubeConfig(options.kubeconfigPath);
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   return {

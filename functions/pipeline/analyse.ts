@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { SourceObjectRef } from '../domain/built-image.js';
 import { BuildWatcherError, invalid, transient } from '../errors.js';
-import type { KubeObject, ObjectCoordinates } from '../events/intake.js';
+import { sourceRef, type KubeObject, type ObjectCoordinates } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
 import { isKubeStatus } from '../kube/api.js';
 import type { EventReason } from '../kube/events.js';
@@ -59,17 +59,6 @@ const MAX_CLAIM_ATTEMPTS = 3;
 
 /** Warned once per process, then quiet: the Role may simply not grant patch. */
 let warnedNoPatch = false;
-
-function sourceRef(object: KubeObject): SourceObjectRef {
-  return {
-    apiVersion: object.apiVersion,
-    kind: object.kind,
-    namespace: object.namespace,
-    name: object.name,
-    uid: object.uid,
-    resourceVersion: object.resourceVersion,
-  };
-}
 
 function claimHeldElsewhere(object: KubeObject, now: Date): boolean {
   const claim = object.annotations[ANNOTATIONS.claim];

@@ -12,13 +12,13 @@
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
-import type { KubeObject } from '../events/intake.js';
+import { type KubeObject, sourceRef } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
 import type { CredentialPolicy } from '../builds/resolve.js';
 import type { Plan, PlanContext, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
 import { streamRegistryHosts } from './cluster-registry.js';
 import { pendingImages, readImageStream, type ImageStreamRead, type PendingImage } from './imagestream.js';
-import { sourceRef } from './run.js';
+
 import { recordSubmitted } from './submitted-images.js';
 
 export const MAX_IMAGES_PER_PASS = 10;

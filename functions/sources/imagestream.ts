@@ -7,8 +7,8 @@
 import type { ImageReference, SourceObjectRef } from '../domain/built-image.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
-import { isRecord } from '../events/intake.js';
-import { readObject, SkipList, sourceRef, type Skipped } from './run.js';
+import { isRecord, sourceRef } from '../events/intake.js';
+import { readObject, SkipList, type Skipped } from './run.js';
 import { isSubmitted, parseSubmittedImages, recordedDigests, type SubmittedImages, type TagState } from './submitted-images.js';
 
 const ACCEPTED: readonly string[] = ['image.openshift.io/v1/ImageStream'];

@@ -11,12 +11,12 @@
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage, CredentialSource } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
-import type { KubeObject } from '../events/intake.js';
+import { type KubeObject, sourceRef } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
 import type { CredentialPolicy } from '../builds/resolve.js';
 import type { Plan, PlanContext, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
 import { isOnClusterRegistry } from './cluster-registry.js';
-import { sourceRef, type PinnedImage, type RunExtraction } from './run.js';
+import { type PinnedImage, type RunExtraction } from './run.js';
 
 export interface RunSourceOptions {
   /** THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE off: a run has nothing else to send. */

@@ -54,17 +54,6 @@ export function readCompletion(status: unknown): Completion {
   }
 }
 
-export function sourceRef(object: KubeObject): SourceObjectRef {
-  return {
-    apiVersion: object.apiVersion,
-    kind: object.kind,
-    namespace: object.namespace,
-    name: object.name,
-    uid: object.uid,
-    ...(object.resourceVersion !== '' ? { resourceVersion: object.resourceVersion } : {}),
-  };
-}
-
 export type ObjectRead = { readonly ok: true; readonly object: KubeObject } | { readonly ok: false; readonly why: string };
 
 /** Checks that `apiVersion/kind` is one of `accepted` (`what` reads "a BuildRun"), then validates metadata (the intake's rules). */

@@ -12,8 +12,8 @@
  *    run whose status snapshot is missing.
  */
 import { digestProblem } from '../domain/image-reference.js';
-import { isRecord } from '../events/intake.js';
-import { pinImage, readCompletion, readObject, SkipList, sourceRef, type PinnedImage, type RunExtraction } from './run.js';
+import { isRecord, sourceRef } from '../events/intake.js';
+import { pinImage, readCompletion, readObject, SkipList, type PinnedImage, type RunExtraction } from './run.js';
 
 const ACCEPTED: readonly string[] = ['shipwright.io/v1beta1/BuildRun'];
 

@@ -12,8 +12,8 @@
  * an image reference (a purl, a file URL), is skipped with a reason.
  * Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
  */
-import { isRecord } from '../events/intake.js';
-import { ImageSet, pinImage, readCompletion, readObject, SkipList, sourceRef, type RunExtraction } from './run.js';
+import { isRecord, sourceRef } from '../events/intake.js';
+import { ImageSet, pinImage, readCompletion, readObject, SkipList, type RunExtraction } from './run.js';
 
 const ACCEPTED: readonly string[] = [
   'tekton.dev/v1/TaskRun',
