@@ -17,8 +17,11 @@ export interface BlobRoute {
   readonly sourceRepository: string;
   readonly destination: RegistrySession;
   readonly destinationRepository: string;
-  /** Both sides are one registry: ask it to mount from the source repository. */
-  readonly mount: boolean;
+  /**
+   * Both sides are one registry: ask it to mount from the source repository. Cleared when
+   * the destination credentials may not read the source repository.
+   */
+  mount: boolean;
   /** Set once the destination refuses monolithic PUTs, so later blobs go straight to PATCH. */
   preferChunked: boolean;
 }
@@ -64,13 +67,21 @@ async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Pr
   if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
 
   const mount = route.mount ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}` : '';
-  const started = await dst.request({
+  let started = await dst.request({
     method: 'POST', path: `/v2/${repository}/blobs/uploads/${mount}`, what: 'start upload', repository,
     headers: { 'content-length': '0' },
   });
   if (route.mount && started.statusCode === 201) {
     discard(started);
     return 'mounted';
+  }
+  if (route.mount && (started.statusCode === 401 || started.statusCode === 403)) {
+    // A mount needs pull access to the source repository as well; without it, upload instead.
+    discard(started);
+    route.mount = false;
+    started = await dst.request({
+      method: 'POST', path: `/v2/${repository}/blobs/uploads/`, what: 'start upload', repository, headers: { 'content-length': '0' },
+    });
   }
   const location = uploadLocation(started, dst.origin);
   if (started.statusCode !== 202 || location === undefined) throw await unexpectedStatus(started, where, 'start upload');

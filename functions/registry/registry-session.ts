@@ -52,6 +52,11 @@ const TOKEN_BODY_LIMIT = 1024 * 1024;
 /** Refresh tokens this long before they expire, so no request starts with a dying token. */
 const TOKEN_MARGIN_MS = 10_000;
 
+/** Docker Hub's name in image references is not the host that serves its API. */
+function apiHost(registry: string): string {
+  return registry === 'docker.io' || registry === 'index.docker.io' ? 'registry-1.docker.io' : registry;
+}
+
 export class RegistrySession {
   readonly registry: string;
   readonly origin: URL;
@@ -75,14 +80,15 @@ export class RegistrySession {
   static async open(options: SessionOptions): Promise<RegistrySession> {
     const agents = await createAgents(options.tls, options.maxSockets);
     try {
-      const loopback = isLoopbackHost(new URL(`https://${options.registry}`).hostname);
+      const host = apiHost(options.registry);
+      const loopback = isLoopbackHost(new URL(`https://${host}`).hostname);
       // Loopback registries (tests, sidecars) mostly speak plain HTTP: asking that first saves
       // a failed handshake. Elsewhere plain HTTP is a fallback, and only when allowed.
       const schemes = loopback ? ['http', 'https'] : options.tls.allowPlainHttp === true ? ['https', 'http'] : ['https'];
       let session: RegistrySession | undefined;
       let ping: IncomingMessage | undefined;
       for (const [index, scheme] of schemes.entries()) {
-        session = new RegistrySession(options, new URL(`${scheme}://${options.registry}`), agents);
+        session = new RegistrySession(options, new URL(`${scheme}://${host}`), agents);
         const last = index === schemes.length - 1;
         try {
           ping = await session.#ping(last);

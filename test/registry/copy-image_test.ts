@@ -126,6 +126,22 @@ describe('copyImage between real registries', { timeout: 120_000 }, () => {
     assert.ok(scopes.some((s) => s.includes('repository:elsewhere/app:pull,push') && s.includes('repository:origin/app:pull')));
   });
 
+  it('uploads instead when the destination credentials may not mount from the source repository', async () => {
+    const image = await pushTestImage(plainA, { repository: 'private/app', tag: 'v1', layerSizes: [100_000, 20] });
+    const guarded = await proxy({
+      target: plainA.url,
+      fault: (req) => (req.method === 'POST' && req.url?.includes('mount=') === true ? { kind: 'status', status: 401 } : undefined),
+    });
+    const result = await copyImage({
+      source: { registry: guarded.host, repository: 'private/app', tag: 'v1' },
+      destination: { registry: guarded.host, repository: 'public/app', tag: 'v1' },
+      concurrency: 1,
+    });
+    assert.deepEqual({ mounted: result.blobsMounted, copied: result.blobsCopied }, { mounted: 0, copied: image.blobDigests.length });
+    assert.equal(guarded.seen.filter((r) => r.path.includes('mount=')).length, 2, 'one mount, retried once after re-authenticating');
+    await assertCopied(plainA, 'public/app', 'v1', image);
+  });
+
   it('refuses wrong credentials with a clear error that holds no secret', async () => {
     await pushTestImage(basicTls, { repository: 'locked/app', tag: 'v1', layerSizes: [10] });
     const password = 'not-the-password-4711';
