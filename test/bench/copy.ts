@@ -10,6 +10,7 @@
  * shelled out to skopeo for each copy): node's start-up (~50 ms with our modules) dwarfs it.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -66,13 +67,18 @@ async function ours(from: RunningRegistry, to: RunningRegistry, repository: stri
   return { ...(JSON.parse(stdout) as ChildOutput), wallMs };
 }
 
+// GNU time reports skopeo's peak RSS; without it (package `time`), skopeo's RSS is not shown.
+const gnuTime = existsSync('/usr/bin/time');
+
 async function skopeo(from: RunningRegistry, to: RunningRegistry, repository: string, target: string): Promise<{ wallMs: number; maxRssBytes: number }> {
+  const command = ['skopeo', 'copy', '--all', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false',
+    `docker://${from.host}/${repository}:bench`, `docker://${to.host}/${target}:bench`];
   const started = performance.now();
-  const { stderr } = await run('/usr/bin/time', ['-f', 'maxrss=%M', 'skopeo', 'copy', '--all', '--quiet',
-    '--src-tls-verify=false', '--dest-tls-verify=false',
-    `docker://${from.host}/${repository}:bench`, `docker://${to.host}/${target}:bench`]);
+  const { stderr } = gnuTime
+    ? await run('/usr/bin/time', ['-f', 'maxrss=%M', ...command])
+    : await run(command[0] ?? 'skopeo', command.slice(1));
   const wallMs = performance.now() - started;
-  return { wallMs, maxRssBytes: Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? 0) * 1024 };
+  return { wallMs, maxRssBytes: Number(/maxrss=(\d+)/.exec(stderr)?.[1] ?? Number.NaN) * 1024 };
 }
 
 const median = (values: number[]): number => {
