@@ -35,6 +35,10 @@ import { RegistrySession } from './registry-session.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 import type { RetryPolicy } from './retry.js';
 
+export type { CredentialsProvider } from './auth.js';
+export type { RegistryTlsOptions } from './http-transport.js';
+export { RegistryError } from './registry-error.js';
+
 /** The part of the project's Logger the copier uses; fields never hold secrets. */
 export interface CopyLogger {
   debug(fields: Readonly<Record<string, unknown>>, message: string): void;
