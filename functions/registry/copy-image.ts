@@ -173,7 +173,8 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
         await copyTree(fetched, child.digest, depth + 1);
       }));
     } else {
-      await allOrStop(manifest.parsed.blobs.map(copyOnce));
+      // Largest first: the biggest layer is the critical path, the small ones fill in around it.
+      await allOrStop([...manifest.parsed.blobs].sort((a, b) => b.size - a.size).map(copyOnce));
     }
     await pushManifest(dst, destination.repository, reference, manifest);
     manifestsPushed += 1;
