@@ -13,7 +13,7 @@ import type { AdapterHandle } from '../harness/adapter.js';
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { startFunction, type RunningFunction } from '../function/run-function.js';
+import { postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NS = 'build-watcher';
@@ -194,6 +194,53 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     const failed = submissions[1];
     assert.equal(failed?.body?.output_image, undefined);
     assert.match(failed?.body?.build_log?.log ?? '', /requirements\.txt/);
+  });
+
+  it('acts only on what the API server says, not on what an event claims', async () => {
+    await createBuild('forged-1');
+    const live = await getBuild('forged-1');
+    const before = thoth.submissions.length;
+    // Anyone who can reach the function can POST this: a "Complete" Build that is not.
+    const response = await postBinaryEvent(fn.url, {
+      type: 'dev.knative.apiserver.resource.update',
+      object: {
+        apiVersion: 'build.openshift.io/v1',
+        kind: 'Build',
+        metadata: { name: 'forged-1', namespace: NS, uid: live.metadata.uid, resourceVersion: live.metadata.resourceVersion },
+        spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } } },
+        status: { phase: 'Complete', outputDockerImageReference: `${registry.host}/${NS}/app:latest`, output: { to: { imageDigest: image.digest } } },
+      },
+    });
+    assert.equal(response.status, 204);
+    assert.equal(thoth.submissions.length, before);
+  });
+
+  it('refuses events from namespaces outside THOTH_WATCHED_NAMESPACE', async () => {
+    const response = await postBinaryEvent(fn.url, {
+      type: 'dev.knative.apiserver.ref.update',
+      object: { apiVersion: 'build.openshift.io/v1', kind: 'Build', name: 'app-1', namespace: 'elsewhere' },
+      extensions: { name: 'app-1', namespace: 'elsewhere', kind: 'Build' },
+    });
+    assert.equal(response.status, 403);
+    assert.match(await response.text(), /elsewhere is not in THOTH_WATCHED_NAMESPACE/);
+  });
+
+  it('Reference mode: the event names the Build, the function reads it and submits once', async () => {
+    // The Resource-mode adapter is stopped, so this Build's only event is the one sent here.
+    await adapter.stop();
+    const before = thoth.submissions.length;
+    await createBuild('ref-1');
+    cp.setBuildLog(NS, 'ref-1', 'built by reference\n');
+    await finishBuild('ref-1', 'Complete', image.digest);
+    const reference = { apiVersion: 'build.openshift.io/v1', kind: 'Build', name: 'ref-1', namespace: NS };
+    const extensions = { name: 'ref-1', namespace: NS, kind: 'Build' };
+    const first = await postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.ref.update', object: reference, extensions });
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('ce-type'), 'dev.build-watcher.analysis.submitted');
+    const again = await postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.ref.update', object: reference, extensions });
+    assert.equal(again.status, 204);
+    assert.equal(thoth.submissions.length, before + 1);
+    await adapter.restart();
   });
 
   it('the function service account can do what the function needs and nothing more', async () => {

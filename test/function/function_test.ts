@@ -94,6 +94,30 @@ describe('the function through faas-js-runtime', () => {
     assert.equal(submission?.query['origin'], 'myproject');
   });
 
+  it('accepts structured-mode CloudEvents too', async () => {
+    const before = thoth.submissions.length;
+    const response = await fetch(fn.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: JSON.stringify({
+        specversion: '1.0',
+        id: 'structured-1',
+        source: 'https://127.0.0.1:6443',
+        type: 'dev.knative.apiserver.resource.update',
+        subject: '/apis/build.openshift.io/v1/namespaces/myproject/builds/app-s',
+        datacontenttype: 'application/json',
+        kind: 'Build',
+        name: 'app-s',
+        namespace: 'myproject',
+        apiversion: 'build.openshift.io/v1',
+        data: build({ name: 'app-s', phase: 'Complete', output: `${registry.host}/myproject/app:latest`, digest: app.digest }),
+      }),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('ce-type'), 'dev.build-watcher.analysis.submitted');
+    await thoth.awaitSubmissions(before + 1);
+  });
+
   it('acknowledges builds that are not finished, without submitting', async () => {
     const before = thoth.submissions.length;
     for (const phase of ['New', 'Pending', 'Running', 'Cancelled']) {
