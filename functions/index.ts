@@ -7,6 +7,7 @@ import { loadConfig } from './config.js';
 import { BuildWatcherError } from './errors.js';
 import { parseIncomingEvent, type CloudEventLike, type IncomingEvent } from './events/intake.js';
 import { replyFor } from './events/reply.js';
+import { answerInvalidCloudEventsWith400 } from './events/runtime-validation.js';
 import { connectKubeApi } from './kube/api.js';
 import { lazyKubeApi } from './kube/store.js';
 import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
@@ -41,6 +42,7 @@ function answer(statusCode: number, reason: string): HttpAnswer {
 /** Validates the configuration once; a bad one stops the function before it listens. */
 export function init(): void {
   attachToRuntimeRegistry();
+  answerInvalidCloudEventsWith400();
   try {
     wiring = wire(loadConfig(), lazyKubeApi(() => connectKubeApi()));
   } catch (error) {

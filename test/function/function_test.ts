@@ -139,6 +139,8 @@ describe('the function through faas-js-runtime', () => {
     const cases: [string, Promise<Response>, number, RegExp][] = [
       ['not a CloudEvent', fetch(fn.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }), 400, /expected a CloudEvent/],
       ['unknown type', postBinaryEvent(fn.url, { type: 'com.example.unknown', object: {} }), 400, /unknown event type/],
+      ['CloudEvent without a source', fetch(fn.url, { method: 'POST', headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': '1', 'ce-type': 'dev.knative.apiserver.resource.add' }, body: '{}' }), 400, /source/],
+      ['structured CloudEvent without a type', fetch(fn.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: '{"specversion":"1.0","id":"1","source":"/x"}' }), 400, /type/],
       ['malformed JSON', postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.resource.add', object: '{"kind": "Bui' }), 400, /./],
       ['not a Build', postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.resource.add', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'myproject' } } }), 422, /unsupported object v1\/Pod/],
       ['missing metadata', postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.resource.add', object: { apiVersion: 'build.openshift.io/v1', kind: 'Build' } }), 400, /metadata: expected an object/],
