@@ -34,6 +34,24 @@ export type Completion =
   | { readonly state: 'running' }
   | { readonly state: 'invalid'; readonly why: string };
 
+/**
+ * A run's end: the extraction to answer when it has not succeeded (invalid, running or
+ * failed), or the reason it succeeded with (Succeeded, Completed) when its images are to be read.
+ */
+export function runCompletion(ref: SourceObjectRef, status: unknown): { readonly unfinished: RunExtraction } | { readonly outcome: string } {
+  const completion = readCompletion(status);
+  switch (completion.state) {
+    case 'invalid':
+      return { unfinished: { state: 'invalid', why: completion.why, ref } };
+    case 'running':
+      return { unfinished: { state: 'running', ref } };
+    case 'failed':
+      return { unfinished: { state: 'failed', ref, outcome: completion.outcome } };
+    case 'succeeded':
+      return { outcome: completion.outcome };
+  }
+}
+
 /** Reads `status.conditions[type=Succeeded]`; a missing status or condition means running. */
 export function readCompletion(status: unknown): Completion {
   if (status === undefined || status === null) return { state: 'running' };

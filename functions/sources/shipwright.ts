@@ -13,7 +13,7 @@
  */
 import { digestProblem } from '../domain/image-reference.js';
 import { isRecord, sourceRef } from '../events/intake.js';
-import { pinImage, readCompletion, readObject, SkipList, type PinnedImage, type RunExtraction } from './run.js';
+import { pinImage, runCompletion, readObject, SkipList, type PinnedImage, type RunExtraction } from './run.js';
 
 const ACCEPTED: readonly string[] = ['shipwright.io/v1beta1/BuildRun'];
 
@@ -35,17 +35,8 @@ export function extractShipwrightImage(value: unknown): RunExtraction {
   if (!read.ok) return { state: 'invalid', why: read.why };
   const raw = read.object.raw;
   const ref = sourceRef(read.object);
-  const completion = readCompletion(raw['status']);
-  switch (completion.state) {
-    case 'invalid':
-      return { state: 'invalid', why: completion.why, ref };
-    case 'running':
-      return { state: 'running', ref };
-    case 'failed':
-      return { state: 'failed', ref, outcome: completion.outcome };
-    case 'succeeded':
-      break;
-  }
+  const completion = runCompletion(ref, raw['status']);
+  if ('unfinished' in completion) return completion.unfinished;
 
   const skipped = new SkipList();
   const done = (images: readonly PinnedImage[] = []): RunExtraction => ({

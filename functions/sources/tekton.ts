@@ -13,7 +13,7 @@
  * Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
  */
 import { isRecord, sourceRef } from '../events/intake.js';
-import { ImageSet, pinImage, readCompletion, readObject, SkipList, type RunExtraction } from './run.js';
+import { ImageSet, pinImage, runCompletion, readObject, SkipList, type RunExtraction } from './run.js';
 
 const ACCEPTED: readonly string[] = [
   'tekton.dev/v1/TaskRun',
@@ -148,17 +148,8 @@ export function extractTektonImages(value: unknown): RunExtraction {
   const { object } = read;
   const ref = sourceRef(object);
   const status = object.raw['status'];
-  const completion = readCompletion(status);
-  switch (completion.state) {
-    case 'invalid':
-      return { state: 'invalid', why: completion.why, ref };
-    case 'running':
-      return { state: 'running', ref };
-    case 'failed':
-      return { state: 'failed', ref, outcome: completion.outcome };
-    case 'succeeded':
-      break;
-  }
+  const completion = runCompletion(ref, status);
+  if ('unfinished' in completion) return completion.unfinished;
   const skipped = new SkipList();
   const results = readResults(isRecord(status) ? status : {}, resultsField(object.apiVersion, object.kind), skipped);
   const images = new ImageSet();
