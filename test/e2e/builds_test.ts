@@ -13,7 +13,7 @@ import type { AdapterHandle } from '../harness/adapter.js';
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
+import { metricTotal, postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NS = 'build-watcher';
@@ -76,13 +76,7 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     return list.items.filter((event) => event.involvedObject.name === name);
   }
 
-  async function metric(pattern: RegExp): Promise<number> {
-    const text = await (await fetch(`${fn.url}/metrics`)).text();
-    return text
-      .split('\n')
-      .filter((line) => pattern.test(line))
-      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
-  }
+  const metric = (pattern: RegExp) => metricTotal(fn.url, pattern);
 
   before(async () => {
     // One at a time, so that whatever started is stopped in `after` even when the next fails.

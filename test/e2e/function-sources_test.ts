@@ -15,7 +15,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.js
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type PushedImage, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
+import { metricTotal as metric, postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
 import { ADAPTER_RULES, FUNCTION_RULES, annotationsOf, buildObject, completeStatus, createWithStatus, prepareNamespace, readObject, setStatus } from './cluster.js';
 
 const NS = 'e2e-sources';
@@ -32,14 +32,6 @@ async function postSweep(url: string): Promise<Response> {
     },
     body: '{}',
   });
-}
-
-async function metric(url: string, pattern: RegExp): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((line) => pattern.test(line))
-    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
 }
 
 describe('the function against the real API server', { timeout: 600_000 }, () => {

@@ -147,3 +147,12 @@ export async function postBinaryEvent(url: string, event: ApiServerEvent): Promi
     body,
   });
 }
+
+/** The sum of a running function's /metrics samples whose line matches `pattern`. */
+export async function metricTotal(url: string, pattern: RegExp): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => !line.startsWith('#') && pattern.test(line))
+    .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+}
