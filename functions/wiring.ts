@@ -11,7 +11,7 @@ import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
 import { submissions, thothLatency } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
 import type { Outcome, PipelineDeps } from './pipeline/analyse.js';
-import { concurrencyLimit } from './pipeline/limit.js';
+import { limitConcurrency } from './concurrency.js';
 import type { SourceKind } from './pipeline/source-kind.js';
 import { imageStreamSource } from './sources/imagestream-source.js';
 import { shipwrightSource } from './sources/shipwright-source.js';
@@ -101,7 +101,7 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
   const push = pushPolicyFor(config);
   return {
     config,
-    limit: concurrencyLimit(config.workers),
+    limit: limitConcurrency(config.workers),
     lister: { page: async (collection, options) => listPage(await kube(), collection, options) },
     collections: collectionsFor(config),
     deps: {

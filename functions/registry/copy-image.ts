@@ -24,7 +24,7 @@ import { repositoryScope } from './auth.js';
 import type { CredentialsProvider } from './auth.js';
 import { copyBlob } from './blob-copy.js';
 import type { BlobOutcome, BlobRoute, BlobTally } from './blob-copy.js';
-import { limitConcurrency } from './concurrency.js';
+import { limitConcurrency } from '../concurrency.js';
 import type { RegistryTlsOptions } from './http-transport.js';
 import { DIGEST } from './manifest.js';
 import type { Descriptor } from './manifest.js';

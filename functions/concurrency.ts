@@ -1,4 +1,7 @@
-/** A counting semaphore: at most `limit` tasks run at once, the rest wait in order. */
+/**
+ * A counting semaphore: at most `limit` tasks run at once, the rest wait in order. Bounds the
+ * objects worked on at once (THOTH_BUILD_WATCHER_WORKERS) and the copier's blobs in flight.
+ */
 export function limitConcurrency(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
   let running = 0;
   const waiting: (() => void)[] = [];
