@@ -11,6 +11,7 @@
  * `sweep-refused-at` and leaves them alone for REFUSAL_RETRY_MS: otherwise a batch-full of
  * refused objects would be picked first on every sweep and starve the rest.
  */
+import { limitConcurrency } from '../concurrency.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import { parseKubeObject, type KubeObject, type ObjectCoordinates } from '../events/intake.js';
@@ -137,7 +138,9 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   const log = deps.pipeline.log;
   const tally = new Tally(options.namespaces, deps.onOutcome ?? (() => {}));
   const cancelled = options.signal ?? new AbortController().signal;
-  const pool = new WorkerPool(options.workers);
+  const limit = limitConcurrency(options.workers);
+  // Tasks never throw: each counts its own failures.
+  const tasks: Promise<void>[] = [];
   const maxFailures = options.maxConsecutiveFailures ?? Math.max(3, options.workers);
   const retryMs = options.refusalRetryMs ?? REFUSAL_RETRY_MS;
   let consecutiveFailures = 0;
@@ -184,7 +187,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
     tally.of(object.kind).listed += 1;
     tally.picked += 1;
     const ref = coordinates(object);
-    pool.push(() => analyse(ref));
+    tasks.push(limit(() => analyse(ref)).catch(() => {}));
     return true;
   };
 
@@ -204,7 +207,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
       }
     }
   }
-  await pool.drain();
+  await Promise.all(tasks);
   if (cancelled.aborted) stopEarly('cancelled');
   return tally.summary();
 }
@@ -311,36 +314,5 @@ function asObject(item: unknown, collection: Collection, log: Logger): KubeObjec
   } catch (error) {
     log.debug({ kind: collection.kind }, `sweep skipped an unreadable list item: ${message(error)}`);
     return undefined;
-  }
-}
-
-/** Runs pushed tasks `size` at a time; tasks never throw (they count their own failures). */
-class WorkerPool {
-  readonly #waiting: (() => Promise<void>)[] = [];
-  readonly #running = new Set<Promise<void>>();
-
-  constructor(private readonly size: number) {}
-
-  push(task: () => Promise<void>): void {
-    this.#waiting.push(task);
-    this.#fill();
-  }
-
-  #fill(): void {
-    while (this.#running.size < this.size) {
-      const task = this.#waiting.shift();
-      if (task === undefined) return;
-      const running: Promise<void> = task()
-        .catch(() => {})
-        .finally(() => {
-          this.#running.delete(running);
-          this.#fill();
-        });
-      this.#running.add(running);
-    }
-  }
-
-  async drain(): Promise<void> {
-    while (this.#running.size > 0) await Promise.race(this.#running);
   }
 }
