@@ -47,21 +47,13 @@ function registryCopier(config: Config, serviceCaPath: string): ImageCopier {
 /** The push policy for this configuration, or undefined when images are submitted in place. */
 export function pushPolicyFor(config: Config, serviceCaPath = SERVICE_CA_PATH): PushPolicy | undefined {
   if (config.pushRegistry === '') return undefined;
-  const sourceCredentials: CredentialSource =
-    config.sourceCredentials !== undefined
-      ? { kind: 'basic', credentials: config.sourceCredentials }
-      : config.passToken
-        ? { kind: 'service-account-token', tokenPath: config.tokenFile }
-        : { kind: 'none' };
   const destinationCredentials: CredentialSource =
     config.destinationCredentials !== undefined ? { kind: 'basic', credentials: config.destinationCredentials } : { kind: 'none' };
   return {
     copier: registryCopier(config, serviceCaPath),
     destinationFor: (image, output) =>
       pushDestination(output, { pushRegistry: config.pushRegistry, naming: config.pushNaming, namespace: image.source.namespace }),
-    sourceCredentials,
     destinationCredentials,
-    sourceVerifyTls: config.sourceRegistryVerifyTls,
     destinationVerifyTls: config.destinationRegistryVerifyTls,
   };
 }

@@ -11,6 +11,7 @@ import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
 import { submissions, thothLatency } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
 import type { Outcome, PipelineDeps } from './pipeline/analyse.js';
+import type { CredentialPolicy } from './pipeline/credentials.js';
 import { limitConcurrency } from './concurrency.js';
 import type { SourceKind } from './pipeline/source-kind.js';
 import { imageStreamSource } from './sources/imagestream-source.js';
@@ -47,7 +48,12 @@ export function collectionsFor(config: Config): Collection[] {
 /** The enabled source kinds, keyed by `apiVersion/kind` as PipelineDeps wants them. */
 export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   const kinds = enabledKinds(config);
-  const credentials = { passToken: config.passToken, tokenFile: config.tokenFile, sourceRegistryVerifyTls: config.sourceRegistryVerifyTls };
+  const credentials: CredentialPolicy = {
+    passToken: config.passToken,
+    tokenFile: config.tokenFile,
+    sourceRegistryVerifyTls: config.sourceRegistryVerifyTls,
+    ...(config.sourceCredentials !== undefined ? { sourceCredentials: config.sourceCredentials } : {}),
+  };
   const runs = { sendOutputImage: config.sendOutputImage, credentials };
   const make: Record<SourceKindName, () => SourceKind> = {
     Build: () =>

@@ -3,6 +3,7 @@
  * digest, the base image resolved through its ImageStream, and the log fetched lazily.
  */
 import type { BuiltImage, CredentialSource, ImageReference } from '../domain/built-image.js';
+import { clusterRegistryCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
 import { invalid } from '../errors.js';
 import { isRecord, sourceRef, type KubeObject } from '../events/intake.js';
@@ -15,12 +16,6 @@ export interface BuildResolverPorts {
   warn(message: string): void;
 }
 
-export interface CredentialPolicy {
-  /** THOTH_PASS_TOKEN: the token is sent for images on the cluster's own registry only. */
-  readonly passToken: boolean;
-  readonly tokenFile: string;
-  readonly sourceRegistryVerifyTls: boolean;
-}
 
 type Analyse = Extract<BuildDecision, { action: 'analyse' }>;
 
@@ -120,9 +115,12 @@ export async function resolveBuild(
     cluster.add(imageReference(build.outputReference, 'status.outputDockerImageReference').registry);
   }
   const base = decision.base && build.from !== undefined ? await resolveBase(build.from, ports, cluster) : undefined;
-  const onClusterRegistry = (image: ImageReference | undefined) => image !== undefined && cluster.has(image.registry);
-  const credentialsFor = (image: ImageReference | undefined): CredentialSource =>
-    policy.passToken && onClusterRegistry(image) ? { kind: 'service-account-token', tokenPath: policy.tokenFile } : { kind: 'none' };
+  // The Build's own namespace and the one its strategy pulls from: credentials that can pull
+  // any tenant's image must not get Thoth an image of a namespace the Build had no business in.
+  const namespaces = new Set([build.object.namespace, ...(build.from !== undefined && build.from.kind !== 'DockerImage' ? [build.from.namespace] : [])]);
+  const onClusterRegistry = (image: ImageReference | undefined) =>
+    image !== undefined && cluster.has(image.registry) && namespaces.has(image.repository.split('/')[0] ?? '');
+  const credentialsFor = (image: ImageReference | undefined): CredentialSource => clusterRegistryCredentials(policy, onClusterRegistry(image));
   const object = build.object;
   return {
     source: sourceRef(object),

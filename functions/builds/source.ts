@@ -5,7 +5,8 @@ import type { ObjectAction } from '../events/types.js';
 import type { PlanContext, Plan, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
 import { parseBuild } from './build.js';
 import { decideBuild, type WhatToSend } from './decide.js';
-import { resolveBuild, type CredentialPolicy } from './resolve.js';
+import type { CredentialPolicy } from '../pipeline/credentials.js';
+import { resolveBuild } from './resolve.js';
 
 export function buildSource(send: WhatToSend, credentials: CredentialPolicy): SourceKind {
   const decide = (object: KubeObject, action: ObjectAction) => {

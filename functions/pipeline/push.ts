@@ -10,9 +10,7 @@ export interface PushPolicy {
   readonly copier: ImageCopier;
   /** Where a given image goes (the registry module's naming rules, configured). */
   readonly destinationFor: (image: BuiltImage, output: ImageReference) => ImageReference;
-  readonly sourceCredentials: CredentialSource;
   readonly destinationCredentials: CredentialSource;
-  readonly sourceVerifyTls: boolean;
   readonly destinationVerifyTls: boolean;
 }
 
@@ -24,9 +22,11 @@ export async function pushBuiltImage(image: BuiltImage, policy: PushPolicy, sign
   const { digest } = await policy.copier.copy({
     source: output,
     destination,
-    sourceCredentials: () => resolveCredentials(policy.sourceCredentials),
+    // The source decided these: credentials only for the cluster's own registry, so an output
+    // that names some other registry never receives the token or THOTH_SRC_REGISTRY_*.
+    sourceCredentials: () => resolveCredentials(image.outputCredentials),
     destinationCredentials: () => resolveCredentials(policy.destinationCredentials),
-    sourceVerifyTls: policy.sourceVerifyTls,
+    sourceVerifyTls: image.outputVerifyTls,
     destinationVerifyTls: policy.destinationVerifyTls,
     ...(signal ? { signal } : {}),
   });

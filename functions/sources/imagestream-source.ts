@@ -14,7 +14,7 @@ import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import { type KubeObject, sourceRef } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
-import type { CredentialPolicy } from '../builds/resolve.js';
+import { clusterRegistryCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { Plan, PlanContext, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
 import { streamRegistryHosts } from './cluster-registry.js';
 import { pendingImages, readImageStream, type ImageStreamRead, type PendingImage } from './imagestream.js';
@@ -76,8 +76,7 @@ export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind
           output: image,
           outcome: 'Present',
           analysis: 'image',
-          outputCredentials:
-            credentials.passToken && own ? { kind: 'service-account-token', tokenPath: credentials.tokenFile } : { kind: 'none' },
+          outputCredentials: clusterRegistryCredentials(credentials, own),
           baseCredentials: { kind: 'none' },
           outputVerifyTls: own ? credentials.sourceRegistryVerifyTls : true,
           baseVerifyTls: true,

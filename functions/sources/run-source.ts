@@ -13,7 +13,7 @@ import type { BuiltImage, CredentialSource } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import { type KubeObject, sourceRef } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
-import type { CredentialPolicy } from '../builds/resolve.js';
+import { clusterRegistryCredentials, hasClusterCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { Plan, PlanContext, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
 import { isOnClusterRegistry } from './cluster-registry.js';
 import { type PinnedImage, type RunExtraction } from './run.js';
@@ -49,10 +49,10 @@ function decide(object: KubeObject, action: ObjectAction, options: RunSourceOpti
 export function runSource(extract: (value: unknown) => RunExtraction, options: RunSourceOptions, narrow?: Narrow): SourceKind {
   const { credentials } = options;
   const builtImage = async (live: KubeObject, run: Succeeded, image: PinnedImage, context: PlanContext): Promise<BuiltImage> => {
-    const onCluster = credentials.passToken && (await isOnClusterRegistry(image, context));
-    const outputCredentials: CredentialSource = onCluster
-      ? { kind: 'service-account-token', tokenPath: credentials.tokenFile }
-      : { kind: 'none' };
+    // Only the run's own namespace: a run must not get Thoth another tenant's private image.
+    const onCluster =
+      hasClusterCredentials(credentials) && image.repository.startsWith(`${live.namespace}/`) && (await isOnClusterRegistry(image, context));
+    const outputCredentials: CredentialSource = clusterRegistryCredentials(credentials, onCluster);
     return {
       source: sourceRef(live),
       output: image,
