@@ -173,6 +173,10 @@ async function analyseLive(
     }
     const plan = await source.plan(live, input.action, { store: deps.store, log: deps.log, ...(signal ? { signal } : {}) });
     if (plan.kind === 'ignore') return { kind: 'ignored', reason: plan.reason, object: input.ref };
+    if (plan.kind === 'mark') {
+      if (!deps.trustEventPayload) await markOnly(live, source, deps, now(), signal);
+      return { kind: 'ignored', reason: plan.reason, object: input.ref };
+    }
 
     const claim = await takeClaim(live, deps, now(), signal);
     if (claim === 'conflict') {
@@ -272,6 +276,15 @@ async function runPlan(
     }
   }
   return outcome;
+}
+
+async function markOnly(live: KubeObject, source: SourceKind, deps: PipelineDeps, now: Date, signal: AbortSignal | undefined): Promise<void> {
+  try {
+    await deps.store.patchAnnotations(live, source.markAnnotations(live, [], now), signal ? { signal } : {});
+  } catch (error) {
+    // Unmarked, it is only looked at again: nothing is submitted either way.
+    deps.log.debug({ object: `${live.kind} ${live.namespace}/${live.name}` }, `could not mark: ${error instanceof Error ? error.message : 'unknown error'}`);
+  }
 }
 
 async function releaseClaim(live: KubeObject, deps: PipelineDeps): Promise<void> {

@@ -8,6 +8,8 @@ import type { Submission } from './submit.js';
 
 export type Plan =
   | { readonly kind: 'ignore'; readonly reason: string }
+  /** Nothing to submit, yet done for good: mark it, so that sweeps stop picking it. */
+  | { readonly kind: 'mark'; readonly reason: string }
   | { readonly kind: 'analyse'; readonly images: readonly BuiltImage[] };
 
 export interface PlanContext {
