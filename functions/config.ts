@@ -3,6 +3,7 @@
  * original Python build-watcher's templates, so existing Secrets and ConfigMaps keep working;
  * the few additions are prefixed BUILD_WATCHER_ or THOTH_ and listed in the README table.
  */
+import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 
 export type EnvironmentType = 'runtime' | 'buildtime';
@@ -227,6 +228,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   }
   if (env.THOTH_PUSH_REGISTRY !== '' && !/^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._/-]+)?$/.test(env.THOTH_PUSH_REGISTRY)) {
     problems.set('THOTH_PUSH_REGISTRY', 'expected host[:port][/path]');
+  }
+  if (env.THOTH_CA_BUNDLE !== '') {
+    try {
+      accessSync(env.THOTH_CA_BUNDLE, constants.R_OK);
+    } catch {
+      problems.set('THOTH_CA_BUNDLE', 'expected a readable PEM file');
+    }
   }
   if (problems.size > 0) throw new ConfigError(problems);
 

@@ -18,6 +18,13 @@ import { ownNamespace } from './sweep/namespaces.js';
 import { answerSweep } from './sweep/request.js';
 import { countSubmission, wire, type Wiring } from './wiring.js';
 
+/**
+ * Each delivery ends before the Broker's delivery timeout (5 minutes as shipped) and Knative
+ * Serving's request timeout: an answer nobody waits for anymore would be lost, and the
+ * Broker's redelivery would find the work still running.
+ */
+const DELIVERY_DEADLINE_MS = 270_000;
+
 let wiring: Wiring | undefined;
 const inFlight = new Set<Promise<unknown>>();
 
@@ -86,10 +93,12 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
   const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
   // Filtering happens before the concurrency limit: ignored events never wait behind work.
   const early = input.payload !== undefined ? source?.prefilter(input.payload, input.action) : undefined;
+  // Started before queueing for a worker: the sender's clock is already running.
+  const deadline = AbortSignal.timeout(DELIVERY_DEADLINE_MS);
   const outcome: Outcome =
     early !== undefined
       ? { kind: 'ignored', reason: early, object: input.ref }
-      : await current.limit(() => analyseObject(input, deps));
+      : await current.limit(() => analyseObject(input, deps, deadline));
   eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   countSubmission(outcome);
   return await replyFor(outcome);

@@ -39,6 +39,3 @@ export function decideBuild(build: OpenShiftBuild, action: ObjectAction, send: W
   if (!decision.output && !decision.base && !decision.log) return { action: 'ignore', reason: 'nothing-to-send' };
   return decision;
 }
-
-/** Phases after which a Build never changes again: the sweep looks at these. */
-export const FINISHED_PHASES: readonly string[] = ['Complete', 'Failed', 'Error'];

@@ -12,7 +12,8 @@ import type { BuildDecision } from './decide.js';
 
 export interface BuildResolverPorts {
   readImageStream(namespace: string, name: string): Promise<KubeObject | undefined>;
-  readBuildLog(build: KubeObject): Promise<string>;
+  /** Undefined when the log cannot be had. */
+  readBuildLog(build: KubeObject): Promise<string | undefined>;
   warn(message: string): void;
 }
 
@@ -67,7 +68,7 @@ async function resolveBase(from: ImageSource, ports: BuildResolverPorts, cluster
     const { stream: streamName, tag } = splitImageStreamTag(from.name);
     const stream = await ports.readImageStream(from.namespace, streamName);
     if (stream === undefined) {
-      ports.warn(`base image ImageStreamTag ${from.namespace}/${from.name} not found; base image not sent`);
+      ports.warn(`base image ImageStreamTag ${from.namespace}/${from.name} not found or not readable; base image not sent`);
       return undefined;
     }
     const current = currentTagReference(stream, tag);

@@ -50,7 +50,7 @@ export interface BuiltImage {
   /** The image the build started from, if known. */
   readonly base?: ImageReference;
   /** A thunk, so that the log is fetched only when it is going to be sent. */
-  readonly buildLog?: () => Promise<string>;
+  readonly buildLog?: () => Promise<string | undefined>;
   /** Phase or outcome, e.g. Complete, Failed, Succeeded, Present (an ImageStream tag). */
   readonly outcome: string;
   /**

@@ -4,6 +4,7 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import type { Outcome } from '../pipeline/analyse.js';
+import { pluralOf, type ObjectCoordinates } from './intake.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, REPLY_SOURCE } from './types.js';
 
 export interface SubmissionReply {
@@ -17,8 +18,9 @@ export interface SubmissionReply {
   }[];
 }
 
-function subjectOf(object: { apiVersion: string; namespace: string; kind: string; name: string }): string {
-  return `/apis/${object.apiVersion}/namespaces/${object.namespace}/${object.kind.toLowerCase()}s/${object.name}`;
+/** The object's API path, as the ApiServerSource's own `subject` is. */
+function subjectOf(object: ObjectCoordinates): string {
+  return `/apis/${object.apiVersion}/namespaces/${object.namespace}/${pluralOf(object)}/${object.name}`;
 }
 
 /**

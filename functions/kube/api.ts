@@ -10,7 +10,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
-import { BuildWatcherError, invalid, refused, transient } from '../errors.js';
+import { BuildWatcherError, refused, transient } from '../errors.js';
 
 export interface KubeRequest {
   readonly method: 'GET' | 'POST' | 'PATCH';
@@ -21,6 +21,8 @@ export interface KubeRequest {
   readonly contentType?: string;
   readonly accept?: string;
   readonly signal?: AbortSignal;
+  /** Keep only the last this many bytes of the answer (logs), instead of refusing a big one. */
+  readonly keepTailBytes?: number;
 }
 
 export interface KubeResponse {
@@ -80,10 +82,11 @@ export async function loadKubeConfig(kubeconfigPath?: string): Promise<LoadedKub
   } catch (error) {
     // Only the error code or name: a kubeconfig parse error may quote the file, tokens included.
     const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'unknown error');
-    throw invalid(`cannot load the Kubernetes configuration${kubeconfigPath ? ` ${kubeconfigPath}` : ''} (${why})`);
+    // Our configuration, not the sender's mistake: never a 4xx.
+    throw refused(`cannot load the Kubernetes configuration${kubeconfigPath ? ` ${kubeconfigPath}` : ''} (${why})`);
   }
   const cluster = config.getCurrentCluster();
-  if (cluster === null) throw invalid('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');
+  if (cluster === null) throw refused('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');
   return { config, server: new URL(cluster.server) };
 }
 
@@ -110,7 +113,7 @@ export async function connectKubeApi(options: KubeApiOptions = {}): Promise<Kube
         };
       }
       const what = `${request.method} ${request.path}`;
-      return send(url, requestOptions, body, what, timeoutMs, request.signal);
+      return send(url, requestOptions, body, what, timeoutMs, request.signal, request.keepTailBytes);
     },
   };
 }
@@ -122,6 +125,7 @@ function send(
   what: string,
   timeoutMs: number,
   signal: AbortSignal | undefined,
+  keepTailBytes: number | undefined,
 ): Promise<KubeResponse> {
   const transport = url.protocol === 'http:' ? http : https;
   const timeout = AbortSignal.timeout(timeoutMs);
@@ -130,18 +134,25 @@ function send(
     const req = transport.request(url, { ...options, signal: combined }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      let cut = false;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_RESPONSE_BYTES) {
+        chunks.push(chunk);
+        if (keepTailBytes !== undefined) {
+          // A sliding window over the stream: memory stays bounded however long the log.
+          while (chunks.length > 1 && size - (chunks[0]?.length ?? 0) >= keepTailBytes) {
+            size -= chunks.shift()?.length ?? 0;
+            cut = true;
+          }
+        } else if (size > MAX_RESPONSE_BYTES) {
           req.destroy();
           reject(transient(`Kubernetes API answer to ${what} exceeded ${MAX_RESPONSE_BYTES} bytes`));
-          return;
         }
-        chunks.push(chunk);
       });
       res.on('error', () => reject(transient(`Kubernetes API connection lost during ${what}`)));
       res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
+        let text = Buffer.concat(chunks).toString('utf8');
+        if (keepTailBytes !== undefined && (cut || Buffer.byteLength(text) > keepTailBytes)) text = tailOf(text, keepTailBytes);
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve({ status, text });
         else reject(new KubeApiError(status, what, statusReason(text)));
@@ -156,6 +167,14 @@ function send(
     });
     req.end(body);
   });
+}
+
+/** The last `bytes` of a text, from a line start, so no cut character or line leads it. */
+function tailOf(text: string, bytes: number): string {
+  const buffer = Buffer.from(text);
+  const tail = buffer.subarray(Math.max(0, buffer.length - bytes)).toString('utf8');
+  const newline = tail.indexOf('\n');
+  return newline >= 0 && newline < tail.length - 1 ? tail.slice(newline + 1) : tail;
 }
 
 export function isKubeStatus(error: unknown, status: number): boolean {

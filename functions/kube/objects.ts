@@ -53,12 +53,19 @@ export async function patchAnnotations(
   return parseAnswer(answer.text, `${object.kind} ${object.namespace}/${object.name}`);
 }
 
-/** `GET …/builds/{name}/log`: text/plain. */
+/**
+ * Thoth takes at most 3 MiB per request, so a longer log is cut from the front there anyway;
+ * the tail is where the errors are.
+ */
+const BUILD_LOG_TAIL_BYTES = 3 * 1024 * 1024;
+
+/** `GET …/builds/{name}/log` (text/plain): its last 3 MiB, however long the log. */
 export async function readBuildLog(api: KubeApi, build: ObjectCoordinates, signal?: AbortSignal): Promise<string> {
   const answer = await api.request({
     method: 'GET',
     path: `${objectPath(build)}/log`,
     accept: 'text/plain, */*',
+    keepTailBytes: BUILD_LOG_TAIL_BYTES,
     ...(signal ? { signal } : {}),
   });
   return answer.text;

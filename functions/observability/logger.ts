@@ -27,17 +27,3 @@ export function redactingLogger(target: PinoLike): Logger {
   };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }
-
-/** A JSON-lines logger on stderr, for the command line and for code running outside a request. */
-export function standaloneLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'info', write = (line: string) => process.stderr.write(line)): Logger {
-  const order = ['debug', 'info', 'warn', 'error'];
-  const threshold = order.indexOf(level);
-  const emit = (name: string) => (fields: LogFields, message: string) => {
-    if (order.indexOf(name) < threshold) return;
-    const record = { level: name, time: new Date().toISOString(), ...(redactValue(fields) as object), msg: redact(message) };
-    write(`${JSON.stringify(record)}\n`);
-  };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
-}
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -3,12 +3,25 @@
  * answers with and every Event it records passes through `redact`.
  */
 
-/** Known secret values (passwords, the service-account token as last read). */
+/** Known secret values: configured passwords, and the service-account tokens read lately. */
 const secrets = new Set<string>();
+const tokens = new Set<string>();
+/** Rotated tokens would accumulate over a pod's life; the oldest are long expired. */
+const MAX_TOKENS = 16;
 
+// Very short values would redact ordinary words; no real credential is that short.
+const worthHiding = (value: string | undefined): value is string => value !== undefined && value.length >= 4;
+
+/** A configured secret, hidden for the life of the process. */
 export function registerSecret(value: string | undefined): void {
-  // Very short values would redact ordinary words; no real credential is that short.
-  if (value !== undefined && value.length >= 4) secrets.add(value);
+  if (worthHiding(value)) secrets.add(value);
+}
+
+/** A token read from a file that rotates: the last few are hidden. */
+export function registerRotatingSecret(value: string | undefined): void {
+  if (!worthHiding(value) || tokens.has(value)) return;
+  if (tokens.size >= MAX_TOKENS) tokens.delete(tokens.values().next().value ?? '');
+  tokens.add(value);
 }
 
 const PATTERNS: readonly [RegExp, string][] = [
@@ -24,7 +37,7 @@ const PATTERNS: readonly [RegExp, string][] = [
 
 export function redact(text: string): string {
   let result = text;
-  for (const secret of secrets) {
+  for (const secret of [...secrets, ...tokens]) {
     if (result.includes(secret)) result = result.split(secret).join('[REDACTED]');
   }
   for (const [pattern, replacement] of PATTERNS) result = result.replace(pattern, replacement);

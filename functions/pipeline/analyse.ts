@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ANNOTATIONS } from '../domain/annotations.js';
-import type { SourceObjectRef } from '../domain/built-image.js';
+import type { BuiltImage, SourceObjectRef } from '../domain/built-image.js';
 import { BuildWatcherError, invalid, transient } from '../errors.js';
 import { sourceRef, type KubeObject, type ObjectCoordinates } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
@@ -72,9 +72,10 @@ function claimHeldElsewhere(object: KubeObject, now: Date): boolean {
 
 /**
  * Objects this process is working on right now. Our own claim and mark patches cause update
- * events; while the work is under way, those must not start it a second time.
+ * events, and a Broker redelivers when an attempt outlives its timeout; while the work is under
+ * way, those must not start it a second time.
  */
-const inProgress = new Set<string>();
+const inProgress = new Map<string, Promise<Outcome>>();
 
 /**
  * Objects Thoth refused lately. Releasing the claim after a refusal causes an update event,
@@ -136,11 +137,22 @@ export async function analyseObject(input: AnalyseInput, deps: PipelineDeps, sig
     throw invalid('BUILD_WATCHER_TRUST_EVENT_PAYLOAD needs Resource-mode events: a reference carries no object', 422);
   }
   const key = keyOf(input.ref);
-  if (inProgress.has(key)) return { kind: 'ignored', reason: 'in-progress', object: input.ref };
+  const running = inProgress.get(key);
+  if (running !== undefined) {
+    // Answered only once that work has ended: had it failed, acknowledging this delivery
+    // early would lose the object, since the first delivery's 503 may reach nobody.
+    try {
+      await running;
+    } catch {
+      throw transient(`${input.ref.kind} ${input.ref.namespace}/${input.ref.name} failed in a concurrent delivery`);
+    }
+    return { kind: 'ignored', reason: 'in-progress', object: input.ref };
+  }
   if (input.retryRefused !== true && refusedLately(key, now())) return { kind: 'ignored', reason: 'refused-recently', object: input.ref };
-  inProgress.add(key);
+  const work = analyseLive(input, source, deps, now, key, signal);
+  inProgress.set(key, work);
   try {
-    return await analyseLive(input, source, deps, now, key, signal);
+    return await work;
   } finally {
     inProgress.delete(key);
   }
@@ -154,6 +166,11 @@ async function analyseLive(
   key: string,
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
+  if (input.payload !== undefined && claimHeldElsewhere(input.payload, now())) {
+    // The echo of another replica's claim patch: that replica is at work, and its own
+    // delivery is the one redelivered should it fail.
+    return { kind: 'ignored', reason: 'claimed-elsewhere', object: input.ref };
+  }
   for (let attempt = 1; ; attempt++) {
     const live = deps.trustEventPayload ? input.payload : await deps.store.read(input.ref, signal);
     if (live === undefined) return { kind: 'ignored', reason: 'gone', object: input.ref };
@@ -161,7 +178,7 @@ async function analyseLive(
       return { kind: 'ignored', reason: 'replaced', object: input.ref };
     }
     const pending = pendingMarks.get(key);
-    if (pending !== undefined) {
+    if (pending !== undefined && pending.outcome.kind === 'submitted' && pending.outcome.object.uid === live.uid) {
       await deps.store.patchAnnotations(live, pending.marks, signal ? { signal } : {});
       pendingMarks.delete(key);
       return pending.outcome;
@@ -236,36 +253,41 @@ async function runPlan(
     origin: deps.analysisOptions.origin === undefined || deps.analysisOptions.origin === '' ? live.namespace : deps.analysisOptions.origin,
   };
   const submitted: SubmittedImage[] = [];
-  let stage: 'push' | 'submit' = 'submit';
-  try {
-    for (const built of images) {
-      stage = 'push';
+  const refused: BuiltImage[] = [];
+  const reasons: string[] = [];
+  for (const built of images) {
+    let stage: 'push' | 'submit' = 'push';
+    try {
       const image = deps.push === undefined ? built : await pushBuiltImage(built, deps.push, signal);
       stage = 'submit';
       submitted.push({ image, submission: await submitBuiltImage(image, deps.submitter, options, signal) });
+    } catch (error) {
+      const failure = error instanceof BuildWatcherError ? error : transient('unexpected failure', error);
+      const message = redact(failure.message);
+      if (failure.kind !== 'transient' || stage === 'push') {
+        await tell(deps, live, {
+          type: 'Warning',
+          reason: stage === 'push' ? 'PushFailed' : 'AnalysisRefused',
+          message: failure.kind === 'transient' ? `${message} (will be retried)` : message,
+        });
+      }
+      // After a transient failure the claim stays ours: the redelivery resumes under it, and
+      // no other replica starts a duplicate meanwhile. It expires if this process goes away.
+      if (failure.kind === 'transient') throw failure;
+      // One image refused for good does not hold back the others of the same object.
+      refused.push(built);
+      reasons.push(message);
     }
-  } catch (error) {
-    const failure = error instanceof BuildWatcherError ? error : transient('unexpected failure', error);
-    // After a transient failure the claim stays ours: the redelivery resumes under it, and no
-    // other replica starts a duplicate meanwhile. It expires if this process goes away.
-    if (markable && failure.kind !== 'transient') await releaseClaim(live, deps);
-    const message = redact(failure.message);
-    const pushFailed = stage === 'push';
-    if (failure.kind !== 'transient' || pushFailed) {
-      await tell(deps, live, {
-        type: 'Warning',
-        reason: pushFailed ? 'PushFailed' : 'AnalysisRefused',
-        message: failure.kind === 'transient' ? `${message} (will be retried)` : message,
-      });
-    }
-    if (failure.kind === 'transient') throw failure;
-    return { kind: 'refused', object: ref, reason: message };
+  }
+  if (submitted.length === 0) {
+    if (markable) await releaseClaim(live, deps);
+    return { kind: 'refused', object: ref, reason: reasons.join('; ') };
   }
 
   const outcome: Outcome = { kind: 'submitted', object: ref, images: submitted };
   await tell(deps, live, { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(submitted)}` });
   if (markable) {
-    const marks = { ...source.markAnnotations(live, submitted, now()), [ANNOTATIONS.claim]: null };
+    const marks = { ...source.markAnnotations(live, submitted, now(), refused), [ANNOTATIONS.claim]: null };
     try {
       await deps.store.patchAnnotations(live, marks, signal ? { signal } : {});
     } catch (error) {

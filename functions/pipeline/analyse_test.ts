@@ -105,9 +105,51 @@ describe('analyseObject', () => {
   it('another replica holding the claim means "come back later", not "done"', async () => {
     const { cluster, thoth, deps } = setup();
     const future = new Date(Date.now() + 60_000).toISOString();
-    const payload = cluster.put({ ...completeBuild('busy-1'), metadata: { name: 'busy-1', namespace: 'team', annotations: { [ANNOTATIONS.claim]: `other-pod ${future}` } } });
+    // An event from before the claim: its sender must try again, in case that replica fails.
+    const payload = cluster.put(completeBuild('busy-1'));
+    const echo = await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: `other-pod ${future}` });
     await assert.rejects(analyse(deps, payload), /being submitted by another replica/);
+    // The update event the claim itself causes: that replica's own delivery covers it.
+    assert.deepEqual(await analyse(deps, echo), { kind: 'ignored', reason: 'claimed-elsewhere', object: echo });
     assert.equal(thoth.builds.length, 0);
+  });
+
+  it('one image refused for good does not hold back the others, and the object is marked', async () => {
+    const { cluster, thoth, recorder, deps } = setup();
+    const image = (name: string) => ({ registry: 'quay.io', repository: `team/${name}`, digest: DIGEST });
+    const payload = cluster.put(completeBuild('multi-1'));
+    const twoImages: PipelineDeps = {
+      ...deps,
+      sources: new Map([[
+        'build.openshift.io/v1/Build',
+        {
+          prefilter: () => undefined,
+          plan: async (live) => ({
+            kind: 'analyse' as const,
+            images: ['private', 'public'].map((name) => ({
+              source: { apiVersion: live.apiVersion, kind: live.kind, namespace: live.namespace, name: live.name, uid: live.uid },
+              output: image(name),
+              outcome: 'Succeeded',
+              analysis: 'build' as const,
+              outputCredentials: { kind: 'none' as const },
+              baseCredentials: { kind: 'none' as const },
+              outputVerifyTls: true,
+              baseVerifyTls: true,
+            })),
+          }),
+          markAnnotations: (_live, submitted, _now, refused = []) => ({
+            [ANNOTATIONS.submittedAt]: 'now',
+            [ANNOTATIONS.outputImage]: `${submitted.length} submitted, ${refused.length} refused`,
+          }),
+        },
+      ]]),
+    };
+    thoth.refuse = (reference) => reference.includes('private');
+    const outcome = await analyseObject({ payload, ref: payload, action: 'update' }, twoImages);
+    assert.equal(outcome.kind, 'submitted');
+    assert.equal(thoth.builds.length, 1);
+    assert.equal(cluster.get(payload)?.annotations[ANNOTATIONS.outputImage], '1 submitted, 1 refused');
+    assert.deepEqual(recorder.events.map((event) => `${event.type} ${event.reason}`), ['Warning AnalysisRefused', 'Normal AnalysisSubmitted']);
   });
 
   it('an expired claim of another replica is taken over', async () => {

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { CredentialSource, RegistryCredentials } from '../domain/built-image.js';
 import { refused } from '../errors.js';
-import { registerSecret } from '../observability/redact.js';
+import { registerRotatingSecret } from '../observability/redact.js';
 
 /** How images on the cluster's own registry are pulled. */
 export interface CredentialPolicy {
@@ -49,7 +49,7 @@ export async function resolveCredentials(source: CredentialSource): Promise<Regi
         throw refused(`THOTH_PASS_TOKEN is set but the service-account token cannot be read (${code})`);
       }
       if (token === '') throw refused('THOTH_PASS_TOKEN is set but the service-account token file is empty');
-      registerSecret(token);
+      registerRotatingSecret(token);
       return { username: TOKEN_USERNAME, password: token };
     }
   }

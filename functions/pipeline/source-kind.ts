@@ -31,6 +31,9 @@ export interface SourceKind {
   prefilter(object: KubeObject, action: ObjectAction): string | undefined;
   /** Decides on the live object, already re-read from the API server. */
   plan(live: KubeObject, action: ObjectAction, context: PlanContext): Promise<Plan>;
-  /** The annotations that mark the object done after these submissions. */
-  markAnnotations(live: KubeObject, submitted: readonly SubmittedImage[], now: Date): Record<string, string>;
+  /**
+   * The annotations that mark the object done after these submissions. `refused` are the
+   * images Thoth or the push registry refused for good: done too, never to be retried.
+   */
+  markAnnotations(live: KubeObject, submitted: readonly SubmittedImage[], now: Date, refused?: readonly BuiltImage[]): Record<string, string>;
 }

@@ -84,14 +84,13 @@ export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind
       });
       return { kind: 'analyse', images };
     },
-    markAnnotations(live: KubeObject, submitted: readonly SubmittedImage[]): Record<string, string> {
+    markAnnotations(live: KubeObject, submitted: readonly SubmittedImage[], _now: Date, refused: readonly BuiltImage[] = []): Record<string, string> {
       const read = readStream(live);
-      // The pipeline submits the planned images in order and marks the same live object, so
-      // the first `submitted.length` pending images are the ones submitted. Their digests in
-      // the stream are what the record keeps, even when a pushed copy was submitted instead.
-      const digests = pendingImages(read.tags, read.submitted)
-        .slice(0, submitted.length)
-        .map(({ image }) => image.digest);
+      // A pushed copy keeps the digest, so these are the stream's digests either way. Refused
+      // images are recorded too: otherwise every update would submit them again.
+      const digests = [...submitted.map(({ image }) => image.output?.digest), ...refused.map((image) => image.output?.digest)].filter(
+        (digest): digest is string => digest !== undefined,
+      );
       return { [ANNOTATIONS.submittedImages]: recordSubmitted(read.submitted, read.tags, digests).value };
     },
   };
