@@ -64,6 +64,10 @@ describe('loadConfig', () => {
     assert.deepEqual(both.variables, ['THOTH_PASS_TOKEN']);
   });
 
+  it('refuses an unreadable THOTH_CA_BUNDLE at start, not at the first submission', () => {
+    assert.deepEqual(problems({ ...BASE, THOTH_CA_BUNDLE: '/nonexistent/ca.pem' }).variables, ['THOTH_CA_BUNDLE']);
+  });
+
   it('THOTH_USER_API_HOST takes host[:port] or a URL', () => {
     assert.equal(loadConfig({ THOTH_USER_API_HOST: 'user-api:8443' }).thothHost, 'user-api:8443');
     assert.equal(loadConfig({ THOTH_USER_API_HOST: 'http://127.0.0.1:39999' }).thothHost, 'http://127.0.0.1:39999');
