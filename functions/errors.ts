@@ -11,12 +11,15 @@ export class BuildWatcherError extends Error {
   readonly kind: FailureKind;
   /** HTTP status for `invalid` input (400, 413, 415, 422). */
   readonly status: number;
+  /** What was refused, when a peer said so, e.g. `base-image`: callers may go on without it. */
+  readonly about: string | undefined;
 
-  constructor(kind: FailureKind, message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(kind: FailureKind, message: string, options: { status?: number; cause?: unknown; about?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BuildWatcherError';
     this.kind = kind;
     this.status = options.status ?? (kind === 'invalid' ? 400 : kind === 'transient' ? 503 : 200);
+    this.about = options.about;
   }
 }
 

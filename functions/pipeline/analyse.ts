@@ -255,12 +255,14 @@ async function runPlan(
   const submitted: SubmittedImage[] = [];
   const refused: BuiltImage[] = [];
   const reasons: string[] = [];
+  const baseWarnings: string[] = [];
+  const onBaseRefused = (reason: string) => baseWarnings.push(redact(reason));
   for (const built of images) {
     let stage: 'push' | 'submit' = 'push';
     try {
       const image = deps.push === undefined ? built : await pushBuiltImage(built, deps.push, signal);
       stage = 'submit';
-      submitted.push({ image, submission: await submitBuiltImage(image, deps.submitter, options, signal) });
+      submitted.push({ image, submission: await submitBuiltImage(image, deps.submitter, options, signal, onBaseRefused) });
     } catch (error) {
       const failure = error instanceof BuildWatcherError ? error : transient('unexpected failure', error);
       const message = redact(failure.message);
@@ -284,6 +286,7 @@ async function runPlan(
     return { kind: 'refused', object: ref, reason: reasons.join('; ') };
   }
 
+  for (const warning of baseWarnings) await tell(deps, live, { type: 'Warning', reason: 'AnalysisRefused', message: `${warning}; submitted without it` });
   const outcome: Outcome = { kind: 'submitted', object: ref, images: submitted };
   await tell(deps, live, { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(submitted)}` });
   if (markable) {

@@ -1,6 +1,6 @@
 /** Sends one BuiltImage to Thoth: POST /build-analysis, or /analyze for a lone image. */
 import { formatImageReference, type BuiltImage, type ImageReference } from '../domain/built-image.js';
-import { invalid } from '../errors.js';
+import { BuildWatcherError, invalid } from '../errors.js';
 import type { AnalysisOptions, ImageSubmission } from '../thoth/requests.js';
 import { resolveCredentials } from './credentials.js';
 import type { Submitter } from './ports.js';
@@ -32,7 +32,30 @@ async function asSubmission(
   };
 }
 
+/**
+ * Thoth stops at the first image it cannot inspect. A base image it may not pull (say, from a
+ * registry that needs credentials nobody gave) must not cost the analysis of the output image
+ * and the log: those are sent again without it, and the refusal is kept for the Event.
+ */
 export async function submitBuiltImage(
+  image: BuiltImage,
+  submitter: Submitter,
+  options: AnalysisOptions,
+  signal?: AbortSignal,
+  onBaseRefused?: (reason: string) => void,
+): Promise<Submission> {
+  try {
+    return await submitOnce(image, submitter, options, signal);
+  } catch (error) {
+    const baseOnly = error instanceof BuildWatcherError && error.kind === 'refused' && error.about === 'base-image';
+    if (!baseOnly || image.base === undefined || (image.output === undefined && image.buildLog === undefined)) throw error;
+    onBaseRefused?.(error.message);
+    const { base: _base, ...withoutBase } = image;
+    return submitOnce(withoutBase, submitter, options, signal);
+  }
+}
+
+async function submitOnce(
   image: BuiltImage,
   submitter: Submitter,
   options: AnalysisOptions,

@@ -172,11 +172,13 @@ export class ThothClient implements ThothSubmitter {
       const result = unwrap(parseBuildAnalysisResponse(answer.body, request.buildLog !== undefined), 'build-analysis');
       return { ...result, logBytesCut: encoded.logBytesCut };
     }
-    throw this.#refusal(answer, secretsOf([request.base, request.output]), (image) => {
-      if (image !== undefined && image === request.base?.image) return 'the base image';
-      if (image !== undefined && image === request.output?.image) return 'the output image';
+    const image = refusedImage(answer.body);
+    const about = image !== undefined && image === request.base?.image ? 'base-image' : undefined;
+    throw this.#refusal(answer, secretsOf([request.base, request.output]), (refused) => {
+      if (refused !== undefined && refused === request.base?.image) return 'the base image';
+      if (refused !== undefined && refused === request.output?.image) return 'the output image';
       return 'the build analysis';
-    });
+    }, about);
   }
 
   /** POST /analyze: one image, e.g. one already in an image stream. */
@@ -211,11 +213,12 @@ export class ThothClient implements ThothSubmitter {
     this.#httpsAgent.destroy();
   }
 
-  #refusal(answer: Answer, secrets: readonly string[], subject: (image: string | undefined) => string): BuildWatcherError {
+  #refusal(answer: Answer, secrets: readonly string[], subject: (image: string | undefined) => string, about?: string): BuildWatcherError {
     if (answer.status >= 300 && answer.status < 400) {
       return refused(`Thoth answered ${answer.status} (a redirect) instead of the API; check the configured host and scheme`);
     }
-    return refused(`Thoth refused ${subject(refusedImage(answer.body))}: ${refusalReason(answer.status, answer.body, secrets)}`);
+    const message = `Thoth refused ${subject(refusedImage(answer.body))}: ${refusalReason(answer.status, answer.body, secrets)}`;
+    return new BuildWatcherError('refused', message, about === undefined ? {} : { about });
   }
 
   /** The historic client discovered the API before every call; once per client is enough. */

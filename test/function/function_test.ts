@@ -184,6 +184,18 @@ describe('the function through faas-js-runtime', () => {
     assert.match(reply.reason, /401|403|auth/i);
   });
 
+  it('a base image Thoth may not pull does not cost the output image its analysis', async () => {
+    const response = await postBinaryEvent(fn.url, {
+      type: 'dev.knative.apiserver.resource.update',
+      object: build({ name: 'app-9', phase: 'Complete', output: `${registry.host}/myproject/app:latest`, digest: app.digest, base: `${locked.host}/myproject/private:latest` }),
+    });
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('ce-type'), 'dev.build-watcher.analysis.submitted');
+    const reply = (await response.json()) as { images: { output?: string; base?: string }[] };
+    assert.equal(reply.images[0]?.output, `${registry.host}/myproject/app@${app.digest}`);
+    assert.equal(reply.images[0]?.base, undefined);
+  });
+
   it('exports its metrics on the runtime /metrics', async () => {
     const text = await (await fetch(`${fn.url}/metrics`)).text();
     assert.match(text, /faas_invocations/);
