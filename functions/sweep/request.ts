@@ -37,6 +37,9 @@ const plain = (statusCode: number, text: string): PlainAnswer => ({
   body: `${redact(text).split('\n')[0] ?? ''}\n`,
 });
 
+const PICK_FOR_MS = 180_000;
+const SWEEP_DEADLINE_MS = 270_000;
+
 let running: Promise<SweepSummary> | undefined;
 
 export async function answerSweep(
@@ -58,7 +61,15 @@ export async function answerSweep(
   } else {
     const sweep = runSweep(
       { lister, pipeline, onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }), ...(onAnalysed ? { onAnalysed } : {}) },
-      { collections: settings.collections, namespaces, batch: settings.batch, workers: settings.workers },
+      {
+        collections: settings.collections,
+        namespaces,
+        batch: settings.batch,
+        workers: settings.workers,
+        // Inside the Broker's 5-minute delivery timeout: pick for 3 minutes, finish by 4.5.
+        pickUntil: Date.now() + PICK_FOR_MS,
+        signal: AbortSignal.timeout(SWEEP_DEADLINE_MS),
+      },
     );
     running = sweep;
     try {

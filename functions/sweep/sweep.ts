@@ -45,6 +45,11 @@ export interface SweepOptions {
   /** After this many transient failures in a row (Thoth or the API down), stop early. */
   readonly maxConsecutiveFailures?: number;
   readonly signal?: AbortSignal;
+  /**
+   * No object is picked after this time (epoch ms); those in flight finish. A sweep delivered
+   * by a Broker must answer within its delivery timeout; the next sweep goes on.
+   */
+  readonly pickUntil?: number;
   /** Called after every object analysed, for progress displays. */
   readonly onProgress?: (summary: SweepSummary) => void;
 }
@@ -181,6 +186,10 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
       return true;
     }
     if (tally.picked >= options.batch) {
+      tally.complete = false;
+      return false;
+    }
+    if (options.pickUntil !== undefined && Date.now() > options.pickUntil) {
       tally.complete = false;
       return false;
     }

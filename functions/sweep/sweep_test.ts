@@ -130,6 +130,19 @@ describe('the catch-up sweep', () => {
     assert.equal(new Set(thoth.builds.map((request) => request.output?.image)).size, 7);
   });
 
+  it('stops picking when its time is up, reports itself incomplete, and the next sweep goes on', async () => {
+    const cluster = new MemoryCluster();
+    const thoth = new MemoryThoth();
+    for (let i = 0; i < 4; i++) cluster.put(build(`late-${i}`, 'Complete', i));
+    const deps = pipeline(cluster, thoth);
+    const late = await sweep(cluster, deps, { pickUntil: Date.now() - 1 }).summary;
+    assert.equal(late.complete, false);
+    assert.equal(late.submitted, 0);
+    const next = await sweep(cluster, deps).summary;
+    assert.equal(next.submitted, 4);
+    assert.equal(next.complete, true);
+  });
+
   it('remembers refusals so that refused objects cannot fill every batch, and retries them a day later', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
