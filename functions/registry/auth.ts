@@ -98,9 +98,15 @@ export function basicAuthorization(credentials: RegistryCredentials): string {
 
 export interface IssuedToken {
   readonly value: string;
-  /** Epoch milliseconds. */
-  readonly expiresAt: number;
+  /** Epoch milliseconds after which the token is renewed before use. */
+  readonly refreshAt: number;
 }
+
+/**
+ * Renew tokens this long before they expire, so no request starts with a dying token; but at
+ * most half their lifetime, or a token living under twice this would be renewed for every request.
+ */
+const REFRESH_MARGIN_MS = 10_000;
 
 /** Reads a token response body: `token` or `access_token`, `expires_in` defaulting to 60 s. */
 export function parseTokenResponse(body: Buffer, now = Date.now()): IssuedToken | undefined {
@@ -117,7 +123,8 @@ export function parseTokenResponse(body: Buffer, now = Date.now()): IssuedToken 
   if (value === undefined) return undefined;
   const seconds = typeof fields.expires_in === 'number' && Number.isFinite(fields.expires_in) && fields.expires_in > 0
     ? fields.expires_in : 60;
-  return { value, expiresAt: now + seconds * 1000 };
+  const lifetimeMs = seconds * 1000;
+  return { value, refreshAt: now + lifetimeMs - Math.min(REFRESH_MARGIN_MS, lifetimeMs / 2) };
 }
 
 /** `repository:<name>:<actions>` scope strings. */

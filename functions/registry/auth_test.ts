@@ -40,12 +40,17 @@ describe('realmProblem', () => {
 
 describe('parseTokenResponse', () => {
   const now = 1_000_000;
-  it('reads token and expires_in', () => {
-    assert.deepEqual(parseTokenResponse(Buffer.from('{"token":"abc","expires_in":300}'), now), { value: 'abc', expiresAt: now + 300_000 });
+  it('reads token and expires_in, renewing 10 s before expiry', () => {
+    assert.deepEqual(parseTokenResponse(Buffer.from('{"token":"abc","expires_in":300}'), now), { value: 'abc', refreshAt: now + 290_000 });
   });
   it('accepts access_token alone and defaults the lifetime to 60 s', () => {
-    assert.deepEqual(parseTokenResponse(Buffer.from('{"access_token":"xyz"}'), now), { value: 'xyz', expiresAt: now + 60_000 });
+    assert.deepEqual(parseTokenResponse(Buffer.from('{"access_token":"xyz"}'), now), { value: 'xyz', refreshAt: now + 50_000 });
   });
+  for (const [seconds, refreshIn] of [[20, 10_000], [10, 5_000], [4, 2_000], [0.5, 250]] as const) {
+    it(`uses a ${seconds} s token for half its lifetime, not one request`, () => {
+      assert.equal(parseTokenResponse(Buffer.from(`{"token":"t","expires_in":${seconds}}`), now)?.refreshAt, now + refreshIn);
+    });
+  }
   it('prefers token when both are given', () => {
     assert.equal(parseTokenResponse(Buffer.from('{"token":"a","access_token":"b"}'), now)?.value, 'a');
   });

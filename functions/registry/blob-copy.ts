@@ -118,7 +118,11 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
     ? new RegistryError('transient', where, `${what} ended early`)
     : new RegistryError('refused', where, `${what} does not match its digest (corrupt content)`);
   const verifier = new DigestVerifier(blob.digest, blob.size, fail);
-  res.once('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
+  // Listened to from the start: the blob may fail while no request is sending it yet (one may
+  // be waiting for a token), and an 'error' without a listener would end the process. The
+  // failure stays in `verifier.errored`, where `send` finds it.
+  verifier.on('error', () => undefined);
+  res.on('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
   verifier.once('close', () => {
     if (!res.complete) res.destroy();
   });

@@ -85,6 +85,9 @@ export function send(exchange: Exchange): Promise<IncomingMessage> {
       req.end();
     } else if (Buffer.isBuffer(body)) {
       req.end(body);
+    } else if (body.destroyed) {
+      // It failed before its request could start: piping it would wait for bytes that never come.
+      req.destroy(body.errored ?? new Error('request body closed before it was sent'));
     } else {
       body.once('error', (error) => req.destroy(error));
       body.pipe(req);

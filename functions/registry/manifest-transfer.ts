@@ -1,5 +1,5 @@
 /** Fetching, probing and pushing manifests by their exact bytes. */
-import { discard, readLimited } from './http-transport.js';
+import { discard } from './http-transport.js';
 import { digestOf, DIGEST, MANIFEST_ACCEPT, parseManifest } from './manifest.js';
 import type { ParsedManifest } from './manifest.js';
 import { RegistryError, unexpectedStatus } from './registry-error.js';
@@ -23,7 +23,7 @@ export function fetchManifest(session: RegistrySession, repository: string, refe
       headers: { accept: MANIFEST_ACCEPT }, followRedirects: true,
     });
     if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch manifest ${reference}`);
-    const bytes = await readLimited(res, MANIFEST_LIMIT);
+    const bytes = await session.readBody(res, MANIFEST_LIMIT, `read manifest ${reference}`, repository);
     if (bytes === undefined) throw new RegistryError('refused', where, `manifest ${reference} exceeds ${MANIFEST_LIMIT} bytes`);
     const header = res.headers['docker-content-digest'];
     const expected = DIGEST.test(reference) ? reference : typeof header === 'string' && DIGEST.test(header) ? header : undefined;

@@ -49,8 +49,6 @@ type AuthMode =
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 const TOKEN_BODY_LIMIT = 1024 * 1024;
-/** Refresh tokens this long before they expire, so no request starts with a dying token. */
-const TOKEN_MARGIN_MS = 10_000;
 
 /** Docker Hub's name in image references is not the host that serves its API. */
 function apiHost(registry: string): string {
@@ -182,7 +180,7 @@ export class RegistrySession {
         }
         throw error;
       }
-      const body = await readLimited(res, TOKEN_BODY_LIMIT);
+      const body = await this.readBody(res, TOKEN_BODY_LIMIT, 'read token');
       const token = body === undefined ? undefined : parseTokenResponse(body);
       if (token === undefined) throw new RegistryError('refused', this.#where(), 'token realm answered without a token');
       return token;
@@ -202,7 +200,7 @@ export class RegistrySession {
       case 'basic':
         return this.#credentials === undefined ? undefined : basicAuthorization(this.#credentials);
       case 'bearer': {
-        const token = this.#token !== undefined && this.#token.expiresAt - TOKEN_MARGIN_MS > Date.now()
+        const token = this.#token !== undefined && this.#token.refreshAt > Date.now()
           ? this.#token : await this.#fetchToken();
         return `Bearer ${token.value}`;
       }
@@ -216,6 +214,18 @@ export class RegistrySession {
     this.#credentials = await this.#options.credentials?.();
     this.#token = undefined;
     if (this.#mode.kind === 'bearer') await this.#fetchToken();
+  }
+
+  /**
+   * Reads a small body whole, or undefined past `limit`. A connection lost meanwhile is a
+   * transient RegistryError, so the operation around it is retried like any other.
+   */
+  async readBody(res: IncomingMessage, limit: number, what: string, repository?: string): Promise<Buffer | undefined> {
+    try {
+      return await readLimited(res, limit);
+    } catch (error) {
+      throw networkError(error, this.#where(repository), what);
+    }
   }
 
   async #send(method: string, url: URL, headers: OutgoingHttpHeaders, body: Buffer | Readable | undefined,

@@ -26,6 +26,8 @@ export interface SeenRequest {
   readonly method: string;
   readonly path: string;
   readonly authorization: string | undefined;
+  readonly contentLength: string | undefined;
+  readonly contentRange: string | undefined;
   readonly fault: Fault['kind'] | undefined;
 }
 
@@ -36,6 +38,8 @@ export interface FaultyProxyOptions {
   readonly fault?: (req: IncomingMessage, seen: readonly SeenRequest[]) => Fault | undefined;
   /** Replace the client's Authorization with this before forwarding (a blob store's own access). */
   readonly upstreamAuthorization?: string;
+  /** Called once a dropped response has been cut, or a flipped one sent whole. */
+  readonly onFaultDone?: (fault: Fault) => void;
 }
 
 export interface FaultyProxy {
@@ -85,7 +89,10 @@ export async function startFaultyProxy(options: FaultyProxyOptions): Promise<Fau
   const seen: SeenRequest[] = [];
   const server: Server = createServer((req, res) => {
     const fault = options.fault?.(req, seen);
-    seen.push({ method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, fault: fault?.kind });
+    seen.push({
+      method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization,
+      contentLength: req.headers['content-length'], contentRange: req.headers['content-range'], fault: fault?.kind,
+    });
     if (fault?.kind === 'status') {
       req.resume();
       res.writeHead(fault.status, { 'content-length': '0', ...fault.headers }).end();
@@ -107,10 +114,17 @@ export async function startFaultyProxy(options: FaultyProxyOptions): Promise<Fau
     upstream.on('response', (answer: IncomingMessage) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       if (fault?.kind === 'drop-response') {
-        answer.pipe(countingCut(fault.afterBytes, () => res.socket?.destroy())).pipe(res);
+        // Never ended, and the socket held from the start: once a short body has passed
+        // whole, the response would be finished and its socket detached, kept alive.
+        const socket = req.socket;
+        answer.pipe(countingCut(fault.afterBytes, () => {
+          socket.destroy();
+          options.onFaultDone?.(fault);
+        })).pipe(res, { end: false });
       } else if (fault?.kind === 'stall-response') {
         answer.pipe(countingCut(fault.afterBytes, () => answer.unpipe())).pipe(res, { end: false });
       } else if (fault?.kind === 'flip-response') {
+        res.once('finish', () => options.onFaultDone?.(fault));
         answer.pipe(flipper(fault.atByte)).pipe(res);
       } else {
         answer.pipe(res);

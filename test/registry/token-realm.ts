@@ -32,6 +32,10 @@ export interface TokenRealm {
   readonly url: string;
   /** Every token request seen, in order, so tests can count them. */
   readonly requests: readonly TokenRequestRecord[];
+  /** Token requests arriving from now on are answered only once `until` settles. */
+  hold(until: Promise<void>): void;
+  /** The next answer sends its headers and `afterBytes` bytes of body, then cuts the connection. */
+  cutNextAnswer(afterBytes: number): void;
   close(): Promise<void>;
 }
 
@@ -55,13 +59,16 @@ export async function startTokenRealm(options: TokenRealmOptions): Promise<Token
   const x5c = [new X509Certificate(certPem).raw.toString('base64')];
   const requests: TokenRequestRecord[] = [];
   const expiresIn = options.expiresInSeconds ?? 300;
+  let held: Promise<void> = Promise.resolve();
+  let cutAfterBytes: number | undefined;
 
   const sign = (subject: string, access: Grant[]): string => {
     const now = Math.floor(Date.now() / 1000);
     const header = { typ: 'JWT', alg: 'ES256', x5c };
     const claims = {
       iss: options.issuer, sub: subject, aud: options.service,
-      exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomUUID(), access,
+      // Whole seconds: the registry reads exp as an integer, while expires_in may claim less.
+      exp: now + Math.max(1, Math.ceil(expiresIn)), nbf: now - 10, iat: now, jti: randomUUID(), access,
     };
     const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(claims))}`;
     const signature = createSign('sha256').update(signingInput).sign({ key, dsaEncoding: 'ieee-p1363' });
@@ -78,7 +85,24 @@ export async function startTokenRealm(options: TokenRealmOptions): Promise<Token
     return decoded === `${expected.username}:${expected.password}` ? 'ok' : 'bad';
   };
 
+  const answer = (res: ServerResponse, status: number, body: string): void => {
+    const bytes = Buffer.from(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': bytes.length });
+    const cut = cutAfterBytes;
+    cutAfterBytes = undefined;
+    if (cut === undefined) {
+      res.end(bytes);
+      return;
+    }
+    res.write(bytes.subarray(0, cut), () => res.socket?.destroy());
+  };
+
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const go = (): void => respond(req, res);
+    void held.then(go, go);
+  };
+
+  const respond = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://realm');
     if (req.method !== 'GET' || url.pathname !== '/token') {
       res.writeHead(404).end();
@@ -88,7 +112,7 @@ export async function startTokenRealm(options: TokenRealmOptions): Promise<Token
     const who = authenticate(req);
     requests.push({ scopes, authenticated: who === 'ok' });
     if (who === 'bad') {
-      res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"bad credentials"}');
+      answer(res, 401, '{"details":"bad credentials"}');
       return;
     }
     const grants = who === 'ok' ? scopes.map(parseScope).filter((g): g is Grant => g !== undefined) : [];
@@ -97,7 +121,7 @@ export async function startTokenRealm(options: TokenRealmOptions): Promise<Token
     const body: Record<string, unknown> = { expires_in: expiresIn, issued_at: new Date().toISOString() };
     if (field !== 'access_token') body['token'] = token;
     if (field !== 'token') body['access_token'] = token;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    answer(res, 200, JSON.stringify(body));
   };
 
   let server: Server;
@@ -114,6 +138,12 @@ export async function startTokenRealm(options: TokenRealmOptions): Promise<Token
   return {
     url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}/token`,
     requests,
+    hold: (until) => {
+      held = until;
+    },
+    cutNextAnswer: (afterBytes) => {
+      cutAfterBytes = afterBytes;
+    },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
