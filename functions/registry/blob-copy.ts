@@ -1,10 +1,11 @@
 /**
  * Copies one blob: HEAD the destination and skip it if present; mount it when both sides are
- * one registry; otherwise stream it from the source into one PUT with Content-Length (one
- * PATCH then an empty PUT where the registry refuses that), hashing as it flows. Each attempt
- * starts from scratch with a new upload session; the abandoned one is cancelled.
+ * one registry; otherwise stream it from the source into one PUT with Content-Length (16 MiB
+ * PATCHes then an empty PUT where the registry refuses that), hashing as it flows. Each
+ * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
  */
 import type { IncomingMessage } from 'node:http';
+import { byteChunks } from './byte-chunks.js';
 import { DigestVerifier } from './digest-verifier.js';
 import type { VerifyFailure } from './digest-verifier.js';
 import { discard } from './http-transport.js';
@@ -37,6 +38,8 @@ export type BlobOutcome = 'copied' | 'skipped' | 'mounted';
 
 /** Monolithic PUT refused in a way that says "upload in chunks instead". */
 const CHUNKED_ONLY = new Set([405, 413, 501]);
+/** PATCH size in chunked uploads: few requests per layer, yet under common request-size limits. */
+const CHUNK_BYTES = 16 * 1024 * 1024;
 
 const short = (digest: string): string => digest.slice(0, digest.indexOf(':') + 13);
 
@@ -87,12 +90,14 @@ async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Pr
   if (started.statusCode !== 202 || location === undefined) throw await unexpectedStatus(started, where, 'start upload');
   discard(started);
 
+  // Blobs upload side by side: whether this one went in chunks is its own, not the route's now.
+  const chunked = route.preferChunked;
   try {
-    await upload(route, blob, location, tally);
+    await upload(route, blob, location, chunked, tally);
     return 'copied';
   } catch (error) {
     await cancelUpload(dst, location, repository);
-    if (error instanceof RegistryError && error.httpStatus !== undefined && CHUNKED_ONLY.has(error.httpStatus) && !route.preferChunked) {
+    if (error instanceof RegistryError && error.httpStatus !== undefined && CHUNKED_ONLY.has(error.httpStatus) && !chunked) {
       route.preferChunked = true;
       return attempt(route, blob, tally);
     }
@@ -130,29 +135,33 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   return verifier;
 }
 
-async function upload(route: BlobRoute, blob: Descriptor, location: URL, tally: BlobTally): Promise<void> {
+async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunks: boolean, tally: BlobTally): Promise<void> {
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
   const what = `upload blob ${short(blob.digest)}`;
-  const body = await openVerifiedSource(route, blob);
+  const source = await openVerifiedSource(route, blob);
+  const chunked = inChunks && blob.size > 0;
   let commit = location;
   try {
-    if (route.preferChunked && blob.size > 0) {
-      const patched = await dst.request({
-        method: 'PATCH', path: location.href, what, repository, body,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size), 'content-range': `0-${blob.size - 1}` },
-      });
-      const next = uploadLocation(patched, location);
-      if (patched.statusCode !== 202 || next === undefined) throw await failed(patched);
-      discard(patched);
-      commit = next;
+    if (chunked) {
+      const nextChunk = byteChunks(source);
+      for (let start = 0; start < blob.size; start += CHUNK_BYTES) {
+        const length = Math.min(CHUNK_BYTES, blob.size - start);
+        const patched = await dst.request({
+          method: 'PATCH', path: commit.href, what, repository, body: nextChunk(length),
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(length), 'content-range': `${start}-${start + length - 1}` },
+        });
+        const next = uploadLocation(patched, commit);
+        if (patched.statusCode !== 202 || next === undefined) throw await failed(patched);
+        discard(patched);
+        commit = next;
+      }
     }
-    const chunkedDone = route.preferChunked && blob.size > 0;
     const put = await dst.request({
       method: 'PUT', path: withDigest(commit, blob.digest), what, repository,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': chunkedDone ? '0' : String(blob.size) },
-      ...(chunkedDone ? {} : { body }),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': chunked ? '0' : String(blob.size) },
+      ...(chunked ? {} : { body: source }),
     });
     if (put.statusCode !== 201) throw await failed(put);
     discard(put);
@@ -161,14 +170,14 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, tally: 
       throw new RegistryError('refused', where, `${what}: registry stored it under another digest`);
     }
   } finally {
-    tally.bytesSent += body.bytesOut;
-    if (!body.destroyed) body.destroy();
+    tally.bytesSent += source.bytesOut;
+    if (!source.destroyed) source.destroy();
   }
 
   async function failed(res: IncomingMessage): Promise<RegistryError> {
     // The registry answered before taking the whole body: stop sending and drop the connection.
-    body.unpipe();
-    body.destroy();
+    source.unpipe();
+    source.destroy();
     const error = await unexpectedStatus(res, where, what);
     res.destroy();
     return error;

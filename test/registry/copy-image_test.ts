@@ -243,8 +243,9 @@ describe('copyImage between real registries', { timeout: 120_000 }, () => {
     assert.equal(throttled, 2);
   });
 
-  it('falls back to a PATCH upload when the destination refuses monolithic PUTs', async () => {
-    const image = await pushTestImage(plainA, { repository: 'chunky/app', tag: 'v1', layerSizes: [800_000, 5] });
+  it('falls back to 16 MiB PATCH chunks when the destination refuses monolithic PUTs', async () => {
+    const layer = 40_000_000;
+    const image = await pushTestImage(plainA, { repository: 'chunky/app', tag: 'v1', layerSizes: [layer, 5] });
     const strict = await proxy({
       target: plainB.url,
       fault: (req) => (isBlobPut(req.method, req.url) && req.headers['content-length'] !== '0'
@@ -253,10 +254,15 @@ describe('copyImage between real registries', { timeout: 120_000 }, () => {
     const result = await copyImage({
       source: { registry: plainA.host, repository: 'chunky/app', tag: 'v1' },
       destination: { registry: strict.host, repository: 'chunky/app', tag: 'v1' },
-      retry: FAST_RETRY, concurrency: 1,
+      retry: FAST_RETRY,
     });
     assert.equal(result.digest, image.digest);
-    assert.ok(strict.seen.some((r) => r.method === 'PATCH'));
+    const chunk = 16 * 1024 * 1024;
+    const ranges = strict.seen.filter((r) => r.method === 'PATCH').map((r) => [r.contentRange, Number(r.contentLength)]);
+    const big = ranges.filter(([, length]) => Number(length) > 1_000);
+    assert.deepEqual(big, [[`0-${chunk - 1}`, chunk], [`${chunk}-${2 * chunk - 1}`, chunk], [`${2 * chunk}-${layer - 1}`, layer - 2 * chunk]]);
+    assert.ok(strict.seen.filter((r) => isBlobPut(r.method, r.path)).every((r) => r.contentLength === '0' || r.fault === 'status'),
+      'each upload ends with an empty PUT');
     await assertCopied(plainB, 'chunky/app', 'v1', image);
   });
 
