@@ -24,6 +24,8 @@ export interface CommandContext {
   /** Aborted by SIGINT/SIGTERM. */
   readonly signal: AbortSignal;
   readonly watchTimeoutSeconds?: number;
+  /** watch: list again this often; undefined for never. */
+  readonly resyncMs?: number;
   /** Where the one-line result of analyze-existing goes (stdout). */
   readonly print: (line: string) => void;
 }
@@ -58,7 +60,6 @@ export async function watchCommand(context: CommandContext): Promise<number> {
         return 'retry';
       }
     },
-    onGiveUp: (key) => log.error({ object: key }, 'still failing after several attempts; left for its next change or the next start'),
   });
 
   const handle: ObjectHandler = (object, action, origin) => {
@@ -87,7 +88,11 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   await Promise.all(
     context.namespaces.flatMap((namespace) =>
       wiring.collections.map((collection) =>
-        watchCollection(wiring.lister, context.streaming, { ...collection, namespace }, handle, log, { signal, timeoutSeconds }).catch((error: unknown) => {
+        watchCollection(wiring.lister, context.streaming, { ...collection, namespace }, handle, log, {
+          signal,
+          timeoutSeconds,
+          ...(context.resyncMs !== undefined ? { resyncMs: context.resyncMs } : {}),
+        }).catch((error: unknown) => {
           code = EXIT_FAILURES;
           log.error({}, message(error));
           stop.abort();

@@ -15,6 +15,8 @@ interface Flag {
   readonly help: string;
 }
 
+export const DEFAULT_RESYNC_MINUTES = 30;
+
 export const FLAGS: readonly Flag[] = [
   { name: 'build-watcher-namespace', short: 'n', env: 'THOTH_WATCHED_NAMESPACE', takesValue: true, help: 'namespaces to watch, comma-separated (default: the kubeconfig context\'s, else default)' },
   { name: 'thoth-api-host', short: 'a', env: 'THOTH_USER_API_HOST', takesValue: true, help: 'Thoth User API host[:port] or URL (required)' },
@@ -37,6 +39,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'kubeconfig', env: 'KUBECONFIG', takesValue: true, help: 'kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' },
   { name: 'no-kubernetes-tls-verify', env: 'KUBERNETES_VERIFY_TLS', envValue: '0', takesValue: false, help: 'do not verify the API server\'s TLS certificate' },
   { name: 'watch-timeout', takesValue: true, help: 'watch: seconds before the server ends each watch (default 300–600, then it resumes)' },
+  { name: 'resync-minutes', takesValue: true, help: `watch: list everything again this often, so a finished object still unmarked is tried again (default ${DEFAULT_RESYNC_MINUTES}; 0: never)` },
   { name: 'help', short: 'h', takesValue: false, help: 'show this help' },
 ];
 
@@ -54,6 +57,8 @@ export interface CliOptions {
   /** Variables the flags set, to lay over the environment. */
   readonly env: Readonly<Record<string, string>>;
   readonly watchTimeoutSeconds?: number;
+  /** watch: minutes between full lists; 0 for none. */
+  readonly resyncMinutes: number;
 }
 
 export class UsageError extends Error {
@@ -87,11 +92,18 @@ export function parseCommandLine(argv: readonly string[]): CliOptions {
       throw new UsageError('--watch-timeout: expected seconds from 1 to 3600');
     }
   }
+  const resync = values['resync-minutes'];
+  const resyncMinutes = typeof resync === 'string' ? Number(resync) : DEFAULT_RESYNC_MINUTES;
+  // Fractions are allowed: tests resync every few seconds.
+  if ((typeof resync === 'string' && resync.trim() === '') || !Number.isFinite(resyncMinutes) || resyncMinutes < 0 || resyncMinutes > 10_080) {
+    throw new UsageError('--resync-minutes: expected minutes from 0 (never) to 10080');
+  }
   return {
     command: command as Command | undefined,
     help: values['help'] === true,
     verbose: values['verbose'] === true,
     env,
+    resyncMinutes,
     ...(watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds } : {}),
   };
 }
@@ -114,6 +126,11 @@ export function helpText(): string {
     const variable = flag.env === undefined ? '' : ` [${flag.env}${flag.envValue !== undefined ? `=${flag.envValue}` : ''}]`;
     lines.push(`  ${names.padEnd(40)} ${flag.help}${variable}`);
   }
+  lines.push(
+    '',
+    'watch retries an object that failed for a transient reason (Thoth or the API server down) with',
+    'a backoff that doubles up to 5 minutes, for as long as it fails; it never gives up on it.',
+  );
   lines.push('', 'Other variables of the function (credentials, THOTH_CA_BUNDLE, …) are read as well.');
   return `${lines.join('\n')}\n`;
 }

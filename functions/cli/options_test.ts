@@ -48,4 +48,16 @@ describe('command-line flags', () => {
     assert.equal(parseCommandLine(['watch', '--watch-timeout', '5']).watchTimeoutSeconds, 5);
     assert.equal(parseCommandLine(['--help']).help, true);
   });
+
+  it('resyncs every 30 minutes unless --resync-minutes says otherwise, and says how transient failures are retried', () => {
+    assert.equal(parseCommandLine(['watch']).resyncMinutes, 30);
+    assert.equal(parseCommandLine(['watch', '--resync-minutes', '5']).resyncMinutes, 5);
+    assert.equal(parseCommandLine(['watch', '--resync-minutes', '0.05']).resyncMinutes, 0.05);
+    assert.equal(parseCommandLine(['watch', '--resync-minutes', '0']).resyncMinutes, 0);
+    for (const value of ['soon', '-1', '', ' ', '99999']) {
+      assert.throws(() => parseCommandLine(['watch', '--resync-minutes', value]), UsageError, JSON.stringify(value));
+    }
+    assert.match(helpText(), /--resync-minutes <value>\s+watch: list everything again/);
+    assert.match(helpText(), /never gives up/);
+  });
 });

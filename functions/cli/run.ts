@@ -3,6 +3,7 @@
  * kubeconfig, the configuration the function would load, then one command.
  * Exit status: 0 done, 1 failures (see the log), 2 bad usage or configuration.
  */
+import { rmSync } from 'node:fs';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,9 @@ async function exists(path: string): Promise<boolean> {
 /**
  * On a laptop there is no service-account token: --pass-token then means the kubeconfig
  * user's own token (as the original did), kept in a private temporary file for the run.
+ * The pipeline reads credentials from a file only. The file goes at the end of the run, and
+ * also synchronously on any exit that skips that (a second Ctrl-C, a crash): a user's token
+ * must not outlive the run on disk. Only SIGKILL can leave it behind.
  */
 async function withUserToken(config: Config, environment: NodeJS.ProcessEnv, streaming: KubeStreaming): Promise<{ config: Config; cleanup: () => Promise<void> }> {
   const none = { config, cleanup: async () => {} };
@@ -48,9 +52,26 @@ async function withUserToken(config: Config, environment: NodeJS.ProcessEnv, str
   if (token === undefined) throw new UsageError('--pass-token needs a bearer token: log in with `oc login`, or set BUILD_WATCHER_TOKEN_FILE');
   registerSecret(token);
   const dir = await mkdtemp(join(tmpdir(), 'build-watcher-'));
-  const tokenFile = join(dir, 'token');
-  await writeFile(tokenFile, token, { mode: 0o600 });
-  return { config: { ...config, tokenFile }, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const removeAtExit = () => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // Exiting anyway: nothing more can be done.
+    }
+  };
+  process.once('exit', removeAtExit);
+  const cleanup = async () => {
+    process.off('exit', removeAtExit);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    const tokenFile = join(dir, 'token');
+    await writeFile(tokenFile, token, { mode: 0o600 });
+    return { config: { ...config, tokenFile }, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
 }
 
 function verifyTls(environment: NodeJS.ProcessEnv): boolean {
@@ -98,6 +119,7 @@ export async function main(argv: readonly string[], environment: NodeJS.ProcessE
       signal: io.signal,
       print: (line: string) => io.stdout(`${line}\n`),
       ...(options.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}),
+      ...(options.resyncMinutes > 0 ? { resyncMs: Math.round(options.resyncMinutes * 60_000) } : {}),
     };
     return options.command === 'watch' ? await watchCommand(context) : await analyzeExistingCommand(context);
   } catch (error) {

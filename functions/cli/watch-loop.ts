@@ -9,6 +9,8 @@
  *   pipeline re-reads and marks every object.
  * - The connection fails: back off exponentially (with jitter, capped) and resume.
  * - 401, 403, 404: nothing will improve by retrying; the error is thrown to the caller.
+ * - Every `resyncMs`, list again anyway (the watch is given a timeout that ends it then): an
+ *   object whose event came and went while it could not be handled is handed over once more.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isRecord, parseKubeObject, pluralOf, type KubeObject } from '../events/intake.js';
@@ -29,6 +31,8 @@ export interface WatchLoopOptions {
   readonly pageSize?: number;
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** List again this long after the last list; undefined: only when the server requires it. */
+  readonly resyncMs?: number;
   /** Start by watching from here instead of listing (tests force a "too old" version this way). */
   readonly resourceVersion?: string;
 }
@@ -52,11 +56,17 @@ export class WatchFatalError extends Error {
 
 class TooOld extends Error {}
 
-function asObject(value: unknown, collection: Collection): KubeObject | undefined {
-  if (!isRecord(value)) return undefined;
+const RESYNC_SLACK_MS = 10_000;
+
+function asObject(value: unknown, collection: WatchedCollection, log: Logger): KubeObject | undefined {
   try {
+    if (!isRecord(value)) throw new Error('not an object');
     return parseKubeObject({ ...value, apiVersion: collection.apiVersion, kind: collection.kind }, collection.kind);
-  } catch {
+  } catch (error) {
+    log.debug(
+      { collection: `${collection.kind} in ${collection.namespace}` },
+      `skipped an unreadable ${collection.kind}: ${error instanceof Error ? error.message : 'unknown error'}`,
+    );
     return undefined;
   }
 }
@@ -67,13 +77,13 @@ function resourceVersionOf(value: unknown): string | undefined {
   return typeof version === 'string' && version !== '' ? version : undefined;
 }
 
-async function listAll(lister: PageLister, collection: WatchedCollection, pageSize: number, signal: AbortSignal, handle: ObjectHandler): Promise<string> {
+async function listAll(lister: PageLister, collection: WatchedCollection, pageSize: number, signal: AbortSignal, handle: ObjectHandler, log: Logger): Promise<string> {
   let continueToken: string | undefined;
   let resourceVersion = '';
   do {
     const page = await lister.page(collection, { limit: pageSize, ...(continueToken !== undefined ? { continueToken } : {}), signal });
     for (const item of page.items) {
-      const object = asObject(item, collection);
+      const object = asObject(item, collection, log);
       if (object !== undefined) handle(object, 'add', 'list');
     }
     resourceVersion = page.resourceVersion;
@@ -94,7 +104,16 @@ export async function watchCollection(
   const where = `${collection.kind} in ${collection.namespace}`;
   const path = collectionPath(collection);
   let resourceVersion = options.resourceVersion;
+  let listedAt = Date.now();
   let failures = 0;
+  const { resyncMs } = options;
+  // Slack, so a watch is never opened for a second or two just to reach the resync.
+  const resyncDue = () => resyncMs !== undefined && Date.now() - listedAt >= resyncMs - Math.min(RESYNC_SLACK_MS, resyncMs / 10);
+  const watchSeconds = () => {
+    const drawn = options.timeoutSeconds();
+    if (resyncMs === undefined) return drawn;
+    return Math.max(1, Math.min(drawn, Math.ceil((listedAt + resyncMs - Date.now()) / 1000)));
+  };
   const backoff = async (why: string) => {
     failures += 1;
     const ceiling = Math.min(options.maxBackoffMs ?? 30_000, (options.initialBackoffMs ?? 500) * 2 ** (failures - 1));
@@ -105,12 +124,14 @@ export async function watchCollection(
 
   while (!signal.aborted) {
     try {
-      if (resourceVersion === undefined) {
-        resourceVersion = await listAll(lister, collection, options.pageSize ?? 500, signal, handle);
+      if (resourceVersion === undefined || resyncDue()) {
+        if (resourceVersion !== undefined) log.debug({ collection: where }, `resync: listing ${where} again`);
+        resourceVersion = await listAll(lister, collection, options.pageSize ?? 500, signal, handle, log);
+        listedAt = Date.now();
         log.debug({ collection: where, resourceVersion }, `listed ${where}`);
       }
       const openedAt = Date.now();
-      const timeoutSeconds = options.timeoutSeconds();
+      const timeoutSeconds = watchSeconds();
       const lines = await streaming.open(
         path,
         { watch: 'true', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) },
@@ -130,7 +151,7 @@ export async function watchCollection(
         resourceVersion = resourceVersionOf(event.object) ?? resourceVersion;
         if (event.type === 'BOOKMARK') continue;
         const action: ObjectAction | undefined = event.type === 'ADDED' ? 'add' : event.type === 'MODIFIED' ? 'update' : event.type === 'DELETED' ? 'delete' : undefined;
-        const object = action === undefined ? undefined : asObject(event.object, collection);
+        const object = action === undefined ? undefined : asObject(event.object, collection, log);
         if (action !== undefined && object !== undefined) handle(object, action, 'watch');
       }
       if (signal.aborted) return;

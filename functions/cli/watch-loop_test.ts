@@ -40,7 +40,7 @@ function scripted(steps: Step[], stop: AbortController) {
   return { streaming, opened };
 }
 
-async function run(steps: Step[], cluster = new MemoryCluster(), resourceVersion?: string) {
+async function run(steps: Step[], cluster = new MemoryCluster(), resourceVersion?: string, resyncMs?: number) {
   const stop = new AbortController();
   const { streaming, opened } = scripted(steps, stop);
   const handled: string[] = [];
@@ -50,6 +50,7 @@ async function run(steps: Step[], cluster = new MemoryCluster(), resourceVersion
     timeoutSeconds: () => 7,
     initialBackoffMs: 1,
     ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+    ...(resyncMs !== undefined ? { resyncMs } : {}),
   });
   return { handled, opened, log, cluster };
 }
@@ -88,6 +89,30 @@ describe('the command line watch loop', () => {
     const { opened, log } = await run([transient('ECONNRESET'), transient('ECONNREFUSED'), [line('ADDED', object('b', '301'))]], new MemoryCluster(), '300');
     assert.deepEqual(opened.map((query) => query['resourceVersion']), ['300', '300', '300', '301']);
     assert.equal(log.lines.filter((entry) => entry.level === 'warn' && /interrupted/.test(entry.message)).length, 2);
+  });
+
+  it('lists again once the resync interval has passed, ending each watch in time for it', async () => {
+    const cluster = new MemoryCluster();
+    cluster.put(object('old', '1'));
+    const far = await run([[line('ADDED', object('a', '201'))], [line('MODIFIED', object('a', '202'))]], cluster, undefined, 3000);
+    assert.ok(far.opened.every((query) => query['timeoutSeconds'] === '3'), 'the watch ends when the resync is due, not later');
+    assert.equal(far.cluster.pageRequests.length, 1, 'no resync before it is due');
+    const listedBefore = cluster.pageRequests.length;
+
+    const due = await run([[line('ADDED', object('a', '201'))], [line('MODIFIED', object('a', '202'))]], cluster, undefined, 0);
+    assert.deepEqual(due.handled, ['list:add:old', 'watch:add:a', 'list:add:old', 'watch:update:a', 'list:add:old']);
+    assert.equal(cluster.pageRequests.length - listedBefore, 3, 'listed before every watch');
+    assert.equal(due.log.lines.filter((entry) => /resync: listing Build in ns again/.test(entry.message)).length, 2);
+  });
+
+  it('logs, at debug level, a watched object it cannot read, and goes on', async () => {
+    const unreadable = { apiVersion: 'build.openshift.io/v1', kind: 'Build', metadata: { namespace: NS, resourceVersion: '301' } };
+    const { handled, log, opened } = await run([[line('ADDED', unreadable), line('MODIFIED', 'garbage'), line('ADDED', object('b', '302'))]], new MemoryCluster(), '300');
+    assert.deepEqual(handled, ['watch:add:b']);
+    const skipped = log.lines.filter((entry) => entry.level === 'debug' && /skipped an unreadable Build/.test(entry.message));
+    assert.equal(skipped.length, 2, JSON.stringify(log.lines));
+    assert.match(skipped[0]?.message ?? '', /metadata/, 'says what is wrong with it');
+    assert.deepEqual(opened.map((query) => query['resourceVersion']), ['300', '302']);
   });
 
   it('stops with an error that says why when retrying cannot help', async () => {

@@ -2,15 +2,23 @@
  * The command line's work queue, keyed by object: at most `workers` objects are processed at
  * once, never the same object twice at once, and a burst of events for one object collapses
  * into one pending item (the newest). A task answering `retry` is queued again after an
- * exponential backoff, up to `maxAttempts`; then `onGiveUp` hears of it.
+ * exponential backoff capped at `maxRetryMs`, for as long as it answers `retry`: a Thoth or
+ * API server outage of any length must not lose the objects that finished meanwhile.
  */
 export interface WorkQueueOptions<T> {
   readonly workers: number;
   readonly process: (item: T) => Promise<'done' | 'retry'>;
-  readonly maxAttempts?: number;
   readonly initialRetryMs?: number;
   readonly maxRetryMs?: number;
-  readonly onGiveUp?: (key: string, item: T) => void;
+}
+
+export const DEFAULT_INITIAL_RETRY_MS = 1000;
+export const DEFAULT_MAX_RETRY_MS = 5 * 60 * 1000;
+
+/** The wait before retry number `attempt` (1, 2, …): doubling from `initialMs`, at most `maxMs`. */
+export function retryDelayMs(attempt: number, initialMs = DEFAULT_INITIAL_RETRY_MS, maxMs = DEFAULT_MAX_RETRY_MS): number {
+  // The exponent is bounded so a week-long outage does not overflow into Infinity.
+  return Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
 }
 
 export class WorkQueue<T> {
@@ -18,7 +26,7 @@ export class WorkQueue<T> {
   readonly #pending = new Map<string, T>();
   readonly #running = new Set<string>();
   readonly #attempts = new Map<string, number>();
-  readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #retries = new Map<string, NodeJS.Timeout>();
   readonly #idle = new Set<() => void>();
   #closed = false;
 
@@ -26,23 +34,24 @@ export class WorkQueue<T> {
     this.#options = options;
   }
 
-  /** Queues `item`, replacing an older pending item of the same key. */
+  /** Queues `item` now, replacing an older pending item of the same key and its retry. */
   add(key: string, item: T): void {
     if (this.#closed) return;
+    this.#cancelRetry(key);
     this.#pending.set(key, item);
     this.#attempts.delete(key);
     this.#pump();
   }
 
   get size(): number {
-    return this.#pending.size + this.#running.size + this.#timers.size;
+    return this.#pending.size + this.#running.size + this.#retries.size;
   }
 
   /** Stops taking work and drops retries not yet due; resolves when running tasks are done. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers.clear();
+    for (const timer of this.#retries.values()) clearTimeout(timer);
+    this.#retries.clear();
     this.#pending.clear();
     await this.idle();
   }
@@ -76,24 +85,26 @@ export class WorkQueue<T> {
     }
     this.#running.delete(key);
     if (result === 'retry' && !this.#closed && !this.#pending.has(key)) this.#retryLater(key, item);
+    else if (result === 'done' && !this.#pending.has(key)) this.#attempts.delete(key);
     this.#pump();
   }
 
   #retryLater(key: string, item: T): void {
     const attempt = (this.#attempts.get(key) ?? 0) + 1;
-    if (attempt >= (this.#options.maxAttempts ?? 6)) {
-      this.#attempts.delete(key);
-      this.#options.onGiveUp?.(key, item);
-      return;
-    }
     this.#attempts.set(key, attempt);
-    const delay = Math.min(this.#options.maxRetryMs ?? 60_000, (this.#options.initialRetryMs ?? 1000) * 2 ** (attempt - 1));
+    const delay = retryDelayMs(attempt, this.#options.initialRetryMs, this.#options.maxRetryMs);
     const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      if (this.#closed || this.#pending.has(key)) return this.#pump();
+      this.#retries.delete(key);
       this.#pending.set(key, item);
       this.#pump();
     }, delay);
-    this.#timers.add(timer);
+    this.#retries.set(key, timer);
+  }
+
+  #cancelRetry(key: string): void {
+    const timer = this.#retries.get(key);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.#retries.delete(key);
   }
 }

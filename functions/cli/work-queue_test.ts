@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WorkQueue } from './work-queue.js';
+import { retryDelayMs, WorkQueue } from './work-queue.js';
 
 function gate() {
   let open!: () => void;
@@ -37,25 +37,45 @@ describe('the command line work queue', () => {
     assert.deepEqual(seen.slice(2).sort(), ['a3', 'c2']);
   });
 
-  it('retries with backoff, then gives up and says so', async () => {
+  it('retries with doubling backoff for as long as the task asks, past any number of attempts', async () => {
     const attempts: number[] = [];
-    const gaveUp: string[] = [];
     const started = Date.now();
     const queue = new WorkQueue<string>({
       workers: 1,
-      maxAttempts: 3,
       initialRetryMs: 5,
+      maxRetryMs: 20,
       process: async () => {
         attempts.push(Date.now() - started);
-        return 'retry';
+        return attempts.length < 10 ? 'retry' : 'done';
       },
-      onGiveUp: (key) => gaveUp.push(key),
     });
     queue.add('x', 'x');
     await queue.idle();
-    assert.equal(attempts.length, 3);
+    assert.equal(attempts.length, 10, 'a long outage must not make it give up');
     assert.ok((attempts[2] ?? 0) - (attempts[1] ?? 0) >= 9, 'the second retry waits twice as long');
-    assert.deepEqual(gaveUp, ['x']);
+  });
+
+  it('caps the wait between retries at five minutes by default', () => {
+    assert.deepEqual([1, 2, 3, 9].map((attempt) => retryDelayMs(attempt)), [1000, 2000, 4000, 256_000]);
+    for (const attempt of [10, 11, 50, 10_000]) assert.equal(retryDelayMs(attempt), 300_000);
+  });
+
+  it('a new event for an object replaces its pending retry instead of running it again later', { timeout: 10_000 }, async () => {
+    const seen: string[] = [];
+    const queue = new WorkQueue<string>({
+      workers: 1,
+      initialRetryMs: 60_000,
+      process: async (item) => {
+        seen.push(item);
+        return item === 'x1' ? 'retry' : 'done';
+      },
+    });
+    queue.add('x', 'x1');
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    assert.equal(queue.size, 1, 'waiting to be retried');
+    queue.add('x', 'x2');
+    await queue.idle();
+    assert.deepEqual(seen, ['x1', 'x2']);
   });
 
   it('close() waits for running work and drops the rest', async () => {

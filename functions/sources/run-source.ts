@@ -6,7 +6,9 @@
  *
  * Marks (same annotations as Builds): `submitted-at`; `output-image`, the submitted
  * references joined by commas; `analysis-ids`, the ids object of the one image, or a JSON
- * array of them in the same order when the run built several.
+ * array of them in the same order when the run built several. A run whose every image another
+ * object submits (a PipelineRun's TaskRuns) is marked `submitted-at` alone: it is done too, and
+ * left unmarked, every sweep would pick it again and a few hundred of them would fill each batch.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage, CredentialSource } from '../domain/built-image.js';
@@ -76,7 +78,7 @@ export function runSource(extract: (value: unknown) => RunExtraction, options: R
       const object = `${live.kind} ${live.namespace}/${live.name}`;
       for (const { name, why } of run.skipped) context.log.debug({ object, result: name }, `result not used: ${why}`);
       const images = narrow === undefined ? run.images : await narrow(live, run.images, context);
-      if (images.length === 0) return { kind: 'ignore', reason: 'images-submitted-elsewhere' };
+      if (images.length === 0) return { kind: 'mark', reason: 'images-submitted-elsewhere' };
       const built: BuiltImage[] = [];
       for (const image of images) built.push(await builtImage(live, run, image, context));
       return { kind: 'analyse', images: built };
@@ -87,7 +89,7 @@ export function runSource(extract: (value: unknown) => RunExtraction, options: R
       return {
         [ANNOTATIONS.submittedAt]: now.toISOString(),
         ...(outputs.length > 0 ? { [ANNOTATIONS.outputImage]: outputs.join(',') } : {}),
-        [ANNOTATIONS.analysisIds]: JSON.stringify(ids.length === 1 ? ids[0] : ids),
+        ...(ids.length > 0 ? { [ANNOTATIONS.analysisIds]: JSON.stringify(ids.length === 1 ? ids[0] : ids) } : {}),
       };
     },
   };

@@ -9,6 +9,7 @@ import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import { analyseObject, type PipelineDeps } from '../pipeline/analyse.js';
 import type { SourceKind } from '../pipeline/source-kind.js';
+import { runSweep } from '../sweep/sweep.js';
 import { shipwrightSource } from './shipwright-source.js';
 import { tektonSource } from './tekton-source.js';
 
@@ -165,17 +166,44 @@ describe('Tekton PipelineRun as a source kind', () => {
     }
   });
 
-  it('ignores a PipelineRun whose every image came from its TaskRuns', async () => {
+  const onlyFromTasks = (name: string): Json => ({
+    ...pipelineRun,
+    metadata: { ...(pipelineRun['metadata'] as Json), name, uid: `uid-${name}` },
+    status: { ...(pipelineRun['status'] as Json), results: [{ name: 'IMAGES', value: `quay.io/example/api@${API_DIGEST}` }] },
+  });
+
+  it('submits nothing for a PipelineRun whose every image came from its TaskRuns, and marks it done', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
     cluster.put(childWithApi);
-    const run = cluster.put({
-      ...pipelineRun,
-      status: { ...(pipelineRun['status'] as Json), results: [{ name: 'IMAGES', value: `quay.io/example/api@${API_DIGEST}` }] },
-    });
-    const outcome = await analyseObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': tektonSource(options()) }));
+    const source = tektonSource(options());
+    const run = cluster.put(onlyFromTasks('release-run-4mh9d'));
+    const outcome = await analyseObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': source }));
     assert.deepEqual(outcome, { kind: 'ignored', reason: 'images-submitted-elsewhere', object: ref(run) });
     assert.equal(thoth.builds.length, 0);
+    const marked = cluster.get(run);
+    assert.ok(marked?.annotations[ANNOTATIONS.submittedAt], 'marked done');
+    assert.equal(marked?.annotations[ANNOTATIONS.outputImage], undefined, 'it submitted no image');
+    assert.equal(marked?.annotations[ANNOTATIONS.analysisIds], undefined, 'and started no analysis');
+    assert.equal(source.prefilter(marked!, 'update'), 'already-submitted');
+  });
+
+  it('such PipelineRuns do not fill every sweep batch: the next sweep gets to the others', async () => {
+    const cluster = new MemoryCluster();
+    const thoth = new MemoryThoth();
+    cluster.put(childWithApi);
+    cluster.put(onlyFromTasks('elsewhere-1'));
+    cluster.put(onlyFromTasks('elsewhere-2'));
+    const own = cluster.put({ ...pipelineRun, metadata: { ...(pipelineRun['metadata'] as Json), name: 'own-images', uid: 'uid-own' } });
+    const deps = pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': tektonSource(options()) });
+    const sweep = () =>
+      runSweep({ lister: cluster, pipeline: deps }, { collections: [{ apiVersion: 'tekton.dev/v1', kind: 'PipelineRun' }], namespaces: ['demo'], batch: 2, workers: 1 });
+    const first = await sweep();
+    assert.equal(first.submitted, 0, JSON.stringify(first));
+    const second = await sweep();
+    assert.equal(second.submitted, 1, JSON.stringify(second));
+    assert.ok(cluster.get(own)?.annotations[ANNOTATIONS.submittedAt]);
+    assert.equal(thoth.builds.length, 2, 'the two images no TaskRun reports');
   });
 });
 

@@ -3,11 +3,13 @@
  * `build-watcher analyze-existing` in a child process, with a kubeconfig (a service account's
  * token, as `oc login` gives a user's), a real registry and the Thoth stand-in. The watch goes
  * through a TCP relay the test can cut, and asks the server to end each watch after 2 s, so it
- * is closed by the server many times; nothing may be lost and nothing submitted twice.
+ * is closed by the server many times, and to list everything again every 3 s; nothing may be
+ * lost and nothing submitted twice.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,7 +135,7 @@ describe('the build-watcher command line against the real API server', { timeout
 
   it('watch: catches up on a Build that finished before it started, then submits new ones', async () => {
     await finishedBuild('before');
-    watch = startCli(['watch', '-n', NS, '-a', thoth.url, '--watch-timeout', '2', '--verbose'], { KUBECONFIG: kubeconfig });
+    watch = startCli(['watch', '-n', NS, '-a', thoth.url, '--watch-timeout', '2', '--resync-minutes', '0.05', '--verbose'], { KUBECONFIG: kubeconfig });
     await thoth.awaitSubmissions(1, 60_000);
     assert.deepEqual(submittedOutputs(), [submittedImage('before')]);
     await finishedBuild('live');
@@ -176,6 +178,7 @@ describe('the build-watcher command line against the real API server', { timeout
     proxy.sever();
     await cli.waitForLines(ended, cli.count(ended) + 1);
     assert.deepEqual([...submittedOutputs()].sort(), names.map(submittedImage).sort());
+    assert.ok(cli.count(/resync: listing Build in e2e-cli again/) >= 1, 'resynced, and resubmitted nothing for it');
     assert.equal(cli.count(/"level":"error"/), 0, cli.lines.filter((line) => line.includes('"error"')).join('\n'));
     assert.equal(await cli.stop(), 0, 'SIGTERM stops it cleanly');
     watch = undefined;
@@ -228,5 +231,34 @@ describe('the build-watcher command line against the real API server', { timeout
     assert.equal(await refused.exited, 1, refused.lines.join('\n'));
     assert.match(refused.stdout.join('\n'), /0 submitted, 1 refused/);
     assert.ok(annotationsOf(await readObject(cp, buildObject(NS, 'missing', '')))[ANNOTATIONS.sweepRefusedAt]);
+  });
+  it('watch --pass-token: the file holding the token is gone even when a second Ctrl-C cuts the shutdown short', async () => {
+    // A Thoth that never answers keeps a submission in progress, so the first SIGINT waits for it.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const temp = path.join(dir, 'tmp');
+    await mkdir(temp);
+    // tsx keeps its cache in TMPDIR as well.
+    const tokenDirs = async () => (await readdir(temp)).filter((name) => name.startsWith('build-watcher-'));
+    let cli: Cli | undefined;
+    try {
+      await finishedBuild('token-file');
+      cli = startCli(['watch', '-n', NS, '-a', `http://127.0.0.1:${port}`, '--pass-token'], { KUBECONFIG: kubeconfig, TMPDIR: temp });
+      const running = cli;
+      await waitFor(async () => ((await tokenDirs()).length > 0 ? true : undefined), { what: 'the token file', timeoutMs: 30_000, onTimeout: () => running.lines.join('\n') });
+      await waitFor(async () => (sockets.size > 0 ? true : undefined), { what: 'a submission to Thoth', timeoutMs: 30_000, onTimeout: () => running.lines.join('\n') });
+      cli.process.kill('SIGINT');
+      await cli.waitForLines(/finishing the objects in progress/, 1);
+      cli.process.kill('SIGINT');
+      assert.equal(await cli.exited, 130, cli.lines.join('\n'));
+      assert.deepEqual(await tokenDirs(), [], 'no token left on disk');
+    } finally {
+      await cli?.stop();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });
