@@ -7,6 +7,13 @@
  *   apart by tag `<namespace>-<name>-<tag>`, for registries (quay.io) where one repository
  *   was set up. `quay.io/org/thoth` + `ns/app:v1` → `quay.io/org/thoth:ns-app-v1`.
  * Both are pushed by digest: the copy's digest is the source's.
+ *
+ * A copy is never left untagged. Registries prune untagged manifests (quay.io's expiry of
+ * untagged manifests, Harbor and ECR retention rules, GitLab cleanup policies), and may do so
+ * before Thoth pulls the image. An image without a tag is tagged after its digest,
+ * `sha256-<hex>` (the digest with '-' for ':', as in cosign's tags), so the tag names the one
+ * image it pins; one with neither tag nor digest is tagged `latest`, which is what the copier
+ * copies then.
  */
 import { createHash } from 'node:crypto';
 import type { ImageReference } from '../domain/built-image.js';
@@ -57,5 +64,6 @@ export function pushDestination(source: ImageReference, target: PushTarget): Ima
     return { registry, repository: prefix, tag: toTag(parts.join('-')), ...digest };
   }
   const repository = [prefix, ...namespace.split('/').map(toPathComponent), name].filter((p) => p !== '').join('/');
-  return { registry, repository, ...(source.tag === undefined ? {} : { tag: source.tag }), ...digest };
+  const tag = source.tag ?? (source.digest === undefined ? 'latest' : toTag(source.digest.replace(':', '-')));
+  return { registry, repository, tag, ...digest };
 }

@@ -21,9 +21,12 @@ describe('pushDestination', () => {
     ['an explicit namespace wins over the repository path (Tekton pushing to quay)',
       { registry: 'quay.io', repository: 'team/sub/app', tag: 'latest', digest }, { pushRegistry: 'mirror.example/thoth', naming: 'namespace', namespace: 'ci' },
       { registry: 'mirror.example', repository: 'thoth/ci/app', tag: 'latest', digest }],
-    ['no tag: pushed by digest only',
+    ['no tag: tagged after its digest, so registries that prune untagged manifests keep it',
       internal('myproject/app'), { pushRegistry: 'quay.io/org', naming: 'namespace' },
-      { registry: 'quay.io', repository: 'org/myproject/app', digest }],
+      { registry: 'quay.io', repository: 'org/myproject/app', tag: `sha256-${'ab'.repeat(32)}`, digest }],
+    ['neither tag nor digest: latest, which is what gets copied',
+      { registry: 'quay.io', repository: 'team/app' }, { pushRegistry: 'mirror.example', naming: 'namespace' },
+      { registry: 'mirror.example', repository: 'team/app', tag: 'latest' }],
     ['single repository: namespace, name and tag in the tag',
       internal('myproject/app', 'v1'), { pushRegistry: 'quay.io/org/thoth', naming: 'single-repository' },
       { registry: 'quay.io', repository: 'org/thoth', tag: 'myproject-app-v1', digest }],
@@ -41,6 +44,12 @@ describe('pushDestination', () => {
     const b = pushDestination(internal(`${long}/${'a'.repeat(60)}`, 'v2'), { pushRegistry: 'quay.io/org/thoth', naming: 'single-repository' });
     assert.ok((a.tag ?? '').length <= 128 && /^\w[\w.-]*$/.test(a.tag ?? ''));
     assert.notEqual(a.tag, b.tag);
+  });
+
+  it('keeps a tag made from a sha512 digest valid', () => {
+    const long = pushDestination({ registry: 'r.example', repository: 'ns/app', digest: `sha512:${'cd'.repeat(64)}` },
+      { pushRegistry: 'quay.io/org', naming: 'namespace' });
+    assert.ok((long.tag ?? '').length <= 128 && /^sha512-[a-f0-9]+-[a-f0-9]{12}$/.test(long.tag ?? ''), long.tag);
   });
 
   it('refuses single-repository naming without a repository to put images in', () => {
