@@ -93,12 +93,13 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
   const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
   // Filtering happens before the concurrency limit: ignored events never wait behind work.
   const early = input.payload !== undefined ? source?.prefilter(input.payload, input.action) : undefined;
-  // Started before queueing for a worker: the sender's clock is already running.
-  const deadline = AbortSignal.timeout(DELIVERY_DEADLINE_MS);
-  const outcome: Outcome =
-    early !== undefined
-      ? { kind: 'ignored', reason: early, object: input.ref }
-      : await current.limit(() => analyseObject(input, deps, deadline));
+  let outcome: Outcome;
+  if (early !== undefined) outcome = { kind: 'ignored', reason: early, object: input.ref };
+  else {
+    // Started before queueing for a worker: the sender's clock is already running.
+    const deadline = AbortSignal.timeout(DELIVERY_DEADLINE_MS);
+    outcome = await current.limit(() => analyseObject(input, deps, deadline));
+  }
   eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   countSubmission(outcome);
   return await replyFor(outcome);
