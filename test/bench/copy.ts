@@ -42,6 +42,7 @@ async function compileChild(outDir: string): Promise<string> {
   const sources = [
     ...(await readdir(registryDir)).filter((f) => f.endsWith('.ts') && !f.endsWith('_test.ts')).map((f) => join(registryDir, f)),
     join(repoRoot, 'functions/errors.ts'),
+    join(repoRoot, 'functions/concurrency.ts'),
     join(repoRoot, 'test/registry/copy-child.ts'),
   ];
   for (const file of sources) {
