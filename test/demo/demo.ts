@@ -5,18 +5,16 @@
  * the way OpenShift's build controller does, and shows what Thoth received and what the
  * Build now carries. Runs until Ctrl-C; `--once` stops after the first submission.
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { startFunction, type RunningFunction } from '../function/run-function.js';
+import type { RunningFunction } from '../function/run-function.js';
+import { deployBuildWatcher, NAMESPACE } from '../e2e/deployment.js';
 import type { AdapterHandle } from '../harness/adapter.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NS = 'build-watcher';
+const NS = NAMESPACE;
 const BUILDS = `/apis/build.openshift.io/v1/namespaces/${NS}/builds`;
 const PREFIX = 'build-watcher.thoth-station.ninja/';
 
@@ -57,29 +55,8 @@ async function main(): Promise<void> {
     console.log(`  registry     ${registry.url}`);
     console.log(`  Thoth        ${thoth.url}  (stand-in)`);
 
-    step('applying knative/ namespace, service accounts and RBAC');
-    await cp.applyManifests([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }]);
-    await cp.applyManifests(path.join(ROOT, 'knative/rbac-function.yaml'));
-    await cp.applyManifests(path.join(ROOT, 'knative/rbac-adapter.yaml'));
-
-    step('starting the function (faas-js-runtime) and the ApiServerSource adapter');
-    parts.fn = await startFunction({
-      env: {
-        KUBECONFIG: await cp.kubeconfigForServiceAccount(NS, 'build-watcher-function'),
-        THOTH_USER_API_HOST: thoth.url,
-        THOTH_WATCHED_NAMESPACE: NS,
-        THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
-      },
-    });
-    parts.adapter = await cp.startAdapter({
-      sink: parts.fn.url,
-      resources: [{ apiVersion: 'build.openshift.io/v1', kind: 'Build' }],
-      mode: 'Resource',
-      kubeconfigPath: await cp.kubeconfigForServiceAccount(NS, 'build-watcher-adapter'),
-      namespaces: [NS],
-      name: 'builds',
-      namespace: NS,
-    });
+    step('applying knative/ RBAC; starting the function (faas-js-runtime) and the ApiServerSource adapter');
+    ({ fn: parts.fn, adapter: parts.adapter } = await deployBuildWatcher(cp, thoth.url));
     console.log(`  function     ${parts.fn.url}`);
 
     step('pushing a small image and completing a sample Build');

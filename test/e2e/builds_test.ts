@@ -5,18 +5,16 @@
  * Thoth is the stand-in of test/thoth-stub.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
 import type { AdapterHandle } from '../harness/adapter.js';
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { metricTotal, postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
+import { metricTotal, postBinaryEvent, type RunningFunction } from '../function/run-function.js';
+import { deployBuildWatcher, NAMESPACE } from './deployment.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NS = 'build-watcher';
+const NS = NAMESPACE;
 const PREFIX = 'build-watcher.thoth-station.ninja';
 const BUILDS = `/apis/build.openshift.io/v1/namespaces/${NS}/builds`;
 
@@ -84,27 +82,7 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     registry = await startRegistry();
     cp = await startControlPlane();
     image = await pushTestImage(registry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [4096, 8192] });
-    await cp.applyManifests([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } }]);
-    await cp.applyManifests(path.join(ROOT, 'knative/rbac-function.yaml'));
-    await cp.applyManifests(path.join(ROOT, 'knative/rbac-adapter.yaml'));
-    fn = await startFunction({
-      env: {
-        KUBECONFIG: await cp.kubeconfigForServiceAccount(NS, 'build-watcher-function'),
-        THOTH_USER_API_HOST: thoth.url,
-        THOTH_WATCHED_NAMESPACE: NS,
-        // The loopback registry speaks plain HTTP; Thoth is told not to verify TLS for it.
-        THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
-      },
-    });
-    adapter = await cp.startAdapter({
-      sink: fn.url,
-      resources: [{ apiVersion: 'build.openshift.io/v1', kind: 'Build' }],
-      mode: 'Resource',
-      kubeconfigPath: await cp.kubeconfigForServiceAccount(NS, 'build-watcher-adapter'),
-      namespaces: [NS],
-      name: 'builds',
-      namespace: NS,
-    });
+    ({ fn, adapter } = await deployBuildWatcher(cp, thoth.url));
   });
 
   after(async () => {
