@@ -8,31 +8,18 @@
  *   are submitted once each, and the updates our own marks cause are ignored.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ANNOTATIONS } from '../../functions/domain/annotations.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type PushedImage, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { metricTotal as metric, postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
+import { metricTotal as metric, postBinaryEvent, postCloudEvent, startFunction, type RunningFunction } from '../function/run-function.js';
 import { ADAPTER_RULES, FUNCTION_RULES, annotationsOf, buildObject, completeStatus, createWithStatus, prepareNamespace, readObject, setStatus } from './cluster.js';
 
 const NS = 'e2e-sources';
 
-async function postSweep(url: string): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'ce-specversion': '1.0',
-      'ce-id': randomUUID(),
-      'ce-source': '/e2e',
-      'ce-type': 'dev.build-watcher.sweep.requested',
-    },
-    body: '{}',
-  });
-}
+const postSweep = (url: string) => postCloudEvent(url, 'dev.build-watcher.sweep.requested', '{}', { source: '/e2e' });
 
 describe('the function against the real API server', { timeout: 600_000 }, () => {
   let cp: ControlPlane;

@@ -122,13 +122,8 @@ export interface ApiServerEvent {
   readonly extensions?: Readonly<Record<string, string>>;
 }
 
-/** POSTs a CloudEvent in binary mode, exactly as the ApiServerSource adapter does. */
-export async function postBinaryEvent(url: string, event: ApiServerEvent): Promise<Response> {
-  const body = typeof event.object === 'string' ? event.object : JSON.stringify(event.object);
-  const object = typeof event.object === 'string' ? {} : event.object;
-  const metadata = (object['metadata'] ?? {}) as { name?: string; namespace?: string };
-  const apiVersion = String(object['apiVersion'] ?? '');
-  const kind = String(object['kind'] ?? '');
+/** POSTs a binary-mode CloudEvent: `attributes` become `ce-*` headers beside the required ones. */
+export async function postCloudEvent(url: string, type: string, body: string, attributes: Readonly<Record<string, string>> = {}): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: {
@@ -136,15 +131,27 @@ export async function postBinaryEvent(url: string, event: ApiServerEvent): Promi
       'ce-specversion': '1.0',
       'ce-id': randomUUID(),
       'ce-source': 'https://127.0.0.1:6443',
-      'ce-type': event.type,
-      'ce-subject': `/apis/${apiVersion}/namespaces/${metadata.namespace ?? ''}/${kind.toLowerCase()}s/${metadata.name ?? ''}`,
-      'ce-kind': kind,
-      'ce-name': metadata.name ?? '',
-      'ce-namespace': metadata.namespace ?? '',
-      'ce-apiversion': apiVersion,
-      ...Object.fromEntries(Object.entries(event.extensions ?? {}).map(([key, value]) => [`ce-${key}`, value])),
+      'ce-type': type,
+      ...Object.fromEntries(Object.entries(attributes).map(([key, value]) => [`ce-${key}`, value])),
     },
     body,
+  });
+}
+
+/** POSTs a CloudEvent in binary mode, exactly as the ApiServerSource adapter does. */
+export async function postBinaryEvent(url: string, event: ApiServerEvent): Promise<Response> {
+  const body = typeof event.object === 'string' ? event.object : JSON.stringify(event.object);
+  const object = typeof event.object === 'string' ? {} : event.object;
+  const metadata = (object['metadata'] ?? {}) as { name?: string; namespace?: string };
+  const apiVersion = String(object['apiVersion'] ?? '');
+  const kind = String(object['kind'] ?? '');
+  return postCloudEvent(url, event.type, body, {
+    subject: `/apis/${apiVersion}/namespaces/${metadata.namespace ?? ''}/${kind.toLowerCase()}s/${metadata.name ?? ''}`,
+    kind,
+    name: metadata.name ?? '',
+    namespace: metadata.namespace ?? '',
+    apiversion: apiVersion,
+    ...event.extensions,
   });
 }
 
