@@ -5,13 +5,11 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
+import { KIND_NAMES, type KindName } from './domain/kinds.js';
 
 export type EnvironmentType = 'runtime' | 'buildtime';
 export type PushNaming = 'namespace' | 'single-repository';
 
-/** The kinds of object build-watcher can act on (BUILD_WATCHER_SOURCE_KINDS). */
-export const SOURCE_KIND_NAMES = ['Build', 'ImageStream', 'TaskRun', 'PipelineRun', 'BuildRun'] as const;
-export type SourceKindName = (typeof SOURCE_KIND_NAMES)[number];
 
 export interface Config {
   readonly thothHost: string;
@@ -49,9 +47,11 @@ export interface Config {
    * Kinds acted on: live events of other kinds are ignored, and only these are listed by the
    * sweep and watched by the command line. THOTH_ANALYZE_EXISTING adds ImageStream.
    */
-  readonly sourceKinds: readonly SourceKindName[];
+  readonly sourceKinds: readonly KindName[];
   readonly workers: number;
   readonly sweepBatch: number;
+  /** How long a claim holds without renewal (a dead holder's work is taken over after it). */
+  readonly claimLeaseSeconds: number;
 
   /**
    * Test-only: act on the event payload without re-reading the object from the API server.
@@ -88,16 +88,16 @@ const namespaceList = makeValidator<string[]>((input) => {
   return names;
 });
 
-const kindList = makeValidator<SourceKindName[]>((input) => {
+const KINDS_EXPECTED = `expected a comma-separated list of ${KIND_NAMES.join(', ')}`;
+
+const kindList = makeValidator<KindName[]>((input) => {
   const names = input
     .split(/[\s,]+/)
     .map((name) => name.trim())
     .filter((name) => name !== '');
-  const known: readonly string[] = SOURCE_KIND_NAMES;
-  if (names.length === 0 || names.some((name) => !known.includes(name))) {
-    throw new EnvError(`expected a comma-separated list of ${SOURCE_KIND_NAMES.join(', ')}`);
-  }
-  return [...new Set(names)] as SourceKindName[];
+  const known: readonly string[] = KIND_NAMES;
+  if (names.length === 0 || names.some((name) => !known.includes(name))) throw new EnvError(KINDS_EXPECTED);
+  return [...new Set(names)] as KindName[];
 });
 
 const hostList = makeValidator<string[]>((input) =>
@@ -122,7 +122,7 @@ const EXPECTATIONS: Readonly<Record<string, string>> = {
   THOTH_PUSH_NAMING: 'expected namespace or single-repository',
   THOTH_WATCHED_NAMESPACE: 'expected comma-separated namespace names',
   THOTH_USER_API_HOST: 'expected host[:port] or an http(s) URL',
-  BUILD_WATCHER_SOURCE_KINDS: `expected a comma-separated list of ${SOURCE_KIND_NAMES.join(', ')}`,
+  BUILD_WATCHER_SOURCE_KINDS: KINDS_EXPECTED,
 };
 
 const ONE_OF_BOOL = 'expected 1/0 or true/false';
@@ -157,6 +157,7 @@ const specs = {
   BUILD_WATCHER_SOURCE_KINDS: kindList({ default: ['Build'] }),
   THOTH_BUILD_WATCHER_WORKERS: positiveInt(64)({ default: 1 }),
   BUILD_WATCHER_SWEEP_BATCH: positiveInt(10_000)({ default: 200 }),
+  BUILD_WATCHER_CLAIM_LEASE_SECONDS: positiveInt(3600)({ default: 60 }),
   BUILD_WATCHER_TRUST_EVENT_PAYLOAD: bool({ default: false }),
 };
 
@@ -262,6 +263,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     sourceKinds: env.BUILD_WATCHER_SOURCE_KINDS,
     workers: env.THOTH_BUILD_WATCHER_WORKERS,
     sweepBatch: env.BUILD_WATCHER_SWEEP_BATCH,
+    claimLeaseSeconds: env.BUILD_WATCHER_CLAIM_LEASE_SECONDS,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
     ...(env.THOTH_SRC_REGISTRY_USER !== ''
       ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } }

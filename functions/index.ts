@@ -1,21 +1,20 @@
 /**
  * The Knative function: faas-js-runtime loads this module, awaits `init`, then calls `handle`
- * for every CloudEvent. This is the only module that wires the others together.
+ * for every CloudEvent. A wiring module, with functions/wiring.ts (the pipeline from a Config)
+ * and functions/cli/run.ts (the command line): no other module puts the others together.
  */
-import type { CloudEvent } from 'cloudevents';
+import type { Context } from 'faas-js-runtime';
 import { loadConfig } from './config.js';
-import { BuildWatcherError } from './errors.js';
+import { asFailure, BuildWatcherError, FRONT_POLICY } from './errors.js';
 import { parseIncomingEvent, type CloudEventLike, type IncomingEvent } from './events/intake.js';
-import { replyFor } from './events/reply.js';
 import { answerInvalidCloudEventsWith400 } from './events/runtime-validation.js';
 import { connectKubeApi } from './kube/api.js';
-import { lazyKubeApi } from './kube/store.js';
 import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
 import { attachToRuntimeRegistry, eventsReceived, submissions } from './observability/metrics.js';
-import { redact } from './observability/redact.js';
-import { analyseObject, type Outcome, type PipelineDeps } from './pipeline/analyse.js';
-import { ownNamespace } from './sweep/namespaces.js';
-import { answerSweep } from './sweep/request.js';
+import { onFirstUse } from './on-first-use.js';
+import { analyzeObject, type PipelineDeps } from './pipeline/analyze.js';
+import type { Outcome } from './pipeline/outcome.js';
+import { answer, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
 import { countSubmission, wire, type Wiring } from './wiring.js';
 
 /**
@@ -25,33 +24,19 @@ import { countSubmission, wire, type Wiring } from './wiring.js';
  */
 const DELIVERY_DEADLINE_MS = 270_000;
 
+/** The runtime's context, as much of it as the function reads. */
+export type InvocationContext = { readonly log: PinoLike } & Partial<Pick<Context, 'cloudevent'>>;
+
+// Set once by `init`: faas-js-runtime's contract is a module of hooks, one function per process.
 let wiring: Wiring | undefined;
 const inFlight = new Set<Promise<unknown>>();
-
-/** What faas-js-runtime passes as the first argument. */
-export interface InvocationContext {
-  readonly log: PinoLike;
-  /** Set only when the request was a CloudEvent; otherwise the runtime passes the raw body. */
-  readonly cloudevent?: unknown;
-}
-
-export interface HttpAnswer {
-  readonly statusCode: number;
-  readonly headers: Record<string, string>;
-  readonly body: string;
-}
-
-function answer(statusCode: number, reason: string): HttpAnswer {
-  // One line saying why; Knative keeps it in the dead-letter event's knativeerrordata.
-  return { statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${redact(reason).split('\n')[0] ?? ''}\n` };
-}
 
 /** Validates the configuration once; a bad one stops the function before it listens. */
 export function init(): void {
   attachToRuntimeRegistry();
   answerInvalidCloudEventsWith400();
   try {
-    wiring = wire(loadConfig(), lazyKubeApi(() => connectKubeApi()));
+    wiring = wire(loadConfig(), onFirstUse(() => connectKubeApi()));
   } catch (error) {
     // The runtime prints the error and never listens; make the exit status say so too.
     process.exitCode = 78;
@@ -69,43 +54,27 @@ function namespaceOf(event: IncomingEvent): string | undefined {
   return undefined;
 }
 
-function decisionOf(outcome: Outcome): string {
-  return outcome.kind === 'ignored' ? `ignored:${outcome.reason}` : outcome.kind;
-}
+const decisionOf = (outcome: Outcome): string => (outcome.kind === 'ignored' ? `ignored:${outcome.reason}` : outcome.kind);
 
-async function processEvent(event: IncomingEvent, current: Wiring, log: Logger): Promise<CloudEvent<unknown> | HttpAnswer | undefined> {
+async function processEvent(event: IncomingEvent, current: Wiring, log: Logger): Promise<Reply | HttpAnswer | undefined> {
   const namespace = namespaceOf(event);
   const allowed = current.config.watchedNamespaces;
   if (namespace !== undefined && allowed.length > 0 && !allowed.includes(namespace)) {
     return answer(403, `namespace ${namespace} is not in THOTH_WATCHED_NAMESPACE`);
   }
+  const deps: PipelineDeps = { ...current.deps, log };
   if (event.mode === 'sweep') {
     eventsReceived.inc({ type: 'sweep', decision: 'sweep' });
-    const { config } = current;
-    const settings = { collections: current.collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), batch: config.sweepBatch, workers: config.workers };
-    return await answerSweep(current.lister, { ...current.deps, log }, settings, countSubmission);
+    return replyForSweep(await current.sweeps.run(deps));
   }
-  const input =
-    event.mode === 'resource'
-      ? { payload: event.object, ref: event.object, action: event.action }
-      : { ref: event.ref, action: event.action };
-  const deps: PipelineDeps = { ...current.deps, log };
-  const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
-  // Filtering happens before the concurrency limit: ignored events never wait behind work.
-  const early = input.payload !== undefined ? source?.prefilter(input.payload, input.action) : undefined;
-  let outcome: Outcome;
-  if (early !== undefined) outcome = { kind: 'ignored', reason: early, object: input.ref };
-  else {
-    // Started before queueing for a worker: the sender's clock is already running.
-    const deadline = AbortSignal.timeout(DELIVERY_DEADLINE_MS);
-    outcome = await current.limit(() => analyseObject(input, deps, deadline));
-  }
+  const input = event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action };
+  const outcome = await analyzeObject(input, deps, undefined, DELIVERY_DEADLINE_MS);
   eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   countSubmission(outcome);
-  return await replyFor(outcome);
+  return replyFor(outcome);
 }
 
-export async function handle(context: InvocationContext, event?: CloudEventLike): Promise<CloudEvent<unknown> | HttpAnswer | undefined> {
+export async function handle(context: InvocationContext, event?: CloudEventLike): Promise<Reply | HttpAnswer | undefined> {
   const log = redactingLogger(context.log);
   const current = wiring;
   if (current === undefined) return answer(503, 'not initialised');
@@ -128,17 +97,23 @@ export async function handle(context: InvocationContext, event?: CloudEventLike)
   try {
     return await work;
   } catch (error) {
-    if (error instanceof BuildWatcherError && error.kind === 'invalid') {
-      eventsReceived.inc({ type: parsed.mode, decision: 'invalid' });
-      log.info({}, `rejected event: ${error.message}`);
-      return answer(error.status, error.message);
+    const failure = asFailure(error);
+    eventsReceived.inc({ type: parsed.mode, decision: failure.kind === 'transient' ? 'failed' : failure.kind });
+    if (failure.kind === 'invalid') {
+      log.info({}, `rejected event: ${failure.message}`);
+      return answer(failure.status, failure.message);
     }
-    const reason = error instanceof Error ? error.message : 'unknown failure';
-    eventsReceived.inc({ type: parsed.mode, decision: 'failed' });
-    submissions.inc({ endpoint: 'any', result: 'failed' });
-    log.warn({}, `will be retried: ${reason}`);
+    submissions.inc({ endpoint: 'any', result: failure.kind === 'refused' ? 'refused' : 'failed' });
+    if (failure.kind === 'refused' && parsed.mode !== 'sweep') {
+      // Final: a 2xx so that the Broker stops redelivering, and the refused reply says why.
+      log.warn({}, `refused: ${failure.message}`);
+      const o = parsed.mode === 'resource' ? parsed.object : parsed.ref;
+      const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: parsed.mode === 'resource' ? parsed.object.uid : '' };
+      return replyFor({ kind: 'refused', object, reason: failure.message });
+    }
+    log.warn({}, `will be retried: ${failure.message}`);
     // A numeric 503: Knative's Broker redelivers and finally dead-letters.
-    return answer(503, reason);
+    return answer(FRONT_POLICY.transient.httpStatus, failure.message);
   } finally {
     inFlight.delete(work);
   }

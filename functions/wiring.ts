@@ -1,51 +1,52 @@
 /**
- * The pipeline built from a Config: what the Knative function (functions/index.ts) and the
- * command line (functions/cli/) share, so that both submit, push, mark and sweep alike.
- * index.ts remains the only module that wires for the Knative runtime.
+ * A wiring module: the pipeline built from a Config, shared by the Knative function
+ * (functions/index.ts) and the command line (functions/cli/run.ts), so both submit, push, mark
+ * and sweep alike. These three are the only modules that put the others together.
  */
+import { existsSync } from 'node:fs';
 import { buildSource } from './builds/source.js';
-import type { Config, SourceKindName } from './config.js';
-import type { KubeApi } from './kube/api.js';
-import { listPage } from './kube/objects.js';
-import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
-import { submissions, thothLatency } from './observability/metrics.js';
-import { registerSecret } from './observability/redact.js';
-import type { Outcome, PipelineDeps } from './pipeline/analyse.js';
-import type { CredentialPolicy } from './pipeline/credentials.js';
 import { limitConcurrency } from './concurrency.js';
+import type { Config } from './config.js';
+import type { CredentialSource } from './domain/built-image.js';
+import { KIND_NAMES, KINDS, watchedVersion, type KindName, type SourceHandler } from './domain/kinds.js';
+import type { KubeApi } from './kube/api.js';
+import { listPage, type Collection, type PageLister } from './kube/objects.js';
+import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
+import { imageCopies, submissions, thothLatency } from './observability/metrics.js';
+import { registerSecret } from './observability/redact.js';
+import { onFirstUse } from './on-first-use.js';
+import type { PipelineDeps } from './pipeline/analyze.js';
+import type { CredentialPolicy } from './pipeline/credentials.js';
+import type { Outcome } from './pipeline/outcome.js';
+import type { ImageCopier } from './pipeline/ports.js';
+import type { PushPolicy } from './pipeline/push.js';
 import type { SourceKind } from './pipeline/source-kind.js';
+import { PipelineState } from './pipeline/state.js';
+import { pushDestination } from './registry/naming.js';
 import { imageStreamSource } from './sources/imagestream-source.js';
 import { shipwrightSource } from './sources/shipwright-source.js';
 import { tektonSource } from './sources/tekton-source.js';
-import { pushPolicyFor } from './push-wiring.js';
-import type { Collection, PageLister } from './sweep/sweep.js';
+import { ownNamespace } from './sweep/namespaces.js';
+import { SweepRequests } from './sweep/request.js';
 import type { ThothClientOptions, ThothSubmitter } from './thoth/client.js';
 
-/** The API versions each kind is accepted at; the first is the one listed and watched. */
-export const KIND_API_VERSIONS: Readonly<Record<SourceKindName, readonly string[]>> = {
-  Build: ['build.openshift.io/v1'],
-  ImageStream: ['image.openshift.io/v1'],
-  TaskRun: ['tekton.dev/v1', 'tekton.dev/v1beta1'],
-  PipelineRun: ['tekton.dev/v1', 'tekton.dev/v1beta1'],
-  BuildRun: ['shipwright.io/v1beta1'],
-};
+/** Mounted into every OpenShift pod: the CA of the internal registry's serving certificate. */
+export const SERVICE_CA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt';
 
 /** BUILD_WATCHER_SOURCE_KINDS, plus ImageStream when THOTH_ANALYZE_EXISTING is on. */
-export function enabledKinds(config: Config): ReadonlySet<SourceKindName> {
+function enabledKinds(config: Config): ReadonlySet<KindName> {
   const kinds = new Set(config.sourceKinds);
   if (config.analyzeExisting) kinds.add('ImageStream');
   return kinds;
 }
 
-/** What the sweep lists and the command line watches, in a stable order (Builds first). */
+/** What the sweep lists and the command line watches, in the table's order (Builds first). */
 export function collectionsFor(config: Config): Collection[] {
   const kinds = enabledKinds(config);
-  return (Object.keys(KIND_API_VERSIONS) as SourceKindName[])
-    .filter((kind) => kinds.has(kind))
-    .map((kind) => ({ apiVersion: KIND_API_VERSIONS[kind][0] ?? '', kind }));
+  return KIND_NAMES.filter((kind) => kinds.has(kind)).map((kind) => ({ apiVersion: watchedVersion(kind), kind }));
 }
 
-/** The enabled source kinds, keyed by `apiVersion/kind` as PipelineDeps wants them. */
+/** The enabled source kinds, keyed by `apiVersion/kind` for every version the table accepts. */
 export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   const kinds = enabledKinds(config);
   const credentials: CredentialPolicy = {
@@ -55,45 +56,87 @@ export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
     ...(config.sourceCredentials !== undefined ? { sourceCredentials: config.sourceCredentials } : {}),
   };
   const runs = { sendOutputImage: config.sendOutputImage, credentials };
-  const make: Record<SourceKindName, () => SourceKind> = {
-    Build: () =>
-      buildSource({ sendBaseImage: config.sendBaseImage, sendOutputImage: config.sendOutputImage, sendBuildLog: config.sendBuildLog }, credentials),
-    ImageStream: () => imageStreamSource({ credentials }),
-    TaskRun: () => tektonSource({ ...runs, taskRunsSubmit: kinds.has('TaskRun') }),
-    PipelineRun: () => tektonSource({ ...runs, taskRunsSubmit: kinds.has('TaskRun') }),
-    BuildRun: () => shipwrightSource(runs),
+  const handlers: Record<SourceHandler, () => SourceKind> = {
+    build: () => buildSource({ sendBaseImage: config.sendBaseImage, sendOutputImage: config.sendOutputImage, sendBuildLog: config.sendBuildLog }, credentials),
+    imagestream: () => imageStreamSource({ credentials }),
+    tekton: () => tektonSource({ ...runs, taskRunsSubmit: kinds.has('TaskRun') }),
+    shipwright: () => shipwrightSource(runs),
   };
   const sources = new Map<string, SourceKind>();
   for (const kind of kinds) {
-    const source = make[kind]();
-    for (const apiVersion of KIND_API_VERSIONS[kind]) sources.set(`${apiVersion}/${kind}`, source);
+    const source = handlers[KINDS[kind].handler]();
+    for (const apiVersion of KINDS[kind].apiVersions) sources.set(`${apiVersion}/${kind}`, source);
   }
   return sources;
 }
 
 /**
  * axios takes a quarter of a second to import and only submissions need it: load it on the
- * first submission, not on the cold start that ends every scale-to-zero pause.
+ * first submission, not on the cold start that ends every scale-to-zero pause. A failed load
+ * is tried again on the next use.
  */
-function lazyThothClient(options: ThothClientOptions): ThothSubmitter {
-  let client: Promise<ThothSubmitter> | undefined;
-  const get = () => (client ??= import('./thoth/client.js').then(({ ThothClient }) => new ThothClient(options)));
+export function lazyThothClient(options: ThothClientOptions, load = () => import('./thoth/client.js')): ThothSubmitter {
+  const client = onFirstUse(async () => new (await load()).ThothClient(options));
   return {
-    submitBuildAnalysis: async (request, signal) => (await get()).submitBuildAnalysis(request, signal),
-    submitImageAnalysis: async (request, signal) => (await get()).submitImageAnalysis(request, signal),
+    submitBuildAnalysis: async (request, signal) => (await client()).submitBuildAnalysis(request, signal),
+    submitImageAnalysis: async (request, signal) => (await client()).submitImageAnalysis(request, signal),
+  };
+}
+
+/** THOTH_PUSH_REGISTRY: the copier, imported on the first copy, with the configured TLS. */
+function registryCopier(config: Config, serviceCaPath: string): ImageCopier {
+  const caPath = config.caBundleFile !== '' ? config.caBundleFile : existsSync(serviceCaPath) ? serviceCaPath : undefined;
+  const tls = (registry: string, verify: boolean) => ({
+    verify,
+    ...(caPath !== undefined ? { caPath } : {}),
+    allowPlainHttp: config.plainHttpRegistries.includes(registry),
+  });
+  return {
+    async copy(request) {
+      const { copyImage } = await import('./registry/copy-image.js');
+      try {
+        const result = await copyImage({
+          source: request.source,
+          destination: request.destination,
+          sourceAuth: request.sourceCredentials,
+          destinationAuth: request.destinationCredentials,
+          sourceTls: tls(request.source.registry, request.sourceVerifyTls),
+          destinationTls: tls(request.destination.registry, request.destinationVerifyTls),
+          ...(request.signal !== undefined ? { signal: request.signal } : {}),
+        });
+        imageCopies.inc({ result: 'copied' });
+        return { digest: result.digest };
+      } catch (error) {
+        imageCopies.inc({ result: 'failed' });
+        throw error;
+      }
+    },
+  };
+}
+
+/** The push policy for this configuration, or undefined when images are submitted in place. */
+export function pushPolicyFor(config: Config, serviceCaPath = SERVICE_CA_PATH): PushPolicy | undefined {
+  if (config.pushRegistry === '') return undefined;
+  const destinationCredentials: CredentialSource =
+    config.destinationCredentials !== undefined ? { kind: 'basic', credentials: config.destinationCredentials } : { kind: 'none' };
+  return {
+    copier: registryCopier(config, serviceCaPath),
+    destinationFor: (image, output) => pushDestination(output, { pushRegistry: config.pushRegistry, naming: config.pushNaming, namespace: image.source.namespace }),
+    destinationCredentials,
+    destinationVerifyTls: config.destinationRegistryVerifyTls,
   };
 }
 
 export interface Wiring {
   readonly config: Config;
   readonly deps: Omit<PipelineDeps, 'log'>;
-  readonly limit: <T>(task: () => Promise<T>) => Promise<T>;
-  /** Pages of the watched collections, for the sweep. */
+  /** Pages of the watched collections, for the sweep and the command line. */
   readonly lister: PageLister;
   readonly collections: readonly Collection[];
+  readonly sweeps: SweepRequests;
 }
 
-/** `kube` connects on first use (functions/kube/store.ts lazyKubeApi). */
+/** `kube` connects on first use (see onFirstUse). */
 export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
   registerSecret(config.sourceCredentials?.password);
   registerSecret(config.destinationCredentials?.password);
@@ -105,24 +148,25 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
     onRequest: ({ endpoint, status, seconds }) => thothLatency.observe({ endpoint, status: String(status) }, seconds),
   });
   const push = pushPolicyFor(config);
+  const lister: PageLister = { page: async (collection, page) => listPage(await kube(), collection, page) };
+  const collections = collectionsFor(config);
+  const leaseMs = config.claimLeaseSeconds * 1000;
   return {
     config,
-    limit: limitConcurrency(config.workers),
-    lister: { page: async (collection, options) => listPage(await kube(), collection, options) },
-    collections: collectionsFor(config),
+    lister,
+    collections,
+    sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), batch: config.sweepBatch, onAnalyzed: countSubmission }),
     deps: {
       store: kubeObjectStore(kube),
       recorder: kubeEventRecorder(kube),
       submitter: thoth,
       ...(push !== undefined ? { push } : {}),
       sources: sourcesFor(config),
-      analysisOptions: {
-        environmentType: config.environmentType,
-        origin: config.origin,
-        debug: config.debug,
-        force: config.force,
-      },
+      analysisOptions: { environmentType: config.environmentType, origin: config.origin, debug: config.debug, force: config.force },
       trustEventPayload: config.trustEventPayload,
+      state: new PipelineState(),
+      limit: limitConcurrency(config.workers),
+      lease: { leaseMs, renewMs: Math.max(1, Math.floor(leaseMs / 3)) },
     },
   };
 }

@@ -3,7 +3,7 @@
  * Only what decides and resolves is kept; unknown fields are ignored, absurd ones refused.
  */
 import { invalid } from '../errors.js';
-import { isRecord, type KubeObject } from '../events/intake.js';
+import { isRecord, type KubeObject } from '../kube/object.js';
 
 export type BuildPhase = 'New' | 'Pending' | 'Running' | 'Complete' | 'Failed' | 'Error' | 'Cancelled';
 const PHASES: readonly string[] = ['New', 'Pending', 'Running', 'Complete', 'Failed', 'Error', 'Cancelled'];
@@ -68,9 +68,6 @@ function imageSource(strategy: Record<string, unknown>, namespace: string): Imag
 }
 
 export function parseBuild(object: KubeObject): OpenShiftBuild {
-  if (object.kind !== 'Build' || object.apiVersion !== 'build.openshift.io/v1') {
-    throw invalid(`expected a build.openshift.io/v1 Build, got ${object.apiVersion}/${object.kind}`, 422);
-  }
   const spec = child(object.raw, 'spec', 'build');
   const status = child(object.raw, 'status', 'build');
   const phase = optionalString(status, 'phase', 'status') ?? '';

@@ -8,11 +8,11 @@ export interface WhatToSend {
   readonly sendBuildLog: boolean;
 }
 
-export type IgnoreReason = 'deleted' | 'not-finished' | 'cancelled' | 'nothing-to-send';
+export type IgnoreReason = 'deleted' | 'not-finished' | 'cancelled' | 'nothing-to-send' | 'already-submitted';
 
 export type BuildDecision =
   | { readonly action: 'ignore'; readonly reason: IgnoreReason }
-  | { readonly action: 'analyse'; readonly output: boolean; readonly base: boolean; readonly log: boolean };
+  | { readonly action: 'analyze'; readonly output: boolean; readonly base: boolean; readonly log: boolean };
 
 export function decideBuild(build: OpenShiftBuild, action: ObjectAction, send: WhatToSend): BuildDecision {
   if (action === 'delete') return { action: 'ignore', reason: 'deleted' };
@@ -20,7 +20,7 @@ export function decideBuild(build: OpenShiftBuild, action: ObjectAction, send: W
   switch (build.phase) {
     case 'Complete':
       decision = {
-        action: 'analyse',
+        action: 'analyze',
         output: send.sendOutputImage && build.outputReference !== undefined,
         base: send.sendBaseImage && build.from !== undefined,
         log: send.sendBuildLog,
@@ -29,7 +29,7 @@ export function decideBuild(build: OpenShiftBuild, action: ObjectAction, send: W
     // The original meant to submit failed builds (their log says why) and never did.
     case 'Failed':
     case 'Error':
-      decision = { action: 'analyse', output: false, base: send.sendBaseImage && build.from !== undefined, log: send.sendBuildLog };
+      decision = { action: 'analyze', output: false, base: send.sendBaseImage && build.from !== undefined, log: send.sendBuildLog };
       break;
     case 'Cancelled':
       return { action: 'ignore', reason: 'cancelled' };

@@ -6,7 +6,7 @@ import type { BuiltImage, CredentialSource, ImageReference } from '../domain/bui
 import { clusterRegistryCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
 import { invalid } from '../errors.js';
-import { isRecord, sourceRef, type KubeObject } from '../events/intake.js';
+import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import type { OpenShiftBuild, ImageSource } from './build.js';
 import type { BuildDecision } from './decide.js';
 
@@ -18,7 +18,7 @@ export interface BuildResolverPorts {
 }
 
 
-type Analyse = Extract<BuildDecision, { action: 'analyse' }>;
+type Analyze = Extract<BuildDecision, { action: 'analyze' }>;
 
 /** A reference the Build itself reports: a bad one is bad input, said with the field name. */
 function imageReference(text: string, where: string): ImageReference {
@@ -106,7 +106,7 @@ function resolveOutput(build: OpenShiftBuild, ports: BuildResolverPorts): ImageR
 
 export async function resolveBuild(
   build: OpenShiftBuild,
-  decision: Analyse,
+  decision: Analyze,
   policy: CredentialPolicy,
   ports: BuildResolverPorts,
 ): Promise<BuiltImage> {

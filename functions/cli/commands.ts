@@ -3,10 +3,10 @@
  * watch or by one sweep instead of CloudEvents.
  */
 import type { Config } from '../config.js';
-import { BuildWatcherError } from '../errors.js';
-import type { KubeObject } from '../events/intake.js';
+import { asFailure, FRONT_POLICY } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
-import { analyseObject, type PipelineDeps } from '../pipeline/analyse.js';
+import type { KubeObject } from '../kube/object.js';
+import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { describeSweep } from '../sweep/describe.js';
 import { runSweep, type SweepSummary } from '../sweep/sweep.js';
 import { countSubmission, type Wiring } from '../wiring.js';
@@ -43,21 +43,26 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   const { wiring, terminal, config } = context;
   const log = terminal.log;
   const deps: PipelineDeps = { ...wiring.deps, log };
+  // At most THOTH_BUILD_WATCHER_WORKERS at once: the pipeline's own limit.
   const queue = new WorkQueue<{ object: KubeObject; action: ObjectAction }>({
-    workers: config.workers,
     process: async ({ object, action }) => {
       try {
-        const outcome = await analyseObject({ payload: object, ref: object, action }, deps);
+        const outcome = await analyzeObject({ payload: object, ref: object, action }, deps);
         countSubmission(outcome);
         if (outcome.kind === 'ignored') log.debug({ object: describe(object) }, `ignored: ${outcome.reason}`);
+        // Claimed by a live process (say, a predecessor killed mid-work): tried again until
+        // its lease has expired, then taken over.
+        if (outcome.kind === 'busy') return 'retry';
         return 'done';
       } catch (error) {
-        if (error instanceof BuildWatcherError && error.kind !== 'transient') {
-          log.warn({ object: describe(object) }, `${error.kind}: ${error.message}`);
-          return 'done';
+        const failure = asFailure(error);
+        if (FRONT_POLICY[failure.kind].retry) {
+          log.warn({ object: describe(object) }, `will be retried: ${message(error)}`);
+          return 'retry';
         }
-        log.warn({ object: describe(object) }, `will be retried: ${message(error)}`);
-        return 'retry';
+        // Not retried until the object changes: its next event queues it again.
+        log.warn({ object: describe(object) }, `${failure.kind}: ${failure.message}`);
+        return 'done';
       }
     },
   });
@@ -67,7 +72,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
     if (source === undefined) return;
     let reason: string | undefined;
     try {
-      reason = source.prefilter(object, action);
+      reason = source.read(object).skipReason(action);
     } catch (error) {
       log.warn({ object: describe(object) }, `not analysed: ${message(error)}`);
       return;
@@ -107,20 +112,19 @@ export async function watchCommand(context: CommandContext): Promise<number> {
 
 function progressLine(summary: SweepSummary, batch: number): string {
   const listed = Object.values(summary.kinds).reduce((sum, counts) => sum + counts.listed, 0);
-  const done = summary.submitted + summary.refused + summary.failed;
-  return `analyze-existing: ${listed} listed, ${done}/${summary.picked} of at most ${batch} analysed — ${summary.submitted} submitted, ${summary.refused} refused, ${summary.failed} failed`;
+  const done = summary.submitted + summary.busy + summary.refused + summary.failed;
+  return `analyze-existing: ${listed} listed, ${done}/${summary.picked} of at most ${batch} analyzed — ${summary.submitted} submitted, ${summary.busy} busy, ${summary.refused} refused, ${summary.failed} failed`;
 }
 
 export async function analyzeExistingCommand(context: CommandContext): Promise<number> {
   const { wiring, terminal, config } = context;
   const deps: PipelineDeps = { ...wiring.deps, log: terminal.log };
   const summary = await runSweep(
-    { lister: wiring.lister, pipeline: deps, onAnalysed: countSubmission },
+    { lister: wiring.lister, pipeline: deps, onAnalyzed: countSubmission },
     {
       collections: wiring.collections,
       namespaces: context.namespaces,
       batch: config.sweepBatch,
-      workers: config.workers,
       signal: context.signal,
       onProgress: (progress) => terminal.progress(progressLine(progress, config.sweepBatch)),
     },
@@ -130,6 +134,7 @@ export async function analyzeExistingCommand(context: CommandContext): Promise<n
   if (!summary.complete && summary.stoppedEarly === undefined) {
     terminal.log.info({}, 'more objects wait: run analyze-existing again, or raise --sweep-batch');
   }
+  // Busy objects are not failures: their holder, or the next run once its claim expires, does them.
   const failed = summary.failed > 0 || summary.refused > 0 || summary.unavailable.length > 0 || summary.stoppedEarly !== undefined;
   return failed ? EXIT_FAILURES : EXIT_OK;
 }

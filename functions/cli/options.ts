@@ -3,6 +3,7 @@
  * variable the function reads (a flag wins over the variable), plus a few of our own.
  */
 import { parseArgs } from 'node:util';
+import { KIND_NAMES } from '../domain/kinds.js';
 
 interface Flag {
   readonly name: string;
@@ -34,7 +35,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'debug', env: 'THOTH_BUILD_ANALYSIS_DEBUG', takesValue: false, help: 'ask Thoth to run its analyses in debug mode' },
   { name: 'force', env: 'THOTH_BUILD_ANALYSIS_FORCE', takesValue: false, help: 'ask Thoth to analyse again, ignoring its cache' },
   { name: 'verbose', short: 'v', takesValue: false, help: 'log every decision (debug level)' },
-  { name: 'kinds', env: 'BUILD_WATCHER_SOURCE_KINDS', takesValue: true, help: 'Build (default), ImageStream, TaskRun, PipelineRun, BuildRun, comma-separated' },
+  { name: 'kinds', env: 'BUILD_WATCHER_SOURCE_KINDS', takesValue: true, help: `${KIND_NAMES.join(', ')}, comma-separated (default Build)` },
   { name: 'sweep-batch', env: 'BUILD_WATCHER_SWEEP_BATCH', takesValue: true, help: 'analyze-existing: objects analysed per run at most (default 200)' },
   { name: 'kubeconfig', env: 'KUBECONFIG', takesValue: true, help: 'kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' },
   { name: 'no-kubernetes-tls-verify', env: 'KUBERNETES_VERIFY_TLS', envValue: '0', takesValue: false, help: 'do not verify the API server\'s TLS certificate' },

@@ -1,5 +1,6 @@
 /**
- * The command line from arguments to exit status: flags over the environment, the current
+ * The command line from arguments to exit status (a wiring module, with functions/index.ts and
+ * functions/wiring.ts): flags over the environment, the current
  * kubeconfig, the configuration the function would load, then one command.
  * Exit status: 0 done, 1 failures (see the log), 2 bad usage or configuration.
  */
@@ -10,8 +11,8 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { BuildWatcherError } from '../errors.js';
 import { connectKubeApi } from '../kube/api.js';
-import { lazyKubeApi } from '../kube/store.js';
 import { registerSecret } from '../observability/redact.js';
+import { onFirstUse } from '../on-first-use.js';
 import { wire } from '../wiring.js';
 import { analyzeExistingCommand, EXIT_FAILURES, watchCommand } from './commands.js';
 import { connectKubeStreaming, type KubeStreaming } from './kube-stream.js';
@@ -112,7 +113,7 @@ export async function main(argv: readonly string[], environment: NodeJS.ProcessE
     const namespaces = config.watchedNamespaces.length > 0 ? config.watchedNamespaces : [streaming.contextNamespace ?? 'default'];
     const context = {
       config,
-      wiring: wire(config, lazyKubeApi(() => connectKubeApi(kube))),
+      wiring: wire(config, onFirstUse(() => connectKubeApi(kube))),
       streaming,
       namespaces,
       terminal,

@@ -13,16 +13,15 @@
  *   object whose event came and went while it could not be handled is handed over once more.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isRecord, parseKubeObject, pluralOf, type KubeObject } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
 import { isKubeStatus } from '../kube/api.js';
+import { apiPath, isRecord, parseListItem, type KubeObject } from '../kube/object.js';
+import { listObjects, type Collection, type PageLister } from '../kube/objects.js';
 import type { Logger } from '../observability/logger.js';
-import type { Collection, PageLister } from '../sweep/sweep.js';
+import { backoffDelayMs } from '../retry.js';
 import type { KubeStreaming } from './kube-stream.js';
 
-export interface WatchedCollection extends Collection {
-  readonly namespace: string;
-}
+export type WatchedCollection = Collection & { readonly namespace: string };
 
 export interface WatchLoopOptions {
   readonly signal: AbortSignal;
@@ -42,13 +41,6 @@ export type ObjectHandler = (object: KubeObject, action: ObjectAction, origin: '
 const FATAL = [401, 403, 404];
 const MIN_HEALTHY_MS = 1000;
 
-export function collectionPath(collection: WatchedCollection): string {
-  const plural = pluralOf({ ...collection, name: 'x' });
-  const [group, version] = collection.apiVersion.includes('/') ? collection.apiVersion.split('/') : ['', collection.apiVersion];
-  const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
-  return `${base}/namespaces/${encodeURIComponent(collection.namespace)}/${plural}`;
-}
-
 /** Thrown for answers that retrying cannot fix. */
 export class WatchFatalError extends Error {
   override readonly name = 'WatchFatalError';
@@ -58,15 +50,16 @@ class TooOld extends Error {}
 
 const RESYNC_SLACK_MS = 10_000;
 
+function unreadable(collection: WatchedCollection, log: Logger): (error: unknown) => void {
+  return (error) =>
+    log.debug({ collection: `${collection.kind} in ${collection.namespace}` }, `skipped an unreadable ${collection.kind}: ${error instanceof Error ? error.message : 'unknown error'}`);
+}
+
 function asObject(value: unknown, collection: WatchedCollection, log: Logger): KubeObject | undefined {
   try {
-    if (!isRecord(value)) throw new Error('not an object');
-    return parseKubeObject({ ...value, apiVersion: collection.apiVersion, kind: collection.kind }, collection.kind);
+    return parseListItem(value, collection);
   } catch (error) {
-    log.debug(
-      { collection: `${collection.kind} in ${collection.namespace}` },
-      `skipped an unreadable ${collection.kind}: ${error instanceof Error ? error.message : 'unknown error'}`,
-    );
+    unreadable(collection, log)(error);
     return undefined;
   }
 }
@@ -78,18 +71,11 @@ function resourceVersionOf(value: unknown): string | undefined {
 }
 
 async function listAll(lister: PageLister, collection: WatchedCollection, pageSize: number, signal: AbortSignal, handle: ObjectHandler, log: Logger): Promise<string> {
-  let continueToken: string | undefined;
-  let resourceVersion = '';
-  do {
-    const page = await lister.page(collection, { limit: pageSize, ...(continueToken !== undefined ? { continueToken } : {}), signal });
-    for (const item of page.items) {
-      const object = asObject(item, collection, log);
-      if (object !== undefined) handle(object, 'add', 'list');
-    }
-    resourceVersion = page.resourceVersion;
-    continueToken = page.continueToken === '' ? undefined : page.continueToken;
-  } while (continueToken !== undefined);
-  return resourceVersion;
+  const listed = await listObjects(lister, collection, { pageSize, signal, onUnreadable: unreadable(collection, log) }, (object) => {
+    handle(object, 'add', 'list');
+    return true;
+  });
+  return listed.resourceVersion;
 }
 
 export async function watchCollection(
@@ -102,7 +88,7 @@ export async function watchCollection(
 ): Promise<void> {
   const { signal } = options;
   const where = `${collection.kind} in ${collection.namespace}`;
-  const path = collectionPath(collection);
+  const path = apiPath(collection);
   let resourceVersion = options.resourceVersion;
   let listedAt = Date.now();
   let failures = 0;
@@ -116,8 +102,7 @@ export async function watchCollection(
   };
   const backoff = async (why: string) => {
     failures += 1;
-    const ceiling = Math.min(options.maxBackoffMs ?? 30_000, (options.initialBackoffMs ?? 500) * 2 ** (failures - 1));
-    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    const delay = backoffDelayMs({ attempts: 1, baseDelayMs: options.initialBackoffMs ?? 500, maxDelayMs: options.maxBackoffMs ?? 30_000 }, failures);
     log.warn({ collection: where, attempt: failures }, `watch of ${where} interrupted (${why}); resuming in ${(delay / 1000).toFixed(1)} s`);
     await sleep(delay, undefined, { signal }).catch(() => {});
   };

@@ -1,12 +1,13 @@
 /**
- * The command line's work queue, keyed by object: at most `workers` objects are processed at
- * once, never the same object twice at once, and a burst of events for one object collapses
+ * The command line's work queue, keyed by object: never the same object twice at once (the
+ * pipeline's worker limit bounds how many run), and a burst of events for one object collapses
  * into one pending item (the newest). A task answering `retry` is queued again after an
  * exponential backoff capped at `maxRetryMs`, for as long as it answers `retry`: a Thoth or
  * API server outage of any length must not lose the objects that finished meanwhile.
  */
+import { backoffDelayMs } from '../retry.js';
+
 export interface WorkQueueOptions<T> {
-  readonly workers: number;
   readonly process: (item: T) => Promise<'done' | 'retry'>;
   readonly initialRetryMs?: number;
   readonly maxRetryMs?: number;
@@ -14,12 +15,6 @@ export interface WorkQueueOptions<T> {
 
 export const DEFAULT_INITIAL_RETRY_MS = 1000;
 export const DEFAULT_MAX_RETRY_MS = 5 * 60 * 1000;
-
-/** The wait before retry number `attempt` (1, 2, …): doubling from `initialMs`, at most `maxMs`. */
-export function retryDelayMs(attempt: number, initialMs = DEFAULT_INITIAL_RETRY_MS, maxMs = DEFAULT_MAX_RETRY_MS): number {
-  // The exponent is bounded so a week-long outage does not overflow into Infinity.
-  return Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 30));
-}
 
 export class WorkQueue<T> {
   readonly #options: WorkQueueOptions<T>;
@@ -64,7 +59,6 @@ export class WorkQueue<T> {
 
   #pump(): void {
     for (const [key, item] of this.#pending) {
-      if (this.#running.size >= this.#options.workers) break;
       if (this.#running.has(key)) continue;
       this.#pending.delete(key);
       this.#running.add(key);
@@ -92,7 +86,8 @@ export class WorkQueue<T> {
   #retryLater(key: string, item: T): void {
     const attempt = (this.#attempts.get(key) ?? 0) + 1;
     this.#attempts.set(key, attempt);
-    const delay = retryDelayMs(attempt, this.#options.initialRetryMs, this.#options.maxRetryMs);
+    const policy = { attempts: 1, baseDelayMs: this.#options.initialRetryMs ?? DEFAULT_INITIAL_RETRY_MS, maxDelayMs: this.#options.maxRetryMs ?? DEFAULT_MAX_RETRY_MS };
+    const delay = backoffDelayMs(policy, attempt);
     const timer = setTimeout(() => {
       this.#retries.delete(key);
       this.#pending.set(key, item);

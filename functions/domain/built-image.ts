@@ -12,8 +12,6 @@ export interface SourceObjectRef {
   readonly name: string;
   /** Empty when unknown (reference-mode events carry none until the object is re-read). */
   readonly uid: string;
-  /** The resourceVersion read live, used for optimistic concurrency when marking. */
-  readonly resourceVersion?: string;
 }
 
 /** Credentials for one registry. `password` may be a service-account token. */

@@ -10,7 +10,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
-import { BuildWatcherError, refused, transient } from '../errors.js';
+import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, refused, transient } from '../errors.js';
+import { TailWindow } from './tail-window.js';
 
 export interface KubeRequest {
   readonly method: 'GET' | 'POST' | 'PATCH';
@@ -40,8 +41,7 @@ export class KubeApiError extends BuildWatcherError {
   readonly httpStatus: number;
   constructor(httpStatus: number, what: string, reason: string) {
     const message = `Kubernetes API ${httpStatus} for ${what}${reason === '' ? '' : `: ${reason}`}`;
-    const kind = httpStatus === 429 || httpStatus >= 500 ? 'transient' : 'refused';
-    super(kind, message);
+    super(kindOfHttpStatus(httpStatus), message);
     this.name = 'KubeApiError';
     this.httpStatus = httpStatus;
   }
@@ -132,27 +132,21 @@ function send(
   const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
   return new Promise((resolve, reject) => {
     const req = transport.request(url, { ...options, signal: combined }, (res) => {
+      const tail = keepTailBytes === undefined ? undefined : new TailWindow(keepTailBytes);
       const chunks: Buffer[] = [];
       let size = 0;
-      let cut = false;
       res.on('data', (chunk: Buffer) => {
+        if (tail !== undefined) return tail.push(chunk);
         size += chunk.length;
         chunks.push(chunk);
-        if (keepTailBytes !== undefined) {
-          // A sliding window over the stream: memory stays bounded however long the log.
-          while (chunks.length > 1 && size - (chunks[0]?.length ?? 0) >= keepTailBytes) {
-            size -= chunks.shift()?.length ?? 0;
-            cut = true;
-          }
-        } else if (size > MAX_RESPONSE_BYTES) {
+        if (size > MAX_RESPONSE_BYTES) {
           req.destroy();
           reject(transient(`Kubernetes API answer to ${what} exceeded ${MAX_RESPONSE_BYTES} bytes`));
         }
       });
       res.on('error', () => reject(transient(`Kubernetes API connection lost during ${what}`)));
       res.on('end', () => {
-        let text = Buffer.concat(chunks).toString('utf8');
-        if (keepTailBytes !== undefined && (cut || Buffer.byteLength(text) > keepTailBytes)) text = tailOf(text, keepTailBytes);
+        const text = tail !== undefined ? tail.text() : Buffer.concat(chunks).toString('utf8');
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve({ status, text });
         else reject(new KubeApiError(status, what, statusReason(text)));
@@ -161,20 +155,14 @@ function send(
     req.on('error', (error: NodeJS.ErrnoException) => {
       if (timeout.aborted) reject(transient(`Kubernetes API timed out after ${timeoutMs} ms on ${what}`));
       else if (signal?.aborted === true) reject(transient(`${what} was cancelled`));
-      else if (error.code === 'DEPTH_ZERO_SELF_SIGNED_CERT' || error.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || error.code === 'SELF_SIGNED_CERT_IN_CHAIN' || error.code === 'CERT_HAS_EXPIRED' || error.code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-        reject(refused(`Kubernetes API TLS verification failed (${error.code}) on ${what}`));
-      } else reject(transient(`Kubernetes API unreachable (${error.code ?? 'error'}) on ${what}`));
+      else {
+        const kind = kindOfTransportError(error.code);
+        const problem = kind === 'refused' ? 'TLS verification failed' : 'unreachable';
+        reject(new BuildWatcherError(kind, `Kubernetes API ${problem} (${error.code ?? 'error'}) on ${what}`));
+      }
     });
     req.end(body);
   });
-}
-
-/** The last `bytes` of a text, from a line start, so no cut character or line leads it. */
-function tailOf(text: string, bytes: number): string {
-  const buffer = Buffer.from(text);
-  const tail = buffer.subarray(Math.max(0, buffer.length - bytes)).toString('utf8');
-  const newline = tail.indexOf('\n');
-  return newline >= 0 && newline < tail.length - 1 ? tail.slice(newline + 1) : tail;
 }
 
 export function isKubeStatus(error: unknown, status: number): boolean {

@@ -1,7 +1,7 @@
 /** Kubernetes Events on the objects we act on: what `oc describe build` shows users. */
 import { randomBytes } from 'node:crypto';
-import type { ObjectCoordinates } from '../events/intake.js';
 import type { KubeApi } from './api.js';
+import { apiPath, type ObjectCoordinates } from './object.js';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -24,7 +24,7 @@ export async function recordEvent(
   const now = new Date().toISOString();
   await api.request({
     method: 'POST',
-    path: `/api/v1/namespaces/${encodeURIComponent(object.namespace)}/events`,
+    path: apiPath({ apiVersion: 'v1', plural: 'events', namespace: object.namespace }),
     body: {
       apiVersion: 'v1',
       kind: 'Event',

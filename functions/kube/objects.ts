@@ -1,13 +1,7 @@
-/** Reading and annotating the watched objects through the API server. */
-import { parseKubeObject, pluralOf, type KubeObject, type ObjectCoordinates } from '../events/intake.js';
+/** Reading, annotating and listing the watched objects through the API server. */
 import { transient } from '../errors.js';
 import { isKubeStatus, type KubeApi } from './api.js';
-
-export function objectPath(object: ObjectCoordinates): string {
-  const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion];
-  const base = group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
-  return `${base}/namespaces/${encodeURIComponent(object.namespace)}/${pluralOf(object)}/${encodeURIComponent(object.name)}`;
-}
+import { apiPath, parseKubeObject, parseListItem, type KubeObject, type ObjectCoordinates } from './object.js';
 
 function parseAnswer(text: string, what: string): KubeObject {
   let value: unknown;
@@ -19,11 +13,13 @@ function parseAnswer(text: string, what: string): KubeObject {
   return parseKubeObject(value, what);
 }
 
+const describe = (object: ObjectCoordinates) => `${object.kind} ${object.namespace}/${object.name}`;
+
 /** The object as the API server has it now, or undefined when it no longer exists. */
 export async function readObject(api: KubeApi, ref: ObjectCoordinates, signal?: AbortSignal): Promise<KubeObject | undefined> {
   try {
-    const answer = await api.request({ method: 'GET', path: objectPath(ref), ...(signal ? { signal } : {}) });
-    return parseAnswer(answer.text, `${ref.kind} ${ref.namespace}/${ref.name}`);
+    const answer = await api.request({ method: 'GET', path: apiPath(ref), ...(signal ? { signal } : {}) });
+    return parseAnswer(answer.text, describe(ref));
   } catch (error) {
     if (isKubeStatus(error, 404)) return undefined;
     throw error;
@@ -32,7 +28,7 @@ export async function readObject(api: KubeApi, ref: ObjectCoordinates, signal?: 
 
 /**
  * Merge-patches annotations only. With `resourceVersion`, the API server refuses (409) when
- * the object changed since it was read: that is how a claim is taken atomically.
+ * the object changed since it was read: that is how claims and marks stay atomic.
  * A null value removes the annotation.
  */
 export async function patchAnnotations(
@@ -45,12 +41,12 @@ export async function patchAnnotations(
   if (options.resourceVersion !== undefined) metadata['resourceVersion'] = options.resourceVersion;
   const answer = await api.request({
     method: 'PATCH',
-    path: objectPath(object),
+    path: apiPath(object),
     body: { metadata },
     contentType: 'application/merge-patch+json',
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return parseAnswer(answer.text, `${object.kind} ${object.namespace}/${object.name}`);
+  return parseAnswer(answer.text, describe(object));
 }
 
 /**
@@ -63,12 +59,19 @@ const BUILD_LOG_TAIL_BYTES = 3 * 1024 * 1024;
 export async function readBuildLog(api: KubeApi, build: ObjectCoordinates, signal?: AbortSignal): Promise<string> {
   const answer = await api.request({
     method: 'GET',
-    path: `${objectPath(build)}/log`,
+    path: apiPath(build, 'log'),
     accept: 'text/plain, */*',
     keepTailBytes: BUILD_LOG_TAIL_BYTES,
     ...(signal ? { signal } : {}),
   });
   return answer.text;
+}
+
+export interface Collection {
+  readonly apiVersion: string;
+  readonly kind: string;
+  /** Undefined: every namespace the caller may list. */
+  readonly namespace?: string;
 }
 
 export interface ObjectPage {
@@ -77,32 +80,64 @@ export interface ObjectPage {
   readonly resourceVersion: string;
 }
 
+/** Pages of a collection; the sweep and the command line read lists through it only. */
+export interface PageLister {
+  page(collection: Collection, options: { limit: number; continueToken?: string; signal?: AbortSignal }): Promise<ObjectPage>;
+}
+
 /** One page of a list; callers loop on `continueToken` so memory stays bounded. */
 export async function listPage(
   api: KubeApi,
-  collection: { apiVersion: string; kind: string; namespace?: string },
+  collection: Collection,
   options: { limit: number; continueToken?: string; signal?: AbortSignal },
 ): Promise<ObjectPage> {
-  const [group, version] = collection.apiVersion.split('/');
-  const plural = pluralOf({ ...collection, namespace: 'x', name: 'x' });
-  const scope = collection.namespace === undefined ? '' : `/namespaces/${encodeURIComponent(collection.namespace)}`;
   const query: Record<string, string> = { limit: String(options.limit) };
   if (options.continueToken !== undefined && options.continueToken !== '') query['continue'] = options.continueToken;
-  const answer = await api.request({
-    method: 'GET',
-    path: `/apis/${group}/${version}${scope}/${plural}`,
-    query,
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  const answer = await api.request({ method: 'GET', path: apiPath(collection), query, ...(options.signal ? { signal: options.signal } : {}) });
   let parsed: { items?: unknown; metadata?: { continue?: unknown; resourceVersion?: unknown } };
   try {
     parsed = JSON.parse(answer.text) as typeof parsed;
   } catch {
-    throw transient(`Kubernetes API returned malformed JSON listing ${plural}`);
+    throw transient(`Kubernetes API returned malformed JSON listing ${collection.kind}`);
   }
   return {
     items: Array.isArray(parsed.items) ? parsed.items : [],
     continueToken: typeof parsed.metadata?.continue === 'string' ? parsed.metadata.continue : '',
     resourceVersion: typeof parsed.metadata?.resourceVersion === 'string' ? parsed.metadata.resourceVersion : '',
   };
+}
+
+/**
+ * The one page loop: every readable object of a collection, page by page, until `visit`
+ * answers false. Answers the list's resourceVersion, from which a watch may start. An
+ * unreadable item is reported to `onUnreadable` and skipped.
+ */
+export async function listObjects(
+  lister: PageLister,
+  collection: Collection,
+  options: { pageSize: number; signal?: AbortSignal; onUnreadable?: (error: unknown) => void },
+  visit: (object: KubeObject) => boolean,
+): Promise<{ readonly resourceVersion: string; readonly stopped: boolean }> {
+  let continueToken: string | undefined;
+  let resourceVersion = '';
+  do {
+    const page = await lister.page(collection, {
+      limit: options.pageSize,
+      ...(continueToken !== undefined ? { continueToken } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    for (const item of page.items) {
+      let object: KubeObject;
+      try {
+        object = parseListItem(item, collection);
+      } catch (error) {
+        options.onUnreadable?.(error);
+        continue;
+      }
+      if (!visit(object)) return { resourceVersion: page.resourceVersion, stopped: true };
+    }
+    resourceVersion = page.resourceVersion;
+    continueToken = page.continueToken === '' ? undefined : page.continueToken;
+  } while (continueToken !== undefined && options.signal?.aborted !== true);
+  return { resourceVersion, stopped: false };
 }

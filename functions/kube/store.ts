@@ -1,8 +1,27 @@
-/** The pipeline's ObjectStore and EventRecorder over a (lazily connected) API server. */
-import type { EventRecorder, ObjectStore } from '../pipeline/ports.js';
+/**
+ * The two small interfaces the pipeline reads and writes Kubernetes through, and their real
+ * implementations over a (lazily connected) API server. Tests supply in-memory ones.
+ */
 import type { KubeApi } from './api.js';
-import { recordEvent } from './events.js';
+import { recordEvent, type EventReason } from './events.js';
+import type { KubeObject, ObjectCoordinates } from './object.js';
 import { patchAnnotations, readBuildLog, readObject } from './objects.js';
+
+export interface ObjectStore {
+  /** The object as the API server has it now; undefined when it is gone. */
+  read(ref: ObjectCoordinates, signal?: AbortSignal): Promise<KubeObject | undefined>;
+  /** Merge-patch annotations (null removes); with resourceVersion, 409 when it changed. */
+  patchAnnotations(
+    object: ObjectCoordinates,
+    annotations: Readonly<Record<string, string | null>>,
+    options?: { resourceVersion?: string; signal?: AbortSignal },
+  ): Promise<KubeObject>;
+  readBuildLog(build: ObjectCoordinates, signal?: AbortSignal): Promise<string>;
+}
+
+export interface EventRecorder {
+  record(object: ObjectCoordinates & { readonly uid: string }, event: EventReason): Promise<void>;
+}
 
 export function kubeObjectStore(api: () => Promise<KubeApi>): ObjectStore {
   return {
@@ -14,16 +33,4 @@ export function kubeObjectStore(api: () => Promise<KubeApi>): ObjectStore {
 
 export function kubeEventRecorder(api: () => Promise<KubeApi>): EventRecorder {
   return { record: async (object, event) => recordEvent(await api(), object, event) };
-}
-
-/** Connects on first use; a failed connection is retried on the next use. */
-export function lazyKubeApi(connect: () => Promise<KubeApi>): () => Promise<KubeApi> {
-  let pending: Promise<KubeApi> | undefined;
-  return () => {
-    pending ??= connect().catch((error: unknown) => {
-      pending = undefined;
-      throw error;
-    });
-    return pending;
-  };
 }

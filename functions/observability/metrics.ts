@@ -48,6 +48,13 @@ export const sweepObjects = new Counter({
   registers: [metricsRegistry],
 });
 
+export const resubmissions = new Counter({
+  name: 'build_watcher_resubmissions_total',
+  help: 'Objects taken over from a claim whose holder stopped before marking them: submitted again, which Thoth answers from its cache if the first attempt reached it',
+  labelNames: ['kind'] as const,
+  registers: [metricsRegistry],
+});
+
 let attached = false;
 
 /** Makes our metrics appear on the runtime's `/metrics`. Idempotent. */
@@ -64,5 +71,6 @@ export function attachToRuntimeRegistry(): void {
     this.registerMetric(thothLatency);
     this.registerMetric(imageCopies);
     this.registerMetric(sweepObjects);
+    this.registerMetric(resubmissions);
   };
 }

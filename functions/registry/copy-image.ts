@@ -19,7 +19,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { ImageReference } from '../domain/built-image.js';
-import { invalid } from '../errors.js';
+import { invalid, type BuildWatcherError } from '../errors.js';
 import { repositoryScope } from './auth.js';
 import type { CredentialsProvider } from './auth.js';
 import { copyBlob } from './blob-copy.js';
@@ -32,8 +32,10 @@ import { fetchManifest, headManifest, pushManifest } from './manifest-transfer.j
 import type { FetchedManifest } from './manifest-transfer.js';
 import { RegistryError } from './registry-error.js';
 import { RegistrySession } from './registry-session.js';
-import { DEFAULT_RETRY_POLICY } from './retry.js';
-import type { RetryPolicy } from './retry.js';
+import type { RetryPolicy } from '../retry.js';
+
+/** A registry that restarts is answered again within seconds; the first retries come quickly. */
+const REGISTRY_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 10_000 };
 
 export type { CredentialsProvider } from './auth.js';
 export type { RegistryTlsOptions } from './http-transport.js';
@@ -104,9 +106,11 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   const sameRegistry = source.registry.toLowerCase() === destination.registry.toLowerCase();
   const mount = sameRegistry && source.repository !== destination.repository;
   const common = {
-    maxSockets: concurrency + 2, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, retry: options.retry ?? DEFAULT_RETRY_POLICY, signal,
-    onRetry: (error: RegistryError, attempt: number, delayMs: number) => logger?.warn(
-      { registry: error.registry, repository: error.repository, status: error.httpStatus, attempt, delayMs, error: error.message },
+    maxSockets: concurrency + 2, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, retry: options.retry ?? REGISTRY_RETRY, signal,
+    onRetry: (error: BuildWatcherError, attempt: number, delayMs: number) => logger?.warn(
+      error instanceof RegistryError
+        ? { registry: error.registry, repository: error.repository, status: error.httpStatus, attempt, delayMs, error: error.message }
+        : { attempt, delayMs, error: error.message },
       'registry request failed; retrying'),
   };
 

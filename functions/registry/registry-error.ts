@@ -5,8 +5,8 @@
  * registry, repository and HTTP status only: never bodies, headers or credentials.
  */
 import type { IncomingMessage } from 'node:http';
-import { BuildWatcherError } from '../errors.js';
-import type { FailureKind } from '../errors.js';
+import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, type FailureKind } from '../errors.js';
+import { parseRetryAfter } from '../retry.js';
 
 /** Where a request went, for messages. */
 export interface RegistryLocation {
@@ -34,15 +34,6 @@ export class RegistryError extends BuildWatcherError {
   }
 }
 
-/** Retry-After as seconds or an HTTP date, in milliseconds. */
-export function parseRetryAfter(header: string | undefined, now = Date.now()): number | undefined {
-  if (header === undefined || header.trim() === '') return undefined;
-  const value = header.trim();
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 const ERROR_BODY_LIMIT = 16 * 1024;
 
 /** The first spec error code of a Distribution error body (e.g. DIGEST_INVALID), and nothing else of it. */
@@ -66,18 +57,13 @@ export async function readErrorCode(res: IncomingMessage): Promise<string | unde
   }
 }
 
-/** The kind an unexpected HTTP status deserves. */
-export function kindOfStatus(status: number): FailureKind {
-  return status === 408 || status === 429 || status >= 500 ? 'transient' : 'refused';
-}
-
 /** Consumes an unexpected response and turns it into an error. */
 export async function unexpectedStatus(res: IncomingMessage, where: RegistryLocation, what: string): Promise<RegistryError> {
   const status = res.statusCode ?? 0;
   const code = await readErrorCode(res);
   const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
   const reason = status === 401 ? ' (credentials refused)' : status === 403 ? ' (access denied)' : '';
-  return new RegistryError(kindOfStatus(status), where, `${what} answered ${status}${code === undefined ? '' : ` ${code}`}${reason}`, {
+  return new RegistryError(kindOfHttpStatus(status), where, `${what} answered ${status}${code === undefined ? '' : ` ${code}`}${reason}`, {
     httpStatus: status,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
@@ -87,7 +73,5 @@ export async function unexpectedStatus(res: IncomingMessage, where: RegistryLoca
 export function networkError(error: unknown, where: RegistryLocation, what: string): RegistryError {
   if (error instanceof RegistryError) return error;
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  // Certificate problems do not fix themselves on retry.
-  const tls = typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS|HOSTNAME/.test(code);
-  return new RegistryError(tls ? 'refused' : 'transient', where, `${what} failed${code === undefined ? '' : ` (${code})`}`, { cause: error });
+  return new RegistryError(kindOfTransportError(code), where, `${what} failed${code === undefined ? '' : ` (${code})`}`, { cause: error });
 }

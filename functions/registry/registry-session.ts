@@ -11,8 +11,7 @@ import type { Challenge, CredentialsProvider, IssuedToken } from './auth.js';
 import { createAgents, discard, isLoopbackHost, readLimited, send } from './http-transport.js';
 import type { Agents, RegistryTlsOptions } from './http-transport.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
-import { withRetries } from './retry.js';
-import type { RetryObserver, RetryPolicy } from './retry.js';
+import { withRetries, type RetryOptions, type RetryPolicy } from '../retry.js';
 
 export interface SessionOptions {
   /** `host[:port]`. */
@@ -25,7 +24,7 @@ export interface SessionOptions {
   readonly idleTimeoutMs: number;
   readonly retry: RetryPolicy;
   readonly signal: AbortSignal;
-  readonly onRetry?: RetryObserver;
+  readonly onRetry?: RetryOptions['onRetry'];
 }
 
 export interface SessionRequest {
@@ -113,7 +112,8 @@ export class RegistrySession {
   }
 
   retrying<T>(operation: (attempt: number) => Promise<T>): Promise<T> {
-    return withRetries(this.#options.retry, this.#options.signal, operation, this.#options.onRetry);
+    const { signal, onRetry } = this.#options;
+    return withRetries(this.#options.retry, operation, { signal, ...(onRetry ? { onRetry } : {}) });
   }
 
   #where(repository?: string): { registry: string; repository?: string } {

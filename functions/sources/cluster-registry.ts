@@ -7,7 +7,7 @@
  */
 import type { ImageReference } from '../domain/built-image.js';
 import { parseImageReference } from '../domain/image-reference.js';
-import { isRecord, type KubeObject } from '../events/intake.js';
+import { isRecord, type KubeObject } from '../kube/object.js';
 import type { PlanContext } from '../pipeline/source-kind.js';
 
 /** `host[:port]/repository` of every repository the stream says it is served at. */

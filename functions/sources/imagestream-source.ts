@@ -12,13 +12,11 @@
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
-import { type KubeObject, sourceRef } from '../events/intake.js';
-import type { ObjectAction } from '../events/types.js';
+import { sourceRef, type KubeObject } from '../kube/object.js';
 import { clusterRegistryCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
-import type { Plan, PlanContext, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
+import type { SourceKind } from '../pipeline/source-kind.js';
 import { streamRegistryHosts } from './cluster-registry.js';
-import { pendingImages, readImageStream, type ImageStreamRead, type PendingImage } from './imagestream.js';
-
+import { pendingImages, readImageStream, type ImageStreamRead } from './imagestream.js';
 import { recordSubmitted } from './submitted-images.js';
 
 export const MAX_IMAGES_PER_PASS = 10;
@@ -31,67 +29,63 @@ export interface ImageStreamSourceOptions {
 type Read = Extract<ImageStreamRead, { state: 'read' }>;
 
 function readStream(object: KubeObject): Read {
-  const read = readImageStream(object.raw);
+  const read = readImageStream(object);
   if (read.state === 'invalid') throw invalid(`ImageStream ${object.namespace}/${object.name}: ${read.why}`, 422);
   return read;
-}
-
-function decide(object: KubeObject, action: ObjectAction): { read: Read; pending: PendingImage[] } | string {
-  if (action === 'delete') return 'deleted';
-  const read = readStream(object);
-  const pending = pendingImages(read.tags, read.submitted);
-  return pending.length === 0 ? 'nothing-new' : { read, pending };
 }
 
 export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind {
   const { credentials } = options;
   const perPass = options.maxImagesPerPass ?? MAX_IMAGES_PER_PASS;
   return {
-    prefilter(object, action) {
-      const decision = decide(object, action);
-      return typeof decision === 'string' ? decision : undefined;
-    },
-    async plan(live: KubeObject, action: ObjectAction, context: PlanContext): Promise<Plan> {
-      const decision = decide(live, action);
-      if (typeof decision === 'string') return { kind: 'ignore', reason: decision };
-      const { read, pending } = decision;
-      const object = `ImageStream ${live.namespace}/${live.name}`;
-      for (const { name, why } of read.skipped) context.log.debug({ object, tag: name }, `tag not used: ${why}`);
-      const pass = pending.slice(0, perPass);
-      if (pending.length > pass.length) {
-        context.log.info({ object }, `${pending.length} new images; submitting the oldest ${pass.length} now, the rest after marking`);
-      }
-      const preview = recordSubmitted(read.submitted, read.tags, pass.map(({ image }) => image.digest));
-      if (preview.abandoned.length > 0) {
-        context.log.warn(
-          { object, tags: preview.abandoned.slice(0, 20) },
-          `the submitted-images record is full: ${preview.abandoned.length} older tags will not be submitted by later events`,
-        );
-      }
-      const hosts = streamRegistryHosts(live);
-      const images = pass.map(({ image }): BuiltImage => {
-        const own = hosts.has(image.registry);
-        return {
-          source: sourceRef(live),
-          output: image,
-          outcome: 'Present',
-          analysis: 'image',
-          outputCredentials: clusterRegistryCredentials(credentials, own),
-          baseCredentials: { kind: 'none' },
-          outputVerifyTls: own ? credentials.sourceRegistryVerifyTls : true,
-          baseVerifyTls: true,
-        };
-      });
-      return { kind: 'analyse', images };
-    },
-    markAnnotations(live: KubeObject, submitted: readonly SubmittedImage[], _now: Date, refused: readonly BuiltImage[] = []): Record<string, string> {
-      const read = readStream(live);
-      // A pushed copy keeps the digest, so these are the stream's digests either way. Refused
-      // images are recorded too: otherwise every update would submit them again.
-      const digests = [...submitted.map(({ image }) => image.output?.digest), ...refused.map((image) => image.output?.digest)].filter(
-        (digest): digest is string => digest !== undefined,
-      );
-      return { [ANNOTATIONS.submittedImages]: recordSubmitted(read.submitted, read.tags, digests).value };
+    read(object) {
+      const read = readStream(object);
+      const pending = pendingImages(read.tags, read.submitted);
+      const name = `ImageStream ${object.namespace}/${object.name}`;
+      return {
+        object,
+        recordsRefusals: true,
+        skipReason: (action) => (action === 'delete' ? 'deleted' : pending.length === 0 ? 'nothing-new' : undefined),
+        async plan(action, context) {
+          if (action === 'delete') return { kind: 'ignore', reason: 'deleted' };
+          if (pending.length === 0) return { kind: 'ignore', reason: 'nothing-new' };
+          for (const { name: tag, why } of read.skipped) context.log.debug({ object: name, tag }, `tag not used: ${why}`);
+          const pass = pending.slice(0, perPass);
+          if (pending.length > pass.length) {
+            context.log.info({ object: name }, `${pending.length} new images; submitting the oldest ${pass.length} now, the rest after marking`);
+          }
+          const preview = recordSubmitted(read.submitted, read.tags, pass.map(({ image }) => image.digest));
+          if (preview.abandoned.length > 0) {
+            context.log.warn(
+              { object: name, tags: preview.abandoned.slice(0, 20) },
+              `the submitted-images record is full: ${preview.abandoned.length} older tags will not be submitted by later events`,
+            );
+          }
+          const hosts = streamRegistryHosts(object);
+          const images = pass.map(({ image }): BuiltImage => {
+            const own = hosts.has(image.registry);
+            return {
+              source: sourceRef(object),
+              output: image,
+              outcome: 'Present',
+              analysis: 'image',
+              outputCredentials: clusterRegistryCredentials(credentials, own),
+              baseCredentials: { kind: 'none' },
+              outputVerifyTls: own ? credentials.sourceRegistryVerifyTls : true,
+              baseVerifyTls: true,
+            };
+          });
+          return { kind: 'analyze', images };
+        },
+        marks(submitted, _now, refused) {
+          // A pushed copy keeps the digest, so these are the stream's digests either way.
+          // Refused images are recorded too: otherwise every pass would pick them again.
+          const digests = [...submitted.map(({ image }) => image.output?.digest), ...refused.map((image) => image.output?.digest)].filter(
+            (digest): digest is string => digest !== undefined,
+          );
+          return { [ANNOTATIONS.submittedImages]: recordSubmitted(read.submitted, read.tags, digests).value };
+        },
+      };
     },
   };
 }

@@ -7,11 +7,10 @@
 import type { ImageReference, SourceObjectRef } from '../domain/built-image.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
-import { isRecord, sourceRef } from '../events/intake.js';
-import { readObject, SkipList, type Skipped } from './run.js';
+import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
+import { SkipList, type Skipped } from './run.js';
 import { isSubmitted, parseSubmittedImages, recordedDigests, type SubmittedImages, type TagState } from './submitted-images.js';
 
-const ACCEPTED: readonly string[] = ['image.openshift.io/v1/ImageStream'];
 const TAG = /^\w[\w.-]{0,127}$/;
 
 export interface StreamTag extends TagState {
@@ -85,10 +84,7 @@ function readTag(entry: unknown, own: string | undefined): { tag: StreamTag } | 
 }
 
 /** Reads an ImageStream and its submitted-images record; never throws. */
-export function readImageStream(value: unknown): ImageStreamRead {
-  const read = readObject(value, ACCEPTED, 'an ImageStream');
-  if (!read.ok) return { state: 'invalid', why: read.why };
-  const { object } = read;
+export function readImageStream(object: KubeObject): ImageStreamRead {
   const ref = sourceRef(object);
   const status = object.raw['status'] ?? {};
   if (!isRecord(status)) return { state: 'invalid', why: 'status: expected an object', ref };

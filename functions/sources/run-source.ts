@@ -13,12 +13,12 @@
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage, CredentialSource } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
-import { type KubeObject, sourceRef } from '../events/intake.js';
 import type { ObjectAction } from '../events/types.js';
+import { sourceRef, type KubeObject } from '../kube/object.js';
 import { clusterRegistryCredentials, hasClusterCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
-import type { Plan, PlanContext, SourceKind, SubmittedImage } from '../pipeline/source-kind.js';
+import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
 import { isOnClusterRegistry } from './cluster-registry.js';
-import { type PinnedImage, type RunExtraction } from './run.js';
+import type { PinnedImage, RunExtraction } from './run.js';
 
 export interface RunSourceOptions {
   /** THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE off: a run has nothing else to send. */
@@ -31,11 +31,10 @@ type Succeeded = Extract<RunExtraction, { state: 'succeeded' }>;
 /** Drops images another object submits; may read the API (a PipelineRun's TaskRuns). */
 export type Narrow = (live: KubeObject, images: readonly PinnedImage[], context: PlanContext) => Promise<readonly PinnedImage[]>;
 
-function decide(object: KubeObject, action: ObjectAction, options: RunSourceOptions, extract: (value: unknown) => RunExtraction): Succeeded | string {
+function decide(object: KubeObject, run: RunExtraction, action: ObjectAction, options: RunSourceOptions): Succeeded | string {
   if (action === 'delete') return 'deleted';
   if (object.annotations[ANNOTATIONS.submittedAt] !== undefined) return 'already-submitted';
   if (!options.sendOutputImage) return 'nothing-to-send';
-  const run = extract(object.raw);
   switch (run.state) {
     case 'invalid':
       throw invalid(`${object.kind} ${object.namespace}/${object.name}: ${run.why}`, 422);
@@ -48,7 +47,7 @@ function decide(object: KubeObject, action: ObjectAction, options: RunSourceOpti
   }
 }
 
-export function runSource(extract: (value: unknown) => RunExtraction, options: RunSourceOptions, narrow?: Narrow): SourceKind {
+export function runSource(extract: (object: KubeObject) => RunExtraction, options: RunSourceOptions, narrow?: Narrow): SourceKind {
   const { credentials } = options;
   const builtImage = async (live: KubeObject, run: Succeeded, image: PinnedImage, context: PlanContext): Promise<BuiltImage> => {
     // Only the run's own namespace: a run must not get Thoth another tenant's private image.
@@ -68,28 +67,35 @@ export function runSource(extract: (value: unknown) => RunExtraction, options: R
   };
 
   return {
-    prefilter(object, action) {
-      const decision = decide(object, action, options, extract);
-      return typeof decision === 'string' ? decision : undefined;
-    },
-    async plan(live: KubeObject, action: ObjectAction, context: PlanContext): Promise<Plan> {
-      const run = decide(live, action, options, extract);
-      if (typeof run === 'string') return { kind: 'ignore', reason: run };
-      const object = `${live.kind} ${live.namespace}/${live.name}`;
-      for (const { name, why } of run.skipped) context.log.debug({ object, result: name }, `result not used: ${why}`);
-      const images = narrow === undefined ? run.images : await narrow(live, run.images, context);
-      if (images.length === 0) return { kind: 'mark', reason: 'images-submitted-elsewhere' };
-      const built: BuiltImage[] = [];
-      for (const image of images) built.push(await builtImage(live, run, image, context));
-      return { kind: 'analyse', images: built };
-    },
-    markAnnotations(_live: KubeObject, submitted: readonly SubmittedImage[], now: Date): Record<string, string> {
-      const outputs = submitted.flatMap(({ submission }) => (submission.output !== undefined ? [submission.output] : []));
-      const ids = submitted.map(({ submission }) => submission.ids);
+    read(object) {
+      const run = extract(object);
       return {
-        [ANNOTATIONS.submittedAt]: now.toISOString(),
-        ...(outputs.length > 0 ? { [ANNOTATIONS.outputImage]: outputs.join(',') } : {}),
-        ...(ids.length > 0 ? { [ANNOTATIONS.analysisIds]: JSON.stringify(ids.length === 1 ? ids[0] : ids) } : {}),
+        object,
+        recordsRefusals: false,
+        skipReason(action) {
+          const decision = decide(object, run, action, options);
+          return typeof decision === 'string' ? decision : undefined;
+        },
+        async plan(action, context) {
+          const succeeded = decide(object, run, action, options);
+          if (typeof succeeded === 'string') return { kind: 'ignore', reason: succeeded };
+          const name = `${object.kind} ${object.namespace}/${object.name}`;
+          for (const { name: result, why } of succeeded.skipped) context.log.debug({ object: name, result }, `result not used: ${why}`);
+          const images = narrow === undefined ? succeeded.images : await narrow(object, succeeded.images, context);
+          if (images.length === 0) return { kind: 'mark', reason: 'images-submitted-elsewhere' };
+          const built: BuiltImage[] = [];
+          for (const image of images) built.push(await builtImage(object, succeeded, image, context));
+          return { kind: 'analyze', images: built };
+        },
+        marks(submitted, now) {
+          const outputs = submitted.flatMap(({ submission }) => (submission.output !== undefined ? [submission.output] : []));
+          const ids = submitted.map(({ submission }) => submission.ids);
+          return {
+            [ANNOTATIONS.submittedAt]: now.toISOString(),
+            ...(outputs.length > 0 ? { [ANNOTATIONS.outputImage]: outputs.join(',') } : {}),
+            ...(ids.length > 0 ? { [ANNOTATIONS.analysisIds]: JSON.stringify(ids.length === 1 ? ids[0] : ids) } : {}),
+          };
+        },
       };
     },
   };

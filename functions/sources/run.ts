@@ -6,7 +6,7 @@
  */
 import type { ImageReference, SourceObjectRef } from '../domain/built-image.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
-import { isRecord, parseKubeObject, type KubeObject } from '../events/intake.js';
+import { isRecord } from '../kube/object.js';
 
 /** A type-hinted value that was not used, and why (the value itself is never echoed). */
 export interface Skipped {
@@ -69,23 +69,6 @@ export function readCompletion(status: unknown): Completion {
       return { state: 'failed', outcome: reason || 'Failed' };
     default:
       return { state: 'running' };
-  }
-}
-
-export type ObjectRead = { readonly ok: true; readonly object: KubeObject } | { readonly ok: false; readonly why: string };
-
-/** Checks that `apiVersion/kind` is one of `accepted` (`what` reads "a BuildRun"), then validates metadata (the intake's rules). */
-export function readObject(value: unknown, accepted: readonly string[], what: string): ObjectRead {
-  if (!isRecord(value)) return { ok: false, why: `not ${what}: expected an object` };
-  const apiVersion = value['apiVersion'];
-  const kind = value['kind'];
-  if (typeof apiVersion !== 'string' || typeof kind !== 'string' || !accepted.includes(`${apiVersion}/${kind}`)) {
-    return { ok: false, why: `not ${what}: expected apiVersion/kind ${accepted.join(' or ')}` };
-  }
-  try {
-    return { ok: true, object: parseKubeObject(value) };
-  } catch (error) {
-    return { ok: false, why: `not ${what}: ${error instanceof Error ? error.message : 'unreadable'}` };
   }
 }
 

@@ -12,10 +12,8 @@
  *    run whose status snapshot is missing.
  */
 import { digestProblem } from '../domain/image-reference.js';
-import { isRecord, sourceRef } from '../events/intake.js';
-import { pinImage, runCompletion, readObject, SkipList, type PinnedImage, type RunExtraction } from './run.js';
-
-const ACCEPTED: readonly string[] = ['shipwright.io/v1beta1/BuildRun'];
+import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
+import { pinImage, runCompletion, SkipList, type PinnedImage, type RunExtraction } from './run.js';
 
 const OUTPUT_IMAGE_PATHS = [
   ['spec', 'output', 'image'],
@@ -30,11 +28,9 @@ function at(root: unknown, path: readonly string[]): unknown {
 }
 
 /** Reads a BuildRun; never throws. */
-export function extractShipwrightImage(value: unknown): RunExtraction {
-  const read = readObject(value, ACCEPTED, 'a BuildRun');
-  if (!read.ok) return { state: 'invalid', why: read.why };
-  const raw = read.object.raw;
-  const ref = sourceRef(read.object);
+export function extractShipwrightImage(object: KubeObject): RunExtraction {
+  const raw = object.raw;
+  const ref = sourceRef(object);
   const completion = runCompletion(ref, raw['status']);
   if ('unfinished' in completion) return completion.unfinished;
 

@@ -15,7 +15,7 @@
  *   make old tags come back on every update.
  */
 import { isDigest } from '../domain/image-reference.js';
-import { isRecord } from '../events/intake.js';
+import { isRecord } from '../kube/object.js';
 
 export interface SubmittedImages {
   /** Per tag, newest first. */

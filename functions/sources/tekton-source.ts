@@ -9,7 +9,7 @@
  * cannot be read is assumed not to report anything, so nothing is ever lost (at worst Thoth
  * answers a duplicate from its cache). A TaskRun always submits its own images.
  */
-import { isRecord, type KubeObject } from '../events/intake.js';
+import { isRecord, type KubeObject } from '../kube/object.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
 import type { PinnedImage } from './run.js';
 import { runSource, type RunSourceOptions } from './run-source.js';
@@ -42,7 +42,7 @@ async function imagesOfChildren(pipelineRun: KubeObject, context: PlanContext): 
     const ref = { apiVersion: pipelineRun.apiVersion, kind: 'TaskRun', namespace: pipelineRun.namespace, name };
     try {
       const child = await context.store.read(ref, context.signal);
-      const run = child === undefined ? undefined : extractTektonImages(child.raw);
+      const run = child === undefined ? undefined : extractTektonImages(child);
       if (run?.state === 'succeeded') for (const image of run.images) keys.add(imageKey(image));
     } catch (error) {
       context.log.debug(

@@ -12,15 +12,8 @@
  * an image reference (a purl, a file URL), is skipped with a reason.
  * Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
  */
-import { isRecord, sourceRef } from '../events/intake.js';
-import { ImageSet, pinImage, runCompletion, readObject, SkipList, type RunExtraction } from './run.js';
-
-const ACCEPTED: readonly string[] = [
-  'tekton.dev/v1/TaskRun',
-  'tekton.dev/v1/PipelineRun',
-  'tekton.dev/v1beta1/TaskRun',
-  'tekton.dev/v1beta1/PipelineRun',
-];
+import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
+import { ImageSet, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
 const PAIRS = [
   { uri: 'IMAGE_URL', digest: 'IMAGE_DIGEST' },
@@ -28,9 +21,6 @@ const PAIRS = [
 ] as const;
 const IMAGES = 'IMAGES';
 const ARTIFACT_OUTPUTS = 'ARTIFACT_OUTPUTS';
-
-/** Set by Tekton on the TaskRuns a PipelineRun creates. */
-export const PIPELINE_RUN_LABEL = 'tekton.dev/pipelineRun';
 
 type Results = ReadonlyMap<string, unknown>;
 
@@ -142,10 +132,7 @@ function addArtifactOutputs(results: Results, images: ImageSet, skipped: SkipLis
 }
 
 /** Reads a TaskRun or PipelineRun; never throws. */
-export function extractTektonImages(value: unknown): RunExtraction {
-  const read = readObject(value, ACCEPTED, 'a TaskRun or PipelineRun');
-  if (!read.ok) return { state: 'invalid', why: read.why };
-  const { object } = read;
+export function extractTektonImages(object: KubeObject): RunExtraction {
   const ref = sourceRef(object);
   const status = object.raw['status'];
   const completion = runCompletion(ref, status);
@@ -160,15 +147,3 @@ export function extractTektonImages(value: unknown): RunExtraction {
   return { state: 'succeeded', ref, outcome: completion.outcome, images: images.toArray(), skipped: skipped.toArray() };
 }
 
-/**
- * The PipelineRun a TaskRun belongs to, if any. When both kinds are watched, the same image
- * often appears in a TaskRun's results and again in its PipelineRun's: the caller decides
- * which one submits.
- */
-export function pipelineRunOf(value: unknown): string | undefined {
-  if (!isRecord(value) || value['kind'] !== 'TaskRun') return undefined;
-  const metadata = value['metadata'];
-  const labels = isRecord(metadata) ? metadata['labels'] : undefined;
-  const owner = isRecord(labels) ? labels[PIPELINE_RUN_LABEL] : undefined;
-  return typeof owner === 'string' && owner !== '' ? owner : undefined;
-}

@@ -7,6 +7,7 @@ export function describeSweep(summary: SweepSummary): string {
     .join(', ');
   const parts = [
     `${summary.submitted} submitted`,
+    ...(summary.busy > 0 ? [`${summary.busy} busy (claimed by a live process)`] : []),
     `${summary.refused} refused`,
     `${summary.failed} failed`,
     `of ${summary.picked} picked from ${listed === '' ? 'nothing' : listed} listed in ${summary.namespaces.join(', ') || 'no namespace'}`,

@@ -11,18 +11,17 @@ import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios from 'axios';
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
-import { BuildWatcherError, invalid, refused, transient } from '../errors.js';
+import { BuildWatcherError, invalid, kindOfHttpStatus, kindOfTransportError, refused, transient } from '../errors.js';
+import { backoffDelayMs, parseRetryAfter, validateRetryPolicy, type RetryPolicy } from '../retry.js';
 import { thothBaseUrl } from './base-url.js';
-import { backoffDelayMs, DEFAULT_RETRY_POLICY, parseRetryAfter, validateRetryPolicy } from './backoff.js';
-import type { RetryPolicy } from './backoff.js';
 import { encodeBuildAnalysisBody } from './build-log-body.js';
-import { isTlsVerificationCode, refusalReason, refusedImage, transportCode } from './failure.js';
+import { refusalReason, refusedImage, transportCode } from './failure.js';
 import { buildAnalysisBody, buildAnalysisQuery, imageAnalysisQuery, secretsOf } from './requests.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from './requests.js';
-import { parseAnalysisStatus, parseBuildAnalysisResponse, parseDiscovery, parseImageAnalysisResponse } from './responses.js';
-import type { AnalysisStatus, AnalysisTicket, BuildAnalysisResult, Parsed } from './responses.js';
+import { parseBuildAnalysisResponse, parseDiscovery, parseImageAnalysisResponse } from './responses.js';
+import type { AnalysisTicket, BuildAnalysisResult, Parsed } from './responses.js';
 
-export type ThothEndpoint = 'discovery' | 'build-analysis' | 'analyze' | 'analysis-status';
+export type ThothEndpoint = 'discovery' | 'build-analysis' | 'analyze';
 
 /** One HTTP attempt, for latency metrics. */
 export interface ThothRequestObservation {
@@ -59,13 +58,11 @@ export interface ThothSubmitter {
 }
 
 const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxDelayMs: 8_000 };
 const MAX_RESPONSE_BYTES = 1024 * 1024;
-/** Statuses worth another attempt; the User API itself sends none but 5xx, proxies may. */
-const RETRYABLE_STATUS = (status: number): boolean => status >= 500 || status === 408 || status === 429;
 const ROUTE_SUFFIX: Readonly<Record<Exclude<ThothEndpoint, 'discovery'>, RegExp>> = {
   'build-analysis': /\/build-analysis$/,
   analyze: /\/analyze$/,
-  'analysis-status': /\/analyze\/[^/]+\/status$/,
 };
 
 interface Answer {
@@ -193,19 +190,6 @@ export class ThothClient implements ThothSubmitter {
     throw this.#refusal(answer, secretsOf([request]), () => 'the image');
   }
 
-  /** GET /analyze/{id}/status; undefined when Thoth knows no such analysis. */
-  async getAnalysisStatus(analysisId: string, signal?: AbortSignal): Promise<AnalysisStatus | undefined> {
-    await this.#requireRoute('analysis-status', signal);
-    const answer = await this.#exchange(
-      'analysis-status',
-      { method: 'GET', url: `analyze/${encodeURIComponent(analysisId)}/status` },
-      signal,
-    );
-    if (answer.status === 404) return undefined;
-    if (answer.status >= 200 && answer.status < 300) return unwrap(parseAnalysisStatus(answer.body), 'analysis-status');
-    throw this.#refusal(answer, [], () => 'the status query');
-  }
-
   /** Aborts requests in flight and closes idle connections. */
   close(): void {
     this.#closed.abort();
@@ -270,9 +254,9 @@ export class ThothClient implements ThothSubmitter {
   async #exchange(endpoint: ThothEndpoint, config: AxiosRequestConfig, signal: AbortSignal | undefined): Promise<Answer> {
     for (let attempt = 1; ; attempt += 1) {
       const outcome = await this.#attempt(endpoint, config, signal);
-      if (outcome.kind === 'response' && !RETRYABLE_STATUS(outcome.status)) return outcome;
-      if (outcome.kind === 'network' && isTlsVerificationCode(outcome.code)) {
-        throw transient(`TLS verification of the Thoth User API failed (${outcome.code}); trust its CA or disable verification`);
+      if (outcome.kind === 'response' && kindOfHttpStatus(outcome.status) !== 'transient') return outcome;
+      if (outcome.kind === 'network' && kindOfTransportError(outcome.code) === 'refused') {
+        throw refused(`TLS verification of the Thoth User API failed (${outcome.code}); trust its CA or disable verification`);
       }
       const problem =
         outcome.kind === 'response'

@@ -80,18 +80,6 @@ export function refusedImage(body: unknown): string | undefined {
   return typeof image === 'string' ? image : undefined;
 }
 
-const TLS_CODES: ReadonlySet<string> = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /** The error code of a transport failure, e.g. `ECONNREFUSED`; never its message (URLs). */
 export function transportCode(error: unknown): string {
   let current: unknown = error;
@@ -104,9 +92,4 @@ export function transportCode(error: unknown): string {
   }
   const code = field(error, 'code');
   return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : 'network error';
-}
-
-/** A certificate problem does not go away by retrying within one delivery. */
-export function isTlsVerificationCode(code: string): boolean {
-  return TLS_CODES.has(code);
 }

@@ -16,13 +16,6 @@ export interface BuildAnalysisResult {
   readonly buildLogDocumentId?: string;
 }
 
-export interface AnalysisStatus {
-  readonly state: string;
-  readonly reason: string | null;
-  readonly startedAt: string | null;
-  readonly finishedAt: string | null;
-}
-
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
 type Json = Readonly<Record<string, unknown>>;
@@ -94,22 +87,5 @@ export function parseDiscovery(body: unknown): Parsed<readonly string[]> {
       throw new ShapeProblem('paths is not a list of strings');
     }
     return paths as readonly string[];
-  });
-}
-
-/** The 200 of GET /analyze/{id}/status. */
-export function parseAnalysisStatus(body: unknown): Parsed<AnalysisStatus> {
-  return parse(() => {
-    if (!isObject(body)) throw new ShapeProblem('the body is not a JSON object');
-    const status = body['status'];
-    if (!isObject(status)) throw new ShapeProblem('status is not an object');
-    const state = status['state'];
-    if (typeof state !== 'string' || state === '') throw new ShapeProblem('status.state is not a non-empty string');
-    return {
-      state,
-      reason: nullableString(status['reason'], 'status.reason'),
-      startedAt: nullableString(status['started_at'], 'status.started_at'),
-      finishedAt: nullableString(status['finished_at'], 'status.finished_at'),
-    };
   });
 }

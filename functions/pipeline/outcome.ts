@@ -1,0 +1,16 @@
+/** What became of one object, for every front: the function, the sweep and the command line. */
+import type { BuiltImage, SourceObjectRef } from '../domain/built-image.js';
+import type { ObjectCoordinates } from '../kube/object.js';
+import type { Submission } from './submit.js';
+
+export interface SubmittedImage {
+  readonly image: BuiltImage;
+  readonly submission: Submission;
+}
+
+export type Outcome =
+  | { readonly kind: 'ignored'; readonly reason: string; readonly object: ObjectCoordinates }
+  | { readonly kind: 'submitted'; readonly object: SourceObjectRef; readonly images: readonly SubmittedImage[] }
+  | { readonly kind: 'refused'; readonly object: SourceObjectRef; readonly reason: string }
+  /** Another process holds an unexpired claim on it: not a failure, come back after `until`. */
+  | { readonly kind: 'busy'; readonly object: ObjectCoordinates; readonly until: Date };

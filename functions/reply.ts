@@ -1,0 +1,81 @@
+/**
+ * The function's answers, made at the edge: the CloudEvents it replies with (published back
+ * into the Broker, so any analyser, not only Thoth, can consume them) and the plain HTTP
+ * answers faas-js-runtime sends as they are.
+ */
+import type { CloudEvent } from 'cloudevents';
+import type { StructuredReturn } from 'faas-js-runtime';
+import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
+import { apiPath, type ObjectCoordinates } from './kube/object.js';
+import { redact } from './observability/redact.js';
+import type { Outcome } from './pipeline/outcome.js';
+import { describeSweep } from './sweep/describe.js';
+import type { SweepSummary } from './sweep/sweep.js';
+
+export type HttpAnswer = StructuredReturn & { readonly statusCode: number; readonly body: string };
+
+/** One line saying why; Knative keeps it in the dead-letter event's knativeerrordata. */
+export function answer(statusCode: number, reason: string): HttpAnswer {
+  return { statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${redact(reason).split('\n')[0] ?? ''}\n` };
+}
+
+interface ReplyObject {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
+export interface SubmissionReply {
+  readonly object: ReplyObject;
+  readonly outcome: string;
+  readonly images: readonly {
+    readonly output?: string;
+    readonly base?: string;
+    readonly analysisIds: { output?: string; base?: string; buildLog?: string };
+    readonly cached: boolean;
+  }[];
+}
+
+export type Reply = CloudEvent<SubmissionReply | { object: ReplyObject; reason: string } | SweepSummary>;
+
+/**
+ * The SDK is loaded on the first reply: the function scales to zero, and only events that led
+ * to a submission need it, so it stays off the start-up and filtering paths.
+ */
+async function cloudEvent(type: string, data: NonNullable<Reply['data']>, object?: ObjectCoordinates): Promise<Reply> {
+  const { CloudEvent } = await import('cloudevents');
+  // The object's API path, as the ApiServerSource's own `subject` is.
+  return new CloudEvent<NonNullable<Reply['data']>>({ type, source: REPLY_SOURCE, ...(object ? { subject: apiPath(object) } : {}), datacontenttype: 'application/json', data });
+}
+
+/** A reply for a submission or a permanent refusal; busy objects get a 503; nothing else. */
+export async function replyFor(outcome: Outcome): Promise<Reply | HttpAnswer | undefined> {
+  if (outcome.kind === 'ignored') return undefined;
+  const o = outcome.object;
+  // Another live process holds it: come back later, so the Broker redelivers if that one fails.
+  if (outcome.kind === 'busy') return answer(503, `${o.kind} ${o.namespace}/${o.name} is claimed by another process until ${outcome.until.toISOString()}`);
+  const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: outcome.object.uid };
+  if (outcome.kind === 'refused') return cloudEvent(ANALYSIS_REFUSED_TYPE, { object, reason: outcome.reason }, o);
+  return cloudEvent(
+    ANALYSIS_SUBMITTED_TYPE,
+    {
+      object,
+      outcome: outcome.images[0]?.image.outcome ?? '',
+      images: outcome.images.map(({ submission }) => ({
+        ...(submission.output !== undefined ? { output: submission.output } : {}),
+        ...(submission.base !== undefined ? { base: submission.base } : {}),
+        analysisIds: { ...submission.ids },
+        cached: submission.cached,
+      })),
+    },
+    o,
+  );
+}
+
+/** A numeric 503 when anything transient failed, so the Broker redelivers and the retry goes on. */
+export async function replyForSweep(summary: SweepSummary): Promise<Reply | HttpAnswer> {
+  if (summary.failed > 0) return answer(503, describeSweep(summary));
+  return cloudEvent(SWEEP_COMPLETED_TYPE, summary);
+}
