@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BuildWatcherError } from '../errors.js';
-import { parseKubeObject } from '../events/intake.js';
+import { parseKubeObject } from '../kube/object.js';
 import { parseBuild } from './build.js';
 import { decideBuild, type WhatToSend } from './decide.js';
 import { resolveBuild } from './resolve.js';
@@ -33,14 +33,14 @@ const POLICY = { passToken: true, tokenFile: '/var/run/secrets/token', sourceReg
 
 describe('decideBuild', () => {
   const cases: [string, Record<string, unknown>, 'add' | 'update' | 'delete', WhatToSend, unknown][] = [
-    ['complete: everything', sourceBuild(), 'update', ALL, { action: 'analyse', output: true, base: true, log: true }],
-    ['failed: log and base, never output', sourceBuild({ phase: 'Failed' }), 'update', ALL, { action: 'analyse', output: false, base: true, log: true }],
-    ['error: log and base', sourceBuild({ phase: 'Error' }), 'update', ALL, { action: 'analyse', output: false, base: true, log: true }],
+    ['complete: everything', sourceBuild(), 'update', ALL, { action: 'analyze', output: true, base: true, log: true }],
+    ['failed: log and base, never output', sourceBuild({ phase: 'Failed' }), 'update', ALL, { action: 'analyze', output: false, base: true, log: true }],
+    ['error: log and base', sourceBuild({ phase: 'Error' }), 'update', ALL, { action: 'analyze', output: false, base: true, log: true }],
     ['cancelled', sourceBuild({ phase: 'Cancelled' }), 'update', ALL, { action: 'ignore', reason: 'cancelled' }],
     ['running', sourceBuild({ phase: 'Running' }), 'update', ALL, { action: 'ignore', reason: 'not-finished' }],
     ['new', sourceBuild({ phase: 'New' }), 'add', ALL, { action: 'ignore', reason: 'not-finished' }],
     ['deleted complete build', sourceBuild(), 'delete', ALL, { action: 'ignore', reason: 'deleted' }],
-    ['complete, output disabled', sourceBuild(), 'update', { ...ALL, sendOutputImage: false }, { action: 'analyse', output: false, base: true, log: true }],
+    ['complete, output disabled', sourceBuild(), 'update', { ...ALL, sendOutputImage: false }, { action: 'analyze', output: false, base: true, log: true }],
     [
       'failed with log and base disabled: nothing to send',
       sourceBuild({ phase: 'Failed' }),
@@ -73,7 +73,7 @@ describe('parseBuild', () => {
 
 describe('resolveBuild', () => {
   it('Source strategy: output pinned by digest, base through the ImageStreamTag, token on the cluster registry only', async () => {
-    const image = await resolveBuild(build(sourceBuild()), { action: 'analyse', output: true, base: true, log: true }, POLICY, ports());
+    const image = await resolveBuild(build(sourceBuild()), { action: 'analyze', output: true, base: true, log: true }, POLICY, ports());
     assert.deepEqual(image.output, { registry: REGISTRY, repository: 'myproject/app', tag: 'latest', digest: DIGEST });
     assert.deepEqual(image.base, { registry: 'registry.access.redhat.com', repository: 'ubi9/python-311', digest: BASE_DIGEST });
     assert.deepEqual(image.outputCredentials, { kind: 'service-account-token', tokenPath: '/var/run/secrets/token' });
@@ -86,7 +86,7 @@ describe('resolveBuild', () => {
   });
 
   it('Docker strategy: DockerImage base and output, no token outside the cluster registry', async () => {
-    const image = await resolveBuild(build(dockerBuild()), { action: 'analyse', output: true, base: true, log: false }, POLICY, ports());
+    const image = await resolveBuild(build(dockerBuild()), { action: 'analyze', output: true, base: true, log: false }, POLICY, ports());
     assert.deepEqual(image.output, { registry: 'quay.io', repository: 'acme/web', tag: '1.2', digest: DIGEST });
     assert.equal(image.base?.digest, BASE_DIGEST);
     assert.equal(image.buildLog, undefined);
@@ -95,14 +95,14 @@ describe('resolveBuild', () => {
   });
 
   it('Custom strategy: ImageStreamImage base resolved through the stream repository', async () => {
-    const image = await resolveBuild(build(customBuild()), { action: 'analyse', output: true, base: true, log: false }, POLICY, ports());
+    const image = await resolveBuild(build(customBuild()), { action: 'analyze', output: true, base: true, log: false }, POLICY, ports());
     assert.deepEqual(image.base, { registry: REGISTRY, repository: 'myproject/builder', digest: BASE_DIGEST });
     assert.deepEqual(image.baseCredentials, { kind: 'service-account-token', tokenPath: '/var/run/secrets/token' });
   });
 
   it('no digest reported: falls back to the tag and warns', async () => {
     const warnings: string[] = [];
-    const image = await resolveBuild(build(sourceBuild({ digest: null })), { action: 'analyse', output: true, base: false, log: false }, POLICY, ports(warnings));
+    const image = await resolveBuild(build(sourceBuild({ digest: null })), { action: 'analyze', output: true, base: false, log: false }, POLICY, ports(warnings));
     assert.equal(image.output?.digest, undefined);
     assert.equal(image.output?.tag, 'latest');
     assert.equal(warnings.length, 1);
@@ -113,20 +113,20 @@ describe('resolveBuild', () => {
     const warnings: string[] = [];
     const json = sourceBuild();
     (json['spec'] as { strategy: unknown }).strategy = { type: 'Source', sourceStrategy: { from: { kind: 'ImageStreamTag', name: 'gone:1' } } };
-    const image = await resolveBuild(build(json), { action: 'analyse', output: true, base: true, log: false }, POLICY, ports(warnings));
+    const image = await resolveBuild(build(json), { action: 'analyze', output: true, base: true, log: false }, POLICY, ports(warnings));
     assert.equal(image.base, undefined);
     assert.match(warnings.join('\n'), /myproject\/gone:1 not found/);
   });
 
   it('an absurd digest is refused with the field name', async () => {
     await assert.rejects(
-      resolveBuild(build(sourceBuild({ digest: 'sha256:nothex' })), { action: 'analyse', output: true, base: false, log: false }, POLICY, ports()),
+      resolveBuild(build(sourceBuild({ digest: 'sha256:nothex' })), { action: 'analyze', output: true, base: false, log: false }, POLICY, ports()),
       /status\.output\.to\.imageDigest/,
     );
   });
 
   it('without THOTH_PASS_TOKEN no credentials are attached', async () => {
-    const image = await resolveBuild(build(sourceBuild()), { action: 'analyse', output: true, base: true, log: false }, { ...POLICY, passToken: false }, ports());
+    const image = await resolveBuild(build(sourceBuild()), { action: 'analyze', output: true, base: true, log: false }, { ...POLICY, passToken: false }, ports());
     assert.deepEqual(image.outputCredentials, { kind: 'none' });
   });
 });

@@ -4,7 +4,8 @@ import { MemoryCluster, memoryLogger } from '../../test/fakes/in-memory-cluster.
 import { transient } from '../errors.js';
 import { KubeApiError } from '../kube/api.js';
 import type { KubeStreaming } from './kube-stream.js';
-import { collectionPath, watchCollection, WatchFatalError } from './watch-loop.js';
+import { apiPath } from '../kube/object.js';
+import { watchCollection, WatchFatalError } from './watch-loop.js';
 
 const NS = 'ns';
 const collection = { apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NS };
@@ -24,7 +25,7 @@ function scripted(steps: Step[], stop: AbortController) {
     contextNamespace: undefined,
     userToken: undefined,
     async open(path, query) {
-      assert.equal(path, collectionPath(collection));
+      assert.equal(path, apiPath(collection));
       opened.push({ ...query });
       const step = steps.shift();
       if (step === undefined) {

@@ -1,13 +1,45 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { buildSource } from '../builds/source.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
-import type { KubeObject } from '../events/intake.js';
-import { analyseObject, type PipelineDeps } from './analyse.js';
+import { metricsRegistry } from '../observability/metrics.js';
+import { imageStreamSource } from '../sources/imagestream-source.js';
+import { parseSubmittedImages } from '../sources/submitted-images.js';
+import type { KubeObject } from '../kube/object.js';
+import { analyzeObject, type PipelineDeps } from './analyze.js';
+import type { SourceObject } from './source-kind.js';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
+
+async function resubmissionCount(): Promise<number> {
+  const metric = await metricsRegistry.getSingleMetric('build_watcher_resubmissions_total')?.get();
+  return (metric?.values ?? []).reduce((sum, value) => sum + value.value, 0);
+}
+
+/** A Submitter that holds every submission until `release()`, counting them. */
+function stalledThoth(thoth: MemoryThoth) {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let started = 0;
+  const submitter = Object.assign(Object.create(thoth) as MemoryThoth, {
+    async submitBuildAnalysis(...args: Parameters<MemoryThoth['submitBuildAnalysis']>) {
+      started += 1;
+      await released;
+      return thoth.submitBuildAnalysis(...args);
+    },
+  });
+  return { submitter, release, started: () => started };
+}
+
+async function until(condition: () => boolean, what: string, deadlineMs = 20_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 function completeBuild(name: string): Record<string, unknown> {
   return {
@@ -33,18 +65,19 @@ function setup() {
     ]),
     analysisOptions: {},
     trustEventPayload: false,
+    ...freshPipeline(),
     log,
   };
   return { cluster, thoth, recorder, log, deps };
 }
 
-const analyse = (deps: PipelineDeps, payload: KubeObject) => analyseObject({ payload, ref: payload, action: 'update' }, deps);
+const analyze = (deps: PipelineDeps, payload: KubeObject) => analyzeObject({ payload, ref: payload, action: 'update' }, deps);
 
-describe('analyseObject', () => {
+describe('analyzeObject', () => {
   it('submits once, marks the object, releases the claim and records a Normal Event', async () => {
     const { cluster, thoth, recorder, deps } = setup();
     const payload = cluster.put(completeBuild('once-1'));
-    const outcome = await analyse(deps, payload);
+    const outcome = await analyze(deps, payload);
     assert.equal(outcome.kind, 'submitted');
     assert.equal(thoth.builds.length, 1);
     const live = cluster.get(payload);
@@ -54,7 +87,7 @@ describe('analyseObject', () => {
     assert.deepEqual(recorder.events.map((event) => event.reason), ['AnalysisSubmitted']);
 
     // A replay of the same (stale) payload, and a fresh update: one GET, no submission.
-    assert.deepEqual(await analyse(deps, payload), { kind: 'ignored', reason: 'already-submitted', object: payload });
+    assert.deepEqual(await analyze(deps, payload), { kind: 'ignored', reason: 'already-submitted', object: payload });
     assert.equal(thoth.builds.length, 1);
   });
 
@@ -62,11 +95,11 @@ describe('analyseObject', () => {
     const { cluster, thoth, recorder, deps } = setup();
     thoth.refuse = () => true;
     const payload = cluster.put(completeBuild('refused-1'));
-    const outcome = await analyse(deps, payload);
+    const outcome = await analyze(deps, payload);
     assert.equal(outcome.kind, 'refused');
     assert.deepEqual(cluster.get(payload)?.annotations, {});
     assert.deepEqual(recorder.events.map((event) => `${event.type} ${event.reason}`), ['Warning AnalysisRefused']);
-    const again = await analyse(deps, cluster.get(payload) ?? payload);
+    const again = await analyze(deps, cluster.get(payload) ?? payload);
     assert.deepEqual(again, { kind: 'ignored', reason: 'refused-recently', object: cluster.get(payload) ?? payload });
     assert.equal(recorder.events.length, 1);
   });
@@ -76,9 +109,9 @@ describe('analyseObject', () => {
     let failures = 1;
     thoth.fail = () => failures-- > 0;
     const payload = cluster.put(completeBuild('flaky-1'));
-    await assert.rejects(analyse(deps, payload), (error: unknown) => error instanceof BuildWatcherError && error.kind === 'transient');
+    await assert.rejects(analyze(deps, payload), (error: unknown) => error instanceof BuildWatcherError && error.kind === 'transient');
     assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.claim], 'the claim stays');
-    const outcome = await analyse(deps, payload);
+    const outcome = await analyze(deps, payload);
     assert.equal(outcome.kind, 'submitted');
     assert.equal(thoth.builds.length, 1);
   });
@@ -93,24 +126,24 @@ describe('analyseObject', () => {
       if (++patches === 2) throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
       return original(object, annotations, options);
     };
-    await assert.rejects(analyse(deps, payload), /submitted, but could not mark/);
+    await assert.rejects(analyze(deps, payload), /submitted, but could not mark/);
     assert.equal(thoth.builds.length, 1);
-    const outcome = await analyse(deps, payload);
+    const outcome = await analyze(deps, payload);
     assert.equal(outcome.kind, 'submitted');
     assert.equal(thoth.builds.length, 1, 'never submitted twice');
     assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.submittedAt]);
     assert.equal(recorder.events.length, 1);
   });
 
-  it('another replica holding the claim means "come back later", not "done"', async () => {
+  it('another live process holding the claim means "busy, come back later", never "done"', async () => {
     const { cluster, thoth, deps } = setup();
-    const future = new Date(Date.now() + 60_000).toISOString();
-    // An event from before the claim: its sender must try again, in case that replica fails.
+    const future = new Date(Date.now() + 60_000);
+    // An event from before the claim: its sender must try again, in case that process dies.
     const payload = cluster.put(completeBuild('busy-1'));
-    const echo = await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: `other-pod ${future}` });
-    await assert.rejects(analyse(deps, payload), /being submitted by another replica/);
-    // The update event the claim itself causes: that replica's own delivery covers it.
-    assert.deepEqual(await analyse(deps, echo), { kind: 'ignored', reason: 'claimed-elsewhere', object: echo });
+    const echo = await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: `other-pod ${future.toISOString()}` });
+    assert.deepEqual(await analyze(deps, payload), { kind: 'busy', object: payload, until: future });
+    // The update event the claim itself causes: the lease on the object is its record.
+    assert.deepEqual(await analyze(deps, echo), { kind: 'ignored', reason: 'claimed-elsewhere', object: echo });
     assert.equal(thoth.builds.length, 0);
   });
 
@@ -123,29 +156,33 @@ describe('analyseObject', () => {
       sources: new Map([[
         'build.openshift.io/v1/Build',
         {
-          prefilter: () => undefined,
-          plan: async (live) => ({
-            kind: 'analyse' as const,
-            images: ['private', 'public'].map((name) => ({
-              source: { apiVersion: live.apiVersion, kind: live.kind, namespace: live.namespace, name: live.name, uid: live.uid },
-              output: image(name),
-              outcome: 'Succeeded',
-              analysis: 'build' as const,
-              outputCredentials: { kind: 'none' as const },
-              baseCredentials: { kind: 'none' as const },
-              outputVerifyTls: true,
-              baseVerifyTls: true,
-            })),
-          }),
-          markAnnotations: (_live, submitted, _now, refused = []) => ({
-            [ANNOTATIONS.submittedAt]: 'now',
-            [ANNOTATIONS.outputImage]: `${submitted.length} submitted, ${refused.length} refused`,
+          read: (object: KubeObject): SourceObject => ({
+            object,
+            recordsRefusals: false,
+            skipReason: () => undefined,
+            plan: async () => ({
+              kind: 'analyze' as const,
+              images: ['private', 'public'].map((name) => ({
+                source: { apiVersion: object.apiVersion, kind: object.kind, namespace: object.namespace, name: object.name, uid: object.uid },
+                output: image(name),
+                outcome: 'Succeeded',
+                analysis: 'build' as const,
+                outputCredentials: { kind: 'none' as const },
+                baseCredentials: { kind: 'none' as const },
+                outputVerifyTls: true,
+                baseVerifyTls: true,
+              })),
+            }),
+            marks: (submitted, _now, refused) => ({
+              [ANNOTATIONS.submittedAt]: 'now',
+              [ANNOTATIONS.outputImage]: `${submitted.length} submitted, ${refused.length} refused`,
+            }),
           }),
         },
       ]]),
     };
     thoth.refuse = (reference) => reference.includes('private');
-    const outcome = await analyseObject({ payload, ref: payload, action: 'update' }, twoImages);
+    const outcome = await analyzeObject({ payload, ref: payload, action: 'update' }, twoImages);
     assert.equal(outcome.kind, 'submitted');
     assert.equal(thoth.builds.length, 1);
     assert.equal(cluster.get(payload)?.annotations[ANNOTATIONS.outputImage], '1 submitted, 1 refused');
@@ -156,15 +193,17 @@ describe('analyseObject', () => {
     const { cluster, thoth, deps } = setup();
     const past = new Date(Date.now() - 1_000).toISOString();
     const payload = cluster.put({ ...completeBuild('stale-1'), metadata: { name: 'stale-1', namespace: 'team', annotations: { [ANNOTATIONS.claim]: `dead-pod ${past}` } } });
-    assert.equal((await analyse(deps, payload)).kind, 'submitted');
+    const before = await resubmissionCount();
+    assert.equal((await analyze(deps, payload)).kind, 'submitted');
     assert.equal(thoth.builds.length, 1);
+    assert.equal(await resubmissionCount(), before + 1, 'counted: the dead holder may have submitted before it could mark');
   });
 
   it('without patch rights it still submits, and warns once', async () => {
     const { cluster, thoth, log, deps } = setup();
     cluster.forbidPatch = true;
     const payload = cluster.put(completeBuild('readonly-1'));
-    assert.equal((await analyse(deps, payload)).kind, 'submitted');
+    assert.equal((await analyze(deps, payload)).kind, 'submitted');
     assert.equal(thoth.builds.length, 1);
     assert.ok(log.lines.some((line) => line.level === 'warn' && /not allowed to patch/.test(line.message)));
   });
@@ -174,7 +213,101 @@ describe('analyseObject', () => {
     const old = cluster.put(completeBuild('reborn-1'));
     cluster.delete(old);
     cluster.put(completeBuild('reborn-1'));
-    assert.deepEqual(await analyse(deps, old), { kind: 'ignored', reason: 'replaced', object: old });
+    assert.deepEqual(await analyze(deps, old), { kind: 'ignored', reason: 'replaced', object: old });
     assert.equal(thoth.builds.length, 0);
+  });
+
+  it('an echo of our own claim waits for the work without taking a worker slot (B4)', async () => {
+    const { cluster, thoth, deps } = setup();
+    const stalled = stalledThoth(thoth);
+    const twoWorkers: PipelineDeps = { ...deps, ...freshPipeline(2), submitter: stalled.submitter };
+    const first = cluster.put(completeBuild('slot-a'));
+    const work = analyze(twoWorkers, first);
+    await until(() => stalled.started() === 1, 'the first submission');
+    // The claim patch's own update event, delivered while the work runs.
+    const echo = cluster.get(first);
+    assert.ok(echo !== undefined && echo.annotations[ANNOTATIONS.claim]?.startsWith(twoWorkers.state.holder));
+    const echoed = analyze(twoWorkers, echo);
+    // A second object still gets the second worker: the echo holds none.
+    const second = analyze(twoWorkers, cluster.put(completeBuild('slot-b')));
+    await until(() => stalled.started() === 2, 'the second object to start while the first is stalled');
+    stalled.release();
+    assert.equal((await work).kind, 'submitted');
+    assert.equal((await second).kind, 'submitted');
+    assert.deepEqual(await echoed, { kind: 'ignored', reason: 'in-progress', object: echo });
+    assert.equal(thoth.builds.length, 2);
+  });
+
+  it('a pending mark is written from the object as it is now, keeping what another process recorded (B5)', async () => {
+    const cluster = new MemoryCluster();
+    const thoth = new MemoryThoth();
+    const reg = 'image-registry.openshift-image-registry.svc:5000';
+    const digest = (n: number) => `sha256:${String(n).repeat(64)}`;
+    const item = (n: number) => ({ created: `2026-11-0${n}T00:00:00Z`, dockerImageReference: `${reg}/team/app@${digest(n)}`, image: digest(n), generation: n });
+    const stream = (tags: { tag: string; n: number }[], annotations: Record<string, string> = {}) => ({
+      apiVersion: 'image.openshift.io/v1',
+      kind: 'ImageStream',
+      metadata: { name: 'app', namespace: 'team', annotations },
+      status: { dockerImageRepository: `${reg}/team/app`, tags: tags.map(({ tag, n }) => ({ tag, items: [item(n)] })) },
+    });
+    const deps: PipelineDeps = {
+      store: cluster,
+      recorder: new MemoryRecorder(),
+      submitter: thoth,
+      sources: new Map([['image.openshift.io/v1/ImageStream', imageStreamSource({ credentials: { passToken: false, tokenFile: '', sourceRegistryVerifyTls: true } })]]),
+      analysisOptions: {},
+      trustEventPayload: false,
+      ...freshPipeline(),
+      log: memoryLogger(),
+    };
+    const payload = cluster.put(stream([{ tag: 'v1', n: 1 }]));
+    const original = cluster.patchAnnotations.bind(cluster);
+    let failMark = true;
+    cluster.patchAnnotations = async (object, annotations, options) => {
+      if (failMark && ANNOTATIONS.submittedImages in annotations) throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
+      return original(object, annotations, options);
+    };
+    await assert.rejects(analyzeObject({ payload, ref: payload, action: 'update' }, deps), /could not mark/);
+    // Meanwhile another replica recorded a tag of its own on the stream, and its claim expired.
+    const other = cluster.get(payload);
+    assert.ok(other);
+    cluster.put(stream([{ tag: 'v1', n: 1 }, { tag: 'v2', n: 2 }], { [ANNOTATIONS.submittedImages]: JSON.stringify({ v2: [digest(2)] }) }));
+    failMark = false;
+    const replay = await analyzeObject({ ref: payload, action: 'update' }, deps);
+    assert.equal(replay.kind, 'submitted');
+    assert.equal(thoth.images.length, 1, 'only marked, never submitted again');
+    const record = parseSubmittedImages(cluster.get(payload)?.annotations[ANNOTATIONS.submittedImages]).record;
+    const recorded = JSON.stringify(record);
+    assert.ok(recorded.includes(digest(1)), `ours is recorded: ${recorded}`);
+    assert.ok(recorded.includes(digest(2)), `the other replica's record is kept: ${recorded}`);
+  });
+
+  it('renews its lease while the work runs, so a slow submission is never taken over; a dead holder\'s lease expires', async () => {
+    const { cluster, thoth, deps } = setup();
+    const stalled = stalledThoth(thoth);
+    const lease = { leaseMs: 400, renewMs: 100 };
+    const holder: PipelineDeps = { ...deps, submitter: stalled.submitter, lease };
+    const other: PipelineDeps = { ...deps, ...freshPipeline(), lease };
+    const payload = cluster.put(completeBuild('long-1'));
+    const work = analyze(holder, payload);
+    await until(() => stalled.started() === 1, 'the submission to start');
+    const firstClaim = cluster.get(payload)?.annotations[ANNOTATIONS.claim];
+    // Well past one lease: still renewed, so another process finds it busy every time.
+    await until(() => cluster.get(payload)?.annotations[ANNOTATIONS.claim] !== firstClaim, 'a renewal');
+    const expiryOf = () => Date.parse(cluster.get(payload)?.annotations[ANNOTATIONS.claim]?.split(' ')[1] ?? '');
+    const renewed = expiryOf();
+    await until(() => expiryOf() > renewed, 'a second renewal');
+    assert.equal((await analyze(other, payload)).kind, 'busy');
+    stalled.release();
+    assert.equal((await work).kind, 'submitted');
+    assert.equal(cluster.get(payload)?.annotations[ANNOTATIONS.claim], undefined, 'the mark removes the claim');
+
+    // A holder that stops renewing (as a killed process does) is taken over once its lease ends.
+    const orphan = cluster.put(completeBuild('orphan-1'));
+    await cluster.patchAnnotations(orphan, { [ANNOTATIONS.claim]: `killed-pod ${new Date(Date.now() + 300).toISOString()}` });
+    assert.equal((await analyze(other, orphan)).kind, 'busy');
+    await until(() => Date.parse(cluster.get(orphan)?.annotations[ANNOTATIONS.claim]?.split(' ')[1] ?? '') < Date.now(), 'the orphaned lease to expire');
+    assert.equal((await analyze(other, orphan)).kind, 'submitted');
+    assert.equal(thoth.builds.length, 2);
   });
 });

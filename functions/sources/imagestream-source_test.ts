@@ -4,9 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
-import { analyseObject, type PipelineDeps } from '../pipeline/analyse.js';
+import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { imageStreamSource } from './imagestream-source.js';
 import { parseSubmittedImages } from './submitted-images.js';
 
@@ -39,6 +39,7 @@ function deps(cluster: MemoryCluster, thoth: MemoryThoth, passToken = false, max
     sources: new Map([[KEY, source]]),
     analysisOptions: {},
     trustEventPayload: false,
+    ...freshPipeline(),
     log: memoryLogger(),
   };
 }
@@ -51,9 +52,9 @@ describe('ImageStreams as a source kind', () => {
     const thoth = new MemoryThoth();
     const live = cluster.put(stream);
     const pipeline = deps(cluster, thoth);
-    assert.equal(pipeline.sources.get(KEY)?.prefilter(live, 'add'), undefined);
+    assert.equal(pipeline.sources.get(KEY)?.read(live).skipReason('add'), undefined);
 
-    const outcome = await analyseObject({ payload: live, ref: live, action: 'add' }, pipeline);
+    const outcome = await analyzeObject({ payload: live, ref: live, action: 'add' }, pipeline);
     assert.equal(outcome.kind, 'submitted');
     assert.equal(thoth.builds.length, 0, 'ImageStream tags never go to /build-analysis');
     assert.deepEqual(thoth.images.map((request) => request.image), [`docker.io/library/ruby@${RUBY}`, `${REG}/myproject/ruby@${LATEST}`]);
@@ -62,9 +63,9 @@ describe('ImageStreams as a source kind', () => {
     const { record } = parseSubmittedImages(marked?.annotations[ANNOTATIONS.submittedImages]);
     assert.deepEqual(Object.fromEntries(record.tags), { '3.3': [RUBY], latest: [LATEST] });
     assert.equal(marked?.annotations[ANNOTATIONS.submittedAt], undefined, 'a stream is never done: no submitted-at');
-    assert.equal(pipeline.sources.get(KEY)?.prefilter(marked!, 'update'), 'nothing-new');
+    assert.equal(pipeline.sources.get(KEY)?.read(marked!).skipReason('update'), 'nothing-new');
 
-    const replay = await analyseObject({ payload: live, ref: live, action: 'update' }, pipeline);
+    const replay = await analyzeObject({ payload: live, ref: live, action: 'update' }, pipeline);
     assert.equal(replay.kind, 'ignored');
     assert.equal(thoth.images.length, 2);
   });
@@ -74,13 +75,13 @@ describe('ImageStreams as a source kind', () => {
     const thoth = new MemoryThoth();
     cluster.put(stream);
     const pipeline = deps(cluster, thoth);
-    await analyseObject({ ref, action: 'add' }, pipeline);
+    await analyzeObject({ ref, action: 'add' }, pipeline);
     const marked = cluster.get(ref)!;
     const NEW = 'sha256:07626e3c7fdd28d5328a8d6df8d29cd3da760c7f5e2070b534f9b880ed093a53';
     const status = structuredClone(marked.raw['status']) as { tags: { tag: string; items: Json[] }[] };
     status.tags[1]?.items.unshift({ created: '2026-11-22T00:00:00Z', dockerImageReference: `${REG}/myproject/ruby@${NEW}`, image: NEW, generation: 6 });
     cluster.put({ ...marked.raw, status });
-    await analyseObject({ ref, action: 'update' }, pipeline);
+    await analyzeObject({ ref, action: 'update' }, pipeline);
     assert.deepEqual(thoth.images.map((request) => request.image).slice(2), [`${REG}/myproject/ruby@${NEW}`]);
   });
 
@@ -88,7 +89,7 @@ describe('ImageStreams as a source kind', () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
     cluster.put(stream);
-    await analyseObject({ ref, action: 'add' }, deps(cluster, thoth, true));
+    await analyzeObject({ ref, action: 'add' }, deps(cluster, thoth, true));
     const [imported, pushed] = thoth.images;
     assert.equal(imported?.credentials, undefined);
     assert.equal(imported?.verifyTls, true);
@@ -109,7 +110,7 @@ describe('ImageStreams as a source kind', () => {
     const passes: number[] = [];
     for (let pass = 0; pass < 4; pass++) {
       const before = thoth.images.length;
-      await analyseObject({ ref, action: 'update' }, pipeline);
+      await analyzeObject({ ref, action: 'update' }, pipeline);
       passes.push(thoth.images.length - before);
     }
     assert.deepEqual(passes, [2, 2, 1, 0]);

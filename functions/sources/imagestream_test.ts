@@ -4,6 +4,10 @@ import { readFileSync } from 'node:fs';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { pendingImages, readImageStream, type ImageStreamRead, type StreamTag } from './imagestream.js';
 import { EMPTY_SUBMITTED_IMAGES, parseSubmittedImages, recordSubmitted } from './submitted-images.js';
+import { parseKubeObject } from '../kube/object.js';
+
+/** Extraction starts where the boundary ends: at a validated object. */
+const extract = (value: unknown) => readImageStream(parseKubeObject(value));
 
 type Json = Record<string, unknown>;
 const fixture = (name: string): Json => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as Json;
@@ -20,7 +24,7 @@ function withTags(tags: unknown, annotation?: string): Json {
 }
 
 function read(value: unknown): ImageStreamRead & { state: 'read' } {
-  const result = readImageStream(value);
+  const result = extract(value);
   assert.equal(result.state, 'read', JSON.stringify(result));
   if (result.state !== 'read') throw new Error('unreachable');
   return result;
@@ -37,7 +41,6 @@ describe('readImageStream', () => {
       namespace: 'myproject',
       name: 'ruby',
       uid: 'b1f0c2d3-e4a5-4b6c-8d7e-9f0a1b2c3d4e',
-      resourceVersion: '30421',
     });
     assert.deepEqual(result.tags, [
       {
@@ -122,7 +125,7 @@ describe('readImageStream', () => {
   ];
   for (const [name, value, why] of garbage) {
     it(`invalid: ${name}`, () => {
-      const result = readImageStream(value);
+      const result = extract(value);
       assert.equal(result.state, 'invalid');
       if (result.state === 'invalid') assert.match(result.why, why);
     });

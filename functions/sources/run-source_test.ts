@@ -4,10 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
-import { analyseObject, type PipelineDeps } from '../pipeline/analyse.js';
+import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import type { SourceKind } from '../pipeline/source-kind.js';
 import { runSweep } from '../sweep/sweep.js';
 import { shipwrightSource } from './shipwright-source.js';
@@ -45,6 +45,7 @@ function pipeline(cluster: MemoryCluster, thoth: MemoryThoth, sources: Record<st
     sources: new Map(Object.entries(sources)),
     analysisOptions: { environmentType: 'runtime' },
     trustEventPayload: false,
+    ...freshPipeline(),
     log: memoryLogger(),
   };
 }
@@ -63,10 +64,10 @@ describe('Tekton TaskRun as a source kind', () => {
     const thoth = new MemoryThoth();
     const source = tektonSource(options());
     const run = cluster.put(fixture('taskrun-v1.json'));
-    assert.equal(source.prefilter(run, 'update'), undefined);
+    assert.equal(source.read(run).skipReason('update'), undefined);
     const deps = pipeline(cluster, thoth, { 'tekton.dev/v1/TaskRun': source });
 
-    const first = await analyseObject({ payload: run, ref: run, action: 'update' }, deps);
+    const first = await analyzeObject({ payload: run, ref: run, action: 'update' }, deps);
     assert.equal(first.kind, 'submitted');
     assert.deepEqual(thoth.builds.map((request) => request.output?.image), [`${REG}/demo/app@${APP_DIGEST}`]);
     assert.equal(thoth.builds[0]?.base, undefined);
@@ -80,8 +81,8 @@ describe('Tekton TaskRun as a source kind', () => {
     assert.deepEqual(JSON.parse(marked?.annotations[ANNOTATIONS.analysisIds] ?? ''), { output: 'package-extract-1' });
     assert.equal(marked?.annotations[ANNOTATIONS.claim], undefined);
 
-    assert.equal(source.prefilter(marked!, 'update'), 'already-submitted');
-    const replay = await analyseObject({ payload: run, ref: run, action: 'update' }, deps);
+    assert.equal(source.read(marked!).skipReason('update'), 'already-submitted');
+    const replay = await analyzeObject({ payload: run, ref: run, action: 'update' }, deps);
     assert.deepEqual(replay.kind, 'ignored');
     assert.equal(thoth.builds.length, 1);
   });
@@ -99,7 +100,7 @@ describe('Tekton TaskRun as a source kind', () => {
         cluster.put({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', metadata: { name: 'app', namespace: 'demo' }, status: stream });
       }
       const run = cluster.put(fixture('taskrun-v1.json'));
-      await analyseObject({ ref: run, action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/TaskRun': tektonSource(options({ passToken: true })) }));
+      await analyzeObject({ ref: run, action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/TaskRun': tektonSource(options({ passToken: true })) }));
       const output = thoth.builds[0]?.output;
       assert.equal(output?.credentials?.password === TOKEN, expected, JSON.stringify(stream));
       assert.equal(output?.verifyTls, !expected, 'THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY applies to the cluster registry only');
@@ -113,13 +114,13 @@ describe('Tekton TaskRun as a source kind', () => {
     const running = cluster.put(withStatus(base, { conditions: [{ type: 'Succeeded', status: 'Unknown', reason: 'Running' }] }));
     const failed = cluster.put(withStatus(base, { conditions: [{ type: 'Succeeded', status: 'False', reason: 'Failed' }] }));
     const noImages = cluster.put(withStatus(base, { conditions: [{ type: 'Succeeded', status: 'True' }], results: [{ name: 'commit', value: 'abc' }] }));
-    assert.equal(source.prefilter(running, 'update'), 'not-finished');
-    assert.equal(source.prefilter(failed, 'update'), 'failed');
-    assert.equal(source.prefilter(noImages, 'update'), 'no-images');
-    assert.equal(source.prefilter(cluster.put(base), 'delete'), 'deleted');
-    assert.equal(tektonSource(options({ sendOutputImage: false })).prefilter(cluster.put(base), 'update'), 'nothing-to-send');
+    assert.equal(source.read(running).skipReason('update'), 'not-finished');
+    assert.equal(source.read(failed).skipReason('update'), 'failed');
+    assert.equal(source.read(noImages).skipReason('update'), 'no-images');
+    assert.equal(source.read(cluster.put(base)).skipReason('delete'), 'deleted');
+    assert.equal(tektonSource(options({ sendOutputImage: false })).read(cluster.put(base)).skipReason('update'), 'nothing-to-send');
     const malformed = cluster.put(withStatus(base, { conditions: 'yes' }));
-    assert.throws(() => source.prefilter(malformed, 'update'), (error: unknown) => error instanceof BuildWatcherError && error.kind === 'invalid' && error.status === 422);
+    assert.throws(() => source.read(malformed).skipReason('update'), (error: unknown) => error instanceof BuildWatcherError && error.kind === 'invalid' && error.status === 422);
   });
 });
 
@@ -143,7 +144,7 @@ describe('Tekton PipelineRun as a source kind', () => {
     const thoth = new MemoryThoth();
     cluster.put(childWithApi);
     const run = cluster.put(pipelineRun);
-    const outcome = await analyseObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': tektonSource(options()) }));
+    const outcome = await analyzeObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': tektonSource(options()) }));
     assert.equal(outcome.kind, 'submitted');
     const submitted = thoth.builds.map((request) => request.output?.image);
     assert.deepEqual(submitted, [
@@ -161,7 +162,7 @@ describe('Tekton PipelineRun as a source kind', () => {
       const thoth = new MemoryThoth();
       if (withChild) cluster.put(childWithApi);
       const run = cluster.put(pipelineRun);
-      await analyseObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': tektonSource(options({ taskRunsSubmit })) }));
+      await analyzeObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': tektonSource(options({ taskRunsSubmit })) }));
       assert.equal(thoth.builds.length, 3, `child ${withChild}, taskRunsSubmit ${taskRunsSubmit}`);
     }
   });
@@ -178,14 +179,14 @@ describe('Tekton PipelineRun as a source kind', () => {
     cluster.put(childWithApi);
     const source = tektonSource(options());
     const run = cluster.put(onlyFromTasks('release-run-4mh9d'));
-    const outcome = await analyseObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': source }));
+    const outcome = await analyzeObject({ ref: ref(run), action: 'update' }, pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': source }));
     assert.deepEqual(outcome, { kind: 'ignored', reason: 'images-submitted-elsewhere', object: ref(run) });
     assert.equal(thoth.builds.length, 0);
     const marked = cluster.get(run);
     assert.ok(marked?.annotations[ANNOTATIONS.submittedAt], 'marked done');
     assert.equal(marked?.annotations[ANNOTATIONS.outputImage], undefined, 'it submitted no image');
     assert.equal(marked?.annotations[ANNOTATIONS.analysisIds], undefined, 'and started no analysis');
-    assert.equal(source.prefilter(marked!, 'update'), 'already-submitted');
+    assert.equal(source.read(marked!).skipReason('update'), 'already-submitted');
   });
 
   it('such PipelineRuns do not fill every sweep batch: the next sweep gets to the others', async () => {
@@ -197,7 +198,7 @@ describe('Tekton PipelineRun as a source kind', () => {
     const own = cluster.put({ ...pipelineRun, metadata: { ...(pipelineRun['metadata'] as Json), name: 'own-images', uid: 'uid-own' } });
     const deps = pipeline(cluster, thoth, { 'tekton.dev/v1/PipelineRun': tektonSource(options()) });
     const sweep = () =>
-      runSweep({ lister: cluster, pipeline: deps }, { collections: [{ apiVersion: 'tekton.dev/v1', kind: 'PipelineRun' }], namespaces: ['demo'], batch: 2, workers: 1 });
+      runSweep({ lister: cluster, pipeline: deps }, { collections: [{ apiVersion: 'tekton.dev/v1', kind: 'PipelineRun' }], namespaces: ['demo'], batch: 2 });
     const first = await sweep();
     assert.equal(first.submitted, 0, JSON.stringify(first));
     const second = await sweep();
@@ -213,8 +214,8 @@ describe('Shipwright BuildRun as a source kind', () => {
     const thoth = new MemoryThoth();
     const run = cluster.put(fixture('buildrun-v1beta1.json'));
     const deps = pipeline(cluster, thoth, { 'shipwright.io/v1beta1/BuildRun': shipwrightSource(options()) });
-    assert.equal((await analyseObject({ ref: ref(run), action: 'update' }, deps)).kind, 'submitted');
-    assert.equal((await analyseObject({ ref: ref(run), action: 'update' }, deps)).kind, 'ignored');
+    assert.equal((await analyzeObject({ ref: ref(run), action: 'update' }, deps)).kind, 'submitted');
+    assert.equal((await analyzeObject({ ref: ref(run), action: 'update' }, deps)).kind, 'ignored');
     assert.deepEqual(thoth.builds.map((request) => request.output?.image), [
       `${REG}/builds/sample-go@sha256:07626e3c7fdd28d5328a8d6df8d29cd3da760c7f5e2070b534f9b880ed093a53`,
     ]);

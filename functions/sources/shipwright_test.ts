@@ -4,6 +4,10 @@ import { readFileSync } from 'node:fs';
 import type { ImageReference } from '../domain/built-image.js';
 import type { RunExtraction, Skipped } from './run.js';
 import { extractShipwrightImage } from './shipwright.js';
+import { parseKubeObject } from '../kube/object.js';
+
+/** Extraction starts where the boundary ends: at a validated object. */
+const extract = (value: unknown) => extractShipwrightImage(parseKubeObject(value));
 
 type Json = Record<string, unknown>;
 const fixture = (name: string): Json => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as Json;
@@ -18,7 +22,6 @@ const ref = {
   namespace: 'builds',
   name: 'buildah-buildrun-8tq4l',
   uid: '4d0b9e1c-7a6f-4e21-9c3d-2b1a0f9e8d7c',
-  resourceVersion: '99120',
 };
 
 function variant(change: { spec?: unknown; status?: Json }): Json {
@@ -33,7 +36,7 @@ function succeeded(result: RunExtraction): { images: readonly ImageReference[]; 
 
 describe('extractShipwrightImage', () => {
   it('the documented BuildRun: status.output.digest on the Build snapshot image', () => {
-    assert.deepEqual(extractShipwrightImage(base), {
+    assert.deepEqual(extract(base), {
       state: 'succeeded',
       ref,
       outcome: 'Succeeded',
@@ -65,7 +68,7 @@ describe('extractShipwrightImage', () => {
     ],
   ];
   for (const [name, input, image] of images) {
-    it(name, () => assert.deepEqual(succeeded(extractShipwrightImage(input)).images, [image]));
+    it(name, () => assert.deepEqual(succeeded(extract(input)).images, [image]));
   }
 
   const skips: Array<[string, Json, Skipped]> = [
@@ -95,7 +98,7 @@ describe('extractShipwrightImage', () => {
   ];
   for (const [name, input, skip] of skips) {
     it(`skipped: ${name}`, () => {
-      const result = succeeded(extractShipwrightImage(input));
+      const result = succeeded(extract(input));
       assert.deepEqual(result.images, []);
       assert.deepEqual(result.skipped, [skip]);
     });
@@ -117,7 +120,7 @@ describe('extractShipwrightImage', () => {
     ['just created', { ...base, status: undefined }, { state: 'running', ref }],
   ];
   for (const [name, input, expected] of states) {
-    it(name, () => assert.deepEqual(extractShipwrightImage(input), expected));
+    it(name, () => assert.deepEqual(extract(input), expected));
   }
 
   const garbage: Array<[string, unknown]> = [
@@ -131,7 +134,7 @@ describe('extractShipwrightImage', () => {
   ];
   for (const [name, input] of garbage) {
     it(`invalid: ${name}`, () => {
-      const result = extractShipwrightImage(input);
+      const result = extract(input);
       assert.equal(result.state, 'invalid');
       if (result.state === 'invalid') assert.match(result.why, /^not a BuildRun: /);
     });

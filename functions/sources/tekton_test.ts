@@ -3,7 +3,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { ImageReference } from '../domain/built-image.js';
 import type { RunExtraction, Skipped } from './run.js';
-import { extractTektonImages, pipelineRunOf } from './tekton.js';
+import { extractTektonImages } from './tekton.js';
+import { parseKubeObject } from '../kube/object.js';
+
+/** Extraction starts where the boundary ends: at a validated object. */
+const extract = (value: unknown) => extractTektonImages(parseKubeObject(value));
 
 type Json = Record<string, unknown>;
 const fixture = (name: string): Json => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as Json;
@@ -34,7 +38,7 @@ function succeeded(result: RunExtraction): { images: readonly ImageReference[]; 
 
 describe('extractTektonImages: documented objects', () => {
   it('v1 TaskRun with IMAGE_URL + IMAGE_DIGEST (trailing newlines trimmed)', () => {
-    const result = extractTektonImages(fixture('taskrun-v1.json'));
+    const result = extract(fixture('taskrun-v1.json'));
     assert.deepEqual(result, {
       state: 'succeeded',
       ref: {
@@ -43,7 +47,6 @@ describe('extractTektonImages: documented objects', () => {
         namespace: 'demo',
         name: 'app-build-run-x7k2p-build',
         uid: '6f1d2a30-5b7e-4c0e-9a51-0d7f4b2f8c11',
-        resourceVersion: '48213',
       },
       outcome: 'Succeeded',
       images: [
@@ -54,7 +57,7 @@ describe('extractTektonImages: documented objects', () => {
   });
 
   it('v1 PipelineRun (reason Completed) with IMAGES and ARTIFACT_OUTPUTS; a purl output is skipped', () => {
-    const { images, skipped, outcome } = succeeded(extractTektonImages(fixture('pipelinerun-v1.json')));
+    const { images, skipped, outcome } = succeeded(extract(fixture('pipelinerun-v1.json')));
     assert.equal(outcome, 'Completed');
     assert.deepEqual(images, [
       { registry: 'quay.io', repository: 'example/api', digest: 'sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5' },
@@ -65,7 +68,7 @@ describe('extractTektonImages: documented objects', () => {
   });
 
   it('v1beta1 TaskRun reads status.taskResults', () => {
-    const { images } = succeeded(extractTektonImages(fixture('taskrun-v1beta1.json')));
+    const { images } = succeeded(extract(fixture('taskrun-v1beta1.json')));
     assert.deepEqual(images, [
       { registry: 'gcr.io', repository: 'example/app', digest: 'sha256:05f95b26ed10668b7183c1e2da98610e91372fa9f510046d4ce5812addad86b5' },
     ]);
@@ -73,13 +76,13 @@ describe('extractTektonImages: documented objects', () => {
 
   it('v1beta1 PipelineRun reads status.pipelineResults', () => {
     const run = { ...taskRun([{ name: 'IMAGES', value: `quay.io/x/y@${A}` }], 'tekton.dev/v1beta1', 'pipelineResults'), kind: 'PipelineRun' };
-    assert.deepEqual(succeeded(extractTektonImages(run)).images, [{ registry: 'quay.io', repository: 'x/y', digest: A }]);
+    assert.deepEqual(succeeded(extract(run)).images, [{ registry: 'quay.io', repository: 'x/y', digest: A }]);
   });
 
   it('each version reads only its own field name', () => {
     const results = [{ name: 'IMAGES', value: `quay.io/x/y@${A}` }];
-    assert.deepEqual(succeeded(extractTektonImages(taskRun(results, 'tekton.dev/v1beta1', 'results'))).images, []);
-    assert.deepEqual(succeeded(extractTektonImages(taskRun(results, 'tekton.dev/v1', 'taskResults'))).images, []);
+    assert.deepEqual(succeeded(extract(taskRun(results, 'tekton.dev/v1beta1', 'results'))).images, []);
+    assert.deepEqual(succeeded(extract(taskRun(results, 'tekton.dev/v1', 'taskResults'))).images, []);
   });
 });
 
@@ -258,7 +261,7 @@ describe('extractTektonImages: type hints', () => {
   ];
   for (const { name, results, images, skipped = [] } of cases) {
     it(name, () => {
-      const result = succeeded(extractTektonImages(taskRun(results)));
+      const result = succeeded(extract(taskRun(results)));
       assert.deepEqual(result.images, images);
       assert.deepEqual(result.skipped, skipped);
     });
@@ -266,14 +269,14 @@ describe('extractTektonImages: type hints', () => {
 
   it('never echoes result values in skip reasons', () => {
     const secret = 'quay.io/a/x:s3cr3t-t0ken';
-    const result = succeeded(extractTektonImages(taskRun([{ name: 'IMAGE_URL', value: secret }, { name: 'IMAGE_DIGEST', value: 'sha256:s3cr3t' }])));
+    const result = succeeded(extract(taskRun([{ name: 'IMAGE_URL', value: secret }, { name: 'IMAGE_DIGEST', value: 'sha256:s3cr3t' }])));
     assert.equal(result.skipped.length, 1);
     assert.ok(!JSON.stringify(result.skipped).includes('s3cr3t'));
   });
 
   it('bounds the skipped list', () => {
     const results = Array.from({ length: 100 }, (_, i) => ({ name: `n${i}-IMAGE_URL`, value: 'quay.io/a/x' }));
-    const { skipped } = succeeded(extractTektonImages(taskRun(results)));
+    const { skipped } = succeeded(extract(taskRun(results)));
     assert.equal(skipped.length, 33);
     assert.deepEqual(skipped.at(-1), { name: '…', why: '68 more skipped' });
   });
@@ -296,11 +299,11 @@ describe('extractTektonImages: unfinished, failed and garbage', () => {
     ['conditions not a list', { ...base, status: { conditions: { type: 'Succeeded' } } }, { state: 'invalid', why: 'status.conditions: expected a list', ref }],
   ];
   for (const [name, input, expected] of states) {
-    it(name, () => assert.deepEqual(extractTektonImages(input), expected));
+    it(name, () => assert.deepEqual(extract(input), expected));
   }
 
   it('a True condition without a reason still counts as succeeded', () => {
-    assert.equal(succeeded(extractTektonImages(withCondition(base, { type: 'Succeeded', status: 'True' }))).outcome, 'Succeeded');
+    assert.equal(succeeded(extract(withCondition(base, { type: 'Succeeded', status: 'True' }))).outcome, 'Succeeded');
   });
 
   const garbage: Array<[string, unknown, RegExp]> = [
@@ -318,7 +321,7 @@ describe('extractTektonImages: unfinished, failed and garbage', () => {
   ];
   for (const [name, input, why] of garbage) {
     it(`invalid: ${name}`, () => {
-      const result = extractTektonImages(input);
+      const result = extract(input);
       assert.equal(result.state, 'invalid');
       if (result.state === 'invalid') {
         assert.match(result.why, why);
@@ -326,17 +329,4 @@ describe('extractTektonImages: unfinished, failed and garbage', () => {
       }
     });
   }
-});
-
-describe('pipelineRunOf', () => {
-  it('names the owning PipelineRun of a TaskRun', () => {
-    assert.equal(pipelineRunOf(fixture('taskrun-v1.json')), 'app-build-run-x7k2p');
-  });
-  it('is undefined for standalone TaskRuns, PipelineRuns and garbage', () => {
-    assert.equal(pipelineRunOf(fixture('taskrun-v1beta1.json')), undefined);
-    assert.equal(pipelineRunOf({ ...fixture('taskrun-v1.json'), kind: 'PipelineRun' }), undefined);
-    for (const value of [undefined, 'x', { kind: 'TaskRun', metadata: { labels: { 'tekton.dev/pipelineRun': 3 } } }]) {
-      assert.equal(pipelineRunOf(value), undefined);
-    }
-  });
 });

@@ -1,20 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { loadConfig } from '../config.js';
-import type { PipelineDeps } from '../pipeline/analyse.js';
+import type { PipelineDeps } from '../pipeline/analyze.js';
 import { collectionsFor, sourcesFor } from '../wiring.js';
-import { answerSweep, type PlainAnswer } from './request.js';
+import { replyForSweep, type HttpAnswer } from '../reply.js';
+import { SweepRequests } from './request.js';
 
 const NS = 'team';
 const config = loadConfig({ THOTH_USER_API_HOST: 'thoth.example.com', THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1' });
-const settings = (watchedNamespaces: readonly string[] = [NS]) => ({
-  collections: collectionsFor(config),
-  watchedNamespaces,
-  ownNamespace: async () => undefined,
-  batch: 10,
-  workers: 2,
-});
+const requests = (lister: MemoryCluster, watchedNamespaces: readonly string[] = [NS]) =>
+  new SweepRequests({ lister, collections: collectionsFor(config), watchedNamespaces, ownNamespace: async () => undefined, batch: 10 });
+
+/** What the function answers a sweep event with: the edge's reply for the summary. */
+async function answerSweep(requests: SweepRequests, pipeline: PipelineDeps) {
+  try {
+    return await replyForSweep(await requests.run(pipeline));
+  } catch (error) {
+    return { statusCode: (error as { status: number }).status, body: (error as Error).message } as HttpAnswer;
+  }
+}
 
 function setup() {
   const cluster = new MemoryCluster();
@@ -34,27 +39,28 @@ function setup() {
     sources: sourcesFor(config),
     analysisOptions: {},
     trustEventPayload: false,
+    ...freshPipeline(),
     log,
   };
   return { cluster, thoth, pipeline, log };
 }
 
-const isPlain = (answer: unknown): answer is PlainAnswer => typeof answer === 'object' && answer !== null && 'statusCode' in answer;
+const isPlain = (answer: unknown): answer is HttpAnswer => typeof answer === 'object' && answer !== null && 'statusCode' in answer;
 
 describe('a sweep event in the function', () => {
   it('answers a sweep.completed CloudEvent with the summary, logged as one line', async () => {
     const { cluster, pipeline, log } = setup();
-    const answer = await answerSweep(cluster, pipeline, settings());
+    const answer = await answerSweep(requests(cluster), pipeline);
     assert.ok(!isPlain(answer));
     assert.equal(answer.type, 'dev.build-watcher.sweep.completed');
-    assert.equal(answer.data?.submitted, 1);
+    assert.equal((answer.data as { submitted?: number } | undefined)?.submitted, 1);
     assert.equal(log.lines.filter((line) => line.message.startsWith('sweep: 1 submitted')).length, 1);
   });
 
   it('answers 503 with the summary when anything failed transiently, so the Broker redelivers', async () => {
     const { cluster, thoth, pipeline } = setup();
     thoth.fail = () => true;
-    const answer = await answerSweep(cluster, pipeline, settings());
+    const answer = await answerSweep(requests(cluster), pipeline);
     assert.ok(isPlain(answer));
     assert.equal(answer.statusCode, 503);
     assert.match(answer.body, /^sweep: 0 submitted, 0 refused, 1 failed/);
@@ -62,7 +68,8 @@ describe('a sweep event in the function', () => {
 
   it('runs one sweep at a time: a redelivery during a sweep gets that sweep\'s summary', async () => {
     const { cluster, thoth, pipeline } = setup();
-    const [first, second] = await Promise.all([answerSweep(cluster, pipeline, settings()), answerSweep(cluster, pipeline, settings())]);
+    const shared = requests(cluster);
+    const [first, second] = await Promise.all([answerSweep(shared, pipeline), answerSweep(shared, pipeline)]);
     assert.equal(thoth.builds.length, 1);
     assert.ok(!isPlain(first) && !isPlain(second));
     assert.deepEqual(first.data, second.data);
@@ -70,9 +77,9 @@ describe('a sweep event in the function', () => {
 
   it('refuses with 422 when it cannot tell which namespaces to sweep, or cannot read the API', async () => {
     const { cluster, pipeline } = setup();
-    const nowhere = await answerSweep(cluster, pipeline, settings([]));
+    const nowhere = await answerSweep(requests(cluster, []), pipeline);
     assert.ok(isPlain(nowhere) && nowhere.statusCode === 422 && /THOTH_WATCHED_NAMESPACE/.test(nowhere.body));
-    const trusting = await answerSweep(cluster, { ...pipeline, trustEventPayload: true }, settings());
+    const trusting = await answerSweep(requests(cluster), { ...pipeline, trustEventPayload: true });
     assert.ok(isPlain(trusting) && trusting.statusCode === 422);
   });
 });

@@ -3,10 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { loadConfig } from '../config.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
-import { analyseObject, type PipelineDeps } from '../pipeline/analyse.js';
+import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { collectionsFor, sourcesFor } from '../wiring.js';
 import { describeSweep } from './describe.js';
 import { namespacesToSweep, ownNamespace } from './namespaces.js';
@@ -37,6 +37,7 @@ function pipeline(cluster: MemoryCluster, thoth: MemoryThoth, config = env(), no
     sources: sourcesFor(config),
     analysisOptions: {},
     trustEventPayload: false,
+    ...freshPipeline(),
     log: memoryLogger(),
     ...(now !== undefined ? { now } : {}),
   };
@@ -46,7 +47,7 @@ function sweep(cluster: MemoryCluster, deps: PipelineDeps, options: Partial<Swee
   const outcomes: [string, SweepOutcome][] = [];
   const summary = runSweep(
     { lister: cluster, pipeline: deps, onOutcome: (kind, outcome) => outcomes.push([kind, outcome]) },
-    { collections: collectionsFor(config), namespaces: [NS], batch: 200, workers: 2, pageSize: 2, ...options },
+    { collections: collectionsFor(config), namespaces: [NS], batch: 200, pageSize: 2, ...options },
   );
   return { summary, outcomes };
 }
@@ -116,11 +117,11 @@ describe('the catch-up sweep', () => {
       },
     });
     for (let i = 0; i < 7; i++) cluster.put(build(`app-${i}`, 'Complete', i));
-    const deps = { ...pipeline(cluster, thoth), submitter: slow };
+    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(2), submitter: slow };
     const submittedPerSweep: number[] = [];
     const complete: boolean[] = [];
     for (let round = 0; round < 4; round++) {
-      const summary = await sweep(cluster, deps, { batch: 3, workers: 2 }).summary;
+      const summary = await sweep(cluster, deps, { batch: 3 }).summary;
       submittedPerSweep.push(summary.submitted);
       complete.push(summary.complete);
     }
@@ -171,8 +172,8 @@ describe('the catch-up sweep', () => {
     const thoth = new MemoryThoth();
     thoth.fail = () => true;
     for (let i = 0; i < 10; i++) cluster.put(build(`app-${i}`, 'Complete', i));
-    const deps = pipeline(cluster, thoth);
-    const failing = await sweep(cluster, deps, { workers: 1, maxConsecutiveFailures: 3 }).summary;
+    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(1) };
+    const failing = await sweep(cluster, deps, { maxConsecutiveFailures: 3 }).summary;
     assert.equal(failing.failed, 3, describeSweep(failing));
     assert.equal(failing.complete, false);
     assert.match(failing.stoppedEarly ?? '', /3 transient failures in a row/);
@@ -210,9 +211,51 @@ describe('the catch-up sweep', () => {
     const thoth = new MemoryThoth();
     const live = cluster.put(build('app', 'Complete'));
     const deps = pipeline(cluster, thoth);
-    const [summary, outcome] = await Promise.all([sweep(cluster, deps).summary, analyseObject({ payload: live, ref: live, action: 'update' }, deps)]);
+    const [summary, outcome] = await Promise.all([sweep(cluster, deps).summary, analyzeObject({ payload: live, ref: live, action: 'update' }, deps)]);
     assert.equal(thoth.builds.length, 1);
     assert.equal(summary.submitted + (outcome.kind === 'submitted' ? 1 : 0), 1);
+  });
+
+  it('shares the worker limit with live events: never more than THOTH_BUILD_WATCHER_WORKERS at once (B3)', async () => {
+    const cluster = new MemoryCluster();
+    const thoth = new MemoryThoth();
+    let inFlight = 0;
+    let peak = 0;
+    const slow = Object.assign(Object.create(thoth) as MemoryThoth, {
+      async submitBuildAnalysis(...args: Parameters<MemoryThoth['submitBuildAnalysis']>) {
+        peak = Math.max(peak, ++inFlight);
+        for (let tick = 0; tick < 5; tick++) await new Promise((resolve) => setImmediate(resolve));
+        try {
+          return await thoth.submitBuildAnalysis(...args);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    for (let i = 0; i < 6; i++) cluster.put(build(`swept-${i}`, 'Complete', i));
+    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(2), submitter: slow };
+    const events = ['live-0', 'live-1', 'live-2'].map((name, i) => {
+      const live = cluster.put(build(name, 'Complete', 100 + i));
+      return analyzeObject({ payload: live, ref: live, action: 'update' }, deps);
+    });
+    const swept = sweep(cluster, deps).summary;
+    await Promise.all([swept, ...events]);
+    assert.equal(thoth.builds.length, 9);
+    assert.equal(peak, 2, 'events and the sweep share THOTH_BUILD_WATCHER_WORKERS');
+  });
+
+  it('counts an object another live process has claimed as busy, not failed, and does not stop early', async () => {
+    const cluster = new MemoryCluster();
+    const thoth = new MemoryThoth();
+    const until = new Date(Date.now() + 60_000).toISOString();
+    for (let i = 0; i < 5; i++) cluster.put(build(`held-${i}`, 'Complete', i, { [ANNOTATIONS.claim]: `other-pod ${until}` }));
+    cluster.put(build('free', 'Complete', 9));
+    const summary = await sweep(cluster, pipeline(cluster, thoth), { maxConsecutiveFailures: 2 }).summary;
+    assert.equal(summary.busy, 5, describeSweep(summary));
+    assert.equal(summary.failed, 0);
+    assert.equal(summary.submitted, 1);
+    assert.equal(summary.stoppedEarly, undefined);
+    assert.match(describeSweep(summary), /5 busy/);
   });
 
   it('sweeps ImageStream tags only with THOTH_ANALYZE_EXISTING (or the ImageStream kind), by /analyze', async () => {

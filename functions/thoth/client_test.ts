@@ -238,17 +238,6 @@ describe('ThothClient', () => {
     assert.equal(thoth.seen.length, 0);
   });
 
-  it('reads an analysis status and maps 404 to undefined', async () => {
-    thoth.script = (seen) =>
-      seen.url.includes('missing')
-        ? { status: 404, json: { error: 'not found', parameters: {} } }
-        : { status: 200, json: { status: { state: 'running', reason: null, started_at: null, finished_at: null }, parameters: {} } };
-    const thothClient = client();
-    assert.deepEqual(await thothClient.getAnalysisStatus(ID), { state: 'running', reason: null, startedAt: null, finishedAt: null });
-    assert.equal(await thothClient.getAnalysisStatus('package-extract-missing'), undefined);
-    assert.ok(thoth.seen.some((seen) => seen.method === 'GET' && seen.url === `/api/v1/analyze/${ID}/status`));
-  });
-
   it('rejects bad options with what it received', () => {
     assert.throws(() => new ThothClient({ host: 'x', timeoutMs: 0 }), /received 0/);
     assert.throws(() => new ThothClient({ host: 'x', caBundleFile: '/nonexistent/ca.pem' }), /ENOENT/);

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isTlsVerificationCode, oneLine, refusalReason, refusedImage, scrubSecrets, transportCode } from './failure.js';
+import { oneLine, refusalReason, refusedImage, scrubSecrets, transportCode } from './failure.js';
 
 const PASSWORD = 'sha256~Zm9vYmFyYmF6&q=1 "x"';
 
@@ -83,9 +83,5 @@ describe('transportCode', () => {
     assert.equal(transportCode({ code: 'ECONNRESET' }), 'ECONNRESET');
     assert.equal(transportCode(new Error('x')), 'network error');
     assert.equal(transportCode({ code: 'lower case?' }), 'network error');
-  });
-  it('knows certificate failures', () => {
-    assert.ok(isTlsVerificationCode('DEPTH_ZERO_SELF_SIGNED_CERT'));
-    assert.ok(!isTlsVerificationCode('ECONNRESET'));
   });
 });

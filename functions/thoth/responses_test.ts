@@ -1,7 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  parseAnalysisStatus,
   parseBuildAnalysisResponse,
   parseDiscovery,
   parseImageAnalysisResponse,
@@ -97,19 +96,3 @@ describe('parseDiscovery', () => {
   });
 });
 
-describe('parseAnalysisStatus', () => {
-  it('reads a status', () => {
-    const body = {
-      status: { state: 'running', reason: null, started_at: '2022-01-10T20:46:39Z', finished_at: null },
-      parameters: { analysis_id: 'package-extract-220106085109-984feaa8a3862285' },
-    };
-    assert.deepEqual(parseAnalysisStatus(body), {
-      ok: true,
-      value: { state: 'running', reason: null, startedAt: '2022-01-10T20:46:39Z', finishedAt: null },
-    });
-  });
-  it('rejects a status without a state', () => {
-    assert.equal(parseAnalysisStatus({ status: { reason: null } }).ok, false);
-    assert.equal(parseAnalysisStatus({ status: { state: 'x', reason: 3 } }).ok, false);
-  });
-});

@@ -4,11 +4,15 @@
  * patches with optimistic concurrency and paged lists; a Thoth that records submissions.
  */
 import { randomUUID } from 'node:crypto';
-import { parseKubeObject, pluralOf, type KubeObject, type ObjectCoordinates } from '../../functions/events/intake.js';
 import { KubeApiError } from '../../functions/kube/api.js';
-import type { ObjectPage } from '../../functions/kube/objects.js';
+import { parseKubeObject, type KubeObject, type ObjectCoordinates } from '../../functions/kube/object.js';
+import type { Collection, ObjectPage, PageLister } from '../../functions/kube/objects.js';
+import type { EventRecorder, ObjectStore } from '../../functions/kube/store.js';
 import type { Logger } from '../../functions/observability/logger.js';
-import type { EventRecorder, ObjectStore, Submitter } from '../../functions/pipeline/ports.js';
+import { limitConcurrency } from '../../functions/concurrency.js';
+import type { Limiter } from '../../functions/pipeline/analyze.js';
+import type { Submitter } from '../../functions/pipeline/ports.js';
+import { PipelineState } from '../../functions/pipeline/state.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../../functions/thoth/requests.js';
 import type { AnalysisTicket, BuildAnalysisResult } from '../../functions/thoth/responses.js';
 import { refused, transient } from '../../functions/errors.js';
@@ -18,7 +22,7 @@ type Json = Record<string, unknown>;
 const keyOf = (ref: ObjectCoordinates) => `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
 const metadataOf = (object: Json): Json => (object['metadata'] ?? {}) as Json;
 
-export class MemoryCluster implements ObjectStore {
+export class MemoryCluster implements ObjectStore, PageLister {
   readonly #objects = new Map<string, Json>();
   #version = 100;
   /** Every page request: collection key, limit, continue token. */
@@ -87,16 +91,16 @@ export class MemoryCluster implements ObjectStore {
   }
 
   /** `listPage` semantics: items without apiVersion/kind, a continue token while more remain. */
-  async page(collection: { apiVersion: string; kind: string; namespace: string }, options: { limit: number; continueToken?: string }): Promise<ObjectPage> {
+  async page(collection: Collection, options: { limit: number; continueToken?: string }): Promise<ObjectPage> {
     const id = `${collection.apiVersion}/${collection.kind}`;
     this.pageRequests.push({ collection: id, limit: options.limit, ...(options.continueToken !== undefined ? { continueToken: options.continueToken } : {}) });
     if (this.failPages > 0) {
       this.failPages -= 1;
-      throw transient(`Kubernetes API unreachable on list ${pluralOf({ ...collection, name: 'x' })}`);
+      throw transient(`Kubernetes API unreachable on list ${collection.kind}`);
     }
     const status = this.listStatus.get(id);
     if (status !== undefined) throw new KubeApiError(status, `GET ${id}`, '');
-    const prefix = `${id}/${collection.namespace}/`;
+    const prefix = collection.namespace === undefined ? `${id}/` : `${id}/${collection.namespace}/`;
     const keys = [...this.#objects.keys()].filter((key) => key.startsWith(prefix)).sort();
     const start = options.continueToken === undefined ? 0 : Number(options.continueToken);
     const slice = keys.slice(start, start + options.limit);
@@ -167,4 +171,9 @@ export function memoryLogger(): Logger & { readonly lines: { level: string; mess
   const lines: { level: string; message: string; fields: unknown }[] = [];
   const at = (level: string) => (fields: unknown, message: string) => lines.push({ level, message, fields });
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** What every PipelineDeps needs besides its ports: its own state, and a worker limit. */
+export function freshPipeline(workers = 4): { state: PipelineState; limit: Limiter } {
+  return { state: new PipelineState('test'), limit: limitConcurrency(workers) };
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CONFIG_VARIABLES, SECRET_VARIABLES, loadConfig } from '../../functions/config.js';
-import { replyFor } from '../../functions/events/reply.js';
+import { replyFor } from '../../functions/reply.js';
 import {
   APISERVER_RESOURCE_PREFIX,
   PING_SOURCE_TYPE,
@@ -68,13 +68,13 @@ function matching(manifests: readonly Manifest[], event: Attributes): string[] {
 }
 
 /** The attributes of a CloudEvent the function really replies with, read as a Broker would. */
-function replyAttributes(kind: 'submitted' | 'refused'): Attributes {
+async function replyAttributes(kind: 'submitted' | 'refused'): Promise<Attributes> {
   const object = { apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NAMESPACE, name: 'app-1', uid: 'u-1' };
-  const event =
-    kind === 'refused'
-      ? replyFor({ kind: 'refused', object, reason: 'invalid image reference' })
-      : replyFor({ kind: 'submitted', object, images: [] });
-  assert.ok(event, 'the function replies to submissions and refusals');
+  const event = await (kind === 'refused'
+    ? replyFor({ kind: 'refused', object, reason: 'invalid image reference' })
+    : replyFor({ kind: 'submitted', object, images: [] }));
+  assert.ok(event !== undefined && 'type' in event, 'the function replies to submissions and refusals with a CloudEvent');
+  assert.match(String(event.type), /^dev\.build-watcher\.analysis\./);
   const attributes: Record<string, string> = {};
   for (const [name, value] of Object.entries(event)) {
     if (name !== 'data' && name !== 'data_base64' && (typeof value === 'string' || typeof value === 'number')) {
@@ -274,7 +274,7 @@ describe('RBAC', () => {
 
 describe('event routing', () => {
   for (const recipe of RECIPES.filter((r) => r.broker)) {
-    it(`delivers build events to the function and never its own replies (${recipe.name})`, () => {
+    it(`delivers build events to the function and never its own replies (${recipe.name})`, async () => {
       const installed = installedBy(recipe);
       for (const trigger of ofKind(installed, 'Trigger')) {
         assert.equal(field(trigger, 'spec', 'filters'), undefined, 'exact attribute filters work on every Broker class');
@@ -288,7 +288,7 @@ describe('event routing', () => {
         assert.ok(ofKind(installed, 'Broker').some((b) => b.metadata.name === field(trigger, 'spec', 'broker')), 'its Broker is installed');
       }
       for (const kind of ['submitted', 'refused'] as const) {
-        assert.deepEqual(matching(installed, replyAttributes(kind)), [], `a ${kind} reply matches no Trigger`);
+        assert.deepEqual(matching(installed, await replyAttributes(kind)), [], `a ${kind} reply matches no Trigger`);
       }
       const build = (action: string) => matching(installed, apiServerEvent(action, 'build.openshift.io/v1', 'Build'));
       assert.deepEqual(build('add'), ['build-watcher-build-add']);
@@ -301,7 +301,7 @@ describe('event routing', () => {
     });
   }
 
-  it('routes each optional kind to exactly one Trigger per subscribed action', () => {
+  it('routes each optional kind to exactly one Trigger per subscribed action', async () => {
     const installed = installedBy(RECIPES.find((r) => r.name.includes('optional'))!);
     const kinds: [string, string, string][] = [
       ['image.openshift.io/v1', 'ImageStream', 'imagestream'],
@@ -314,7 +314,7 @@ describe('event routing', () => {
       assert.deepEqual(matching(installed, apiServerEvent('update', apiVersion, kind)), [`build-watcher-${short}-update`]);
       assert.deepEqual(matching(installed, apiServerEvent('delete', apiVersion, kind)), []);
     }
-    for (const kind of ['submitted', 'refused'] as const) assert.deepEqual(matching(installed, replyAttributes(kind)), []);
+    for (const kind of ['submitted', 'refused'] as const) assert.deepEqual(matching(installed, await replyAttributes(kind)), []);
   });
 
   it('turns the scheduled PingSource into exactly one sweep, and ignores other PingSources', () => {
