@@ -68,7 +68,7 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
     return replyForSweep(await current.sweeps.run(deps));
   }
   const input = event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action };
-  const outcome = await analyzeObject(input, deps, undefined, DELIVERY_DEADLINE_MS);
+  const outcome = await analyzeObject(input, deps, { deadlineMs: DELIVERY_DEADLINE_MS });
   eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   countSubmission(outcome);
   return replyFor(outcome);

@@ -61,8 +61,16 @@ const MAX_CLAIM_ATTEMPTS = 3;
 const keyOf = (ref: ObjectCoordinates) => `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
 const describe = (ref: ObjectCoordinates) => `${ref.kind} ${ref.namespace}/${ref.name}`;
 
-/** `deadline` is started only once the object is worth working on, never on the filtering path. */
-export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, signal?: AbortSignal, deadlineMs?: number): Promise<Outcome> {
+export interface AnalyzeOptions {
+  readonly signal?: AbortSignal;
+  /** Started only once the object is worth working on, never on the filtering path. */
+  readonly deadlineMs?: number;
+  /** Asked when a worker is free: false drops the object unstarted (a sweep that stopped early). */
+  readonly stillWanted?: () => boolean;
+}
+
+export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, options: AnalyzeOptions = {}): Promise<Outcome> {
+  const { signal, deadlineMs } = options;
   const now = deps.now ?? (() => new Date());
   const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
   if (source === undefined) return { kind: 'ignored', reason: 'kind-not-enabled', object: input.ref };
@@ -95,7 +103,8 @@ export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, sig
     // process die, the lease expires and the next delivery or sweep takes the object over.
     return { kind: 'ignored', reason: 'claimed-elsewhere', object: input.ref };
   }
-  const work = deps.limit(() => {
+  const work = deps.limit(async () => {
+    if (options.stillWanted?.() === false) return { kind: 'ignored', reason: 'not-wanted', object: input.ref } as const;
     const deadline = deadlineMs === undefined ? undefined : AbortSignal.timeout(deadlineMs);
     const signals = [signal, deadline].filter((s) => s !== undefined);
     return analyzeLive(input, payload, source, deps, key, signals.length === 0 ? undefined : AbortSignal.any(signals));

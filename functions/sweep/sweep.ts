@@ -144,7 +144,8 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
 
   const analyze = async (ref: ObjectCoordinates): Promise<void> => {
     if (stopped()) return;
-    const outcome = await analyzeOne(ref, deps, options.signal);
+    const outcome = await analyzeOne(ref, deps, options.signal, () => !stopped());
+    if (outcome === 'not-wanted') return;
     tally.count(ref.kind, outcome);
     if (outcome !== 'busy') consecutiveFailures = outcome === 'failed' ? consecutiveFailures + 1 : 0;
     if (consecutiveFailures >= maxFailures) stopEarly(`${consecutiveFailures} transient failures in a row`);
@@ -204,12 +205,13 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   return tally.summary();
 }
 
-async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, signal: AbortSignal | undefined): Promise<SweepOutcome> {
+async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, signal: AbortSignal | undefined, stillWanted: () => boolean): Promise<SweepOutcome | 'not-wanted'> {
   const deps = sweep.pipeline;
   const object = `${ref.kind} ${ref.namespace}/${ref.name}`;
   try {
     // Picked only when its sweep-refused-at mark is old: a refusal remembered in memory must not stop it.
-    const outcome = await analyzeObject({ ref, action: 'update', retryRefused: true }, deps, signal);
+    const outcome = await analyzeObject({ ref, action: 'update', retryRefused: true }, deps, { ...(signal ? { signal } : {}), stillWanted });
+    if (outcome.kind === 'ignored' && outcome.reason === 'not-wanted') return 'not-wanted';
     sweep.onAnalyzed?.(outcome);
     if (outcome.kind === 'submitted') return 'submitted';
     if (outcome.kind === 'ignored') return 'skipped';

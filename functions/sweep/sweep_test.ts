@@ -174,10 +174,11 @@ describe('the catch-up sweep', () => {
     for (let i = 0; i < 10; i++) cluster.put(build(`app-${i}`, 'Complete', i));
     const deps = { ...pipeline(cluster, thoth), ...freshPipeline(1) };
     const failing = await sweep(cluster, deps, { maxConsecutiveFailures: 3 }).summary;
-    assert.equal(failing.failed, 3, describeSweep(failing));
+    // The object a freed worker had already started when the third failure was counted may fail too.
+    assert.ok(failing.failed >= 3 && failing.failed <= 4, describeSweep(failing));
     assert.equal(failing.complete, false);
     assert.match(failing.stoppedEarly ?? '', /3 transient failures in a row/);
-    const marked = ['app-0', 'app-1', 'app-2'].map((name) => cluster.get({ apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NS, name }));
+    const marked = ['app-0', 'app-1', 'app-2', 'app-3'].map((name) => cluster.get({ apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NS, name }));
     // Not marked done; the claim stays ours, so the retry resumes under it.
     assert.ok(marked.every((object) => object !== undefined && object.annotations[ANNOTATIONS.submittedAt] === undefined));
 
