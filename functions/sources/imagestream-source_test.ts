@@ -116,4 +116,23 @@ describe('ImageStreams as a source kind', () => {
     assert.deepEqual(passes, [2, 2, 1, 0]);
     assert.deepEqual(thoth.images.map((request) => request.image.slice(-64)), [0, 1, 2, 3, 4].map((i) => digest(i).slice(7)), 'oldest first, each once');
   });
+
+  it('records refused images too, so a stream whose oldest tags are all refused still reaches its newest (B1)', async () => {
+    const cluster = new MemoryCluster();
+    const thoth = new MemoryThoth();
+    const digest = (i: number) => `sha256:${i.toString(16).padStart(64, 'b')}`;
+    const old = Array.from({ length: 5 }, (_, i) => ({
+      tag: `old-${i}`,
+      items: [{ created: `2026-10-0${i + 1}T00:00:00Z`, dockerImageReference: `${REG}/myproject/ruby@${digest(i)}`, image: digest(i), generation: 1 }],
+    }));
+    const newest = { tag: 'latest', items: [{ created: '2026-11-20T00:00:00Z', dockerImageReference: `${REG}/myproject/ruby@${digest(9)}`, image: digest(9), generation: 1 }] };
+    cluster.put({ ...stream, status: { ...(stream['status'] as Json), tags: [newest, ...old] } });
+    thoth.refuse = (image) => !image.endsWith(digest(9).slice(7));
+    const pipeline = deps(cluster, thoth, false, 1);
+    // Each pass's mark is an update event, which brings the next pass.
+    for (let pass = 0; pass < 8 && thoth.images.length === 0; pass++) await analyzeObject({ ref, action: 'update' }, pipeline);
+    assert.deepEqual(thoth.images.map((request) => request.image), [`${REG}/myproject/ruby@${digest(9)}`]);
+    const record = cluster.get(ref)?.annotations[ANNOTATIONS.submittedImages] ?? '';
+    for (let i = 0; i < 5; i++) assert.ok(record.includes(digest(i)), `refused ${digest(i)} is recorded, never picked again`);
+  });
 });
