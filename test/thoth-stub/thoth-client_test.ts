@@ -199,8 +199,8 @@ describe('ThothClient against the Thoth stub', () => {
 });
 
 describe('ThothClient over TLS to the Thoth stub', () => {
-  /** The stand-in accepts any well-formed reference here: no registry is inspected. */
-  const TLS_IMAGE = `quay.io/ns/app@sha256:${'1'.repeat(64)}`;
+  /** A log alone: no image for the stand-in to inspect in a registry. */
+  const LOG_ONLY = { buildLog: { log: 'STEP 1/1: FROM scratch\n', apiVersion: 'build.openshift.io/v1', metadata: 'ns/app-1' } };
   let dir: string;
   let thoth: ThothStub;
   let caPath: string;
@@ -226,13 +226,13 @@ describe('ThothClient over TLS to the Thoth stub', () => {
     const bundled = new ThothClient({ host: thoth.url, caBundleFile: caPath });
     const lax = new ThothClient({ host: thoth.url, verifyTls: false });
     try {
-      const error = await failure(strict.submitImageAnalysis({ image: TLS_IMAGE }), []);
+      const error = await failure(strict.submitBuildAnalysis(LOG_ONLY), []);
       assert.equal(error.kind, 'refused', 'one failure policy: a certificate problem is final, as for Kubernetes and registries');
       assert.match(error.message, /^TLS verification of the Thoth User API failed \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/);
       assert.deepEqual(attempts, ['discovery network'], 'a certificate problem is not retried');
       assert.equal(thoth.requests.length, 0, 'the handshake failed before any request');
-      assert.match((await bundled.submitImageAnalysis({ image: TLS_IMAGE })).analysisId, /^package-extract-/);
-      assert.match((await lax.submitImageAnalysis({ image: TLS_IMAGE })).analysisId, /^package-extract-/);
+      assert.match((await bundled.submitBuildAnalysis(LOG_ONLY)).buildLog?.analysisId ?? '', /^buildlog-parser-/);
+      assert.match((await lax.submitBuildAnalysis(LOG_ONLY)).buildLog?.analysisId ?? '', /^buildlog-parser-/);
       assert.ok(thoth.requests.every((request) => typeof request.status === 'number' && request.status < 300));
     } finally {
       strict.close();
