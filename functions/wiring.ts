@@ -138,8 +138,8 @@ export interface Wiring {
 
 /** `kube` connects on first use (see onFirstUse). */
 export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
-  registerSecret(config.sourceCredentials?.password);
-  registerSecret(config.destinationCredentials?.password);
+  registerSecret(config.sourceCredentials?.password, config.sourceCredentials?.username);
+  registerSecret(config.destinationCredentials?.password, config.destinationCredentials?.username);
   const thoth = lazyThothClient({
     host: config.thothHost,
     verifyTls: config.thothVerifyTls,

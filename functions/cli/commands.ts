@@ -10,7 +10,7 @@ import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { describeSweep } from '../sweep/describe.js';
 import { runSweep, type SweepSummary } from '../sweep/sweep.js';
 import { countSubmission, type Wiring } from '../wiring.js';
-import type { KubeStreaming } from './kube-stream.js';
+import type { KubeConnection } from '../kube/api.js';
 import type { Terminal } from './terminal.js';
 import { watchCollection, type ObjectHandler } from './watch-loop.js';
 import { WorkQueue } from './work-queue.js';
@@ -18,7 +18,7 @@ import { WorkQueue } from './work-queue.js';
 export interface CommandContext {
   readonly config: Config;
   readonly wiring: Wiring;
-  readonly streaming: KubeStreaming;
+  readonly streaming: KubeConnection;
   readonly namespaces: readonly string[];
   readonly terminal: Terminal;
   /** Aborted by SIGINT/SIGTERM. */

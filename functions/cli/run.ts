@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { BuildWatcherError } from '../errors.js';
-import { connectKubeApi } from '../kube/api.js';
+import { connectKubeApi, type KubeConnection } from '../kube/api.js';
 import { registerSecret } from '../observability/redact.js';
-import { onFirstUse } from '../on-first-use.js';
 import { wire } from '../wiring.js';
 import { analyzeExistingCommand, EXIT_FAILURES, watchCommand } from './commands.js';
-import { connectKubeStreaming, type KubeStreaming } from './kube-stream.js';
 import { helpText, parseCommandLine, UsageError, type CliOptions } from './options.js';
 import { Terminal, type TerminalOutput } from './terminal.js';
 
@@ -46,7 +44,7 @@ async function exists(path: string): Promise<boolean> {
  * also synchronously on any exit that skips that (a second Ctrl-C, a crash): a user's token
  * must not outlive the run on disk. Only SIGKILL can leave it behind.
  */
-async function withUserToken(config: Config, environment: NodeJS.ProcessEnv, streaming: KubeStreaming): Promise<{ config: Config; cleanup: () => Promise<void> }> {
+async function withUserToken(config: Config, environment: NodeJS.ProcessEnv, streaming: KubeConnection): Promise<{ config: Config; cleanup: () => Promise<void> }> {
   const none = { config, cleanup: async () => {} };
   if (!config.passToken || environment['BUILD_WATCHER_TOKEN_FILE'] !== undefined || (await exists(DEFAULT_TOKEN_FILE))) return none;
   const token = streaming.userToken;
@@ -106,14 +104,14 @@ export async function main(argv: readonly string[], environment: NodeJS.ProcessE
   try {
     const kubeconfigPath = options.env['KUBECONFIG'];
     const kube = { ...(kubeconfigPath !== undefined ? { kubeconfigPath } : {}), verifyTls: verifyTls(env) };
-    const streaming = await connectKubeStreaming(kube);
+    const streaming = await connectKubeApi(kube);
     const prepared = await withUserToken(loadConfig(env), env, streaming);
     cleanup = prepared.cleanup;
     const config = prepared.config;
     const namespaces = config.watchedNamespaces.length > 0 ? config.watchedNamespaces : [streaming.contextNamespace ?? 'default'];
     const context = {
       config,
-      wiring: wire(config, onFirstUse(() => connectKubeApi(kube))),
+      wiring: wire(config, async () => streaming),
       streaming,
       namespaces,
       terminal,

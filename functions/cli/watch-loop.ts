@@ -14,12 +14,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectAction } from '../events/types.js';
-import { isKubeStatus } from '../kube/api.js';
+import { isKubeStatus, type KubeConnection } from '../kube/api.js';
 import { apiPath, isRecord, parseListItem, type KubeObject } from '../kube/object.js';
 import { listObjects, type Collection, type PageLister } from '../kube/objects.js';
 import type { Logger } from '../observability/logger.js';
 import { backoffDelayMs } from '../retry.js';
-import type { KubeStreaming } from './kube-stream.js';
 
 export type WatchedCollection = Collection & { readonly namespace: string };
 
@@ -80,7 +79,7 @@ async function listAll(lister: PageLister, collection: WatchedCollection, pageSi
 
 export async function watchCollection(
   lister: PageLister,
-  streaming: KubeStreaming,
+  streaming: Pick<KubeConnection, 'stream'>,
   collection: WatchedCollection,
   handle: ObjectHandler,
   log: Logger,
@@ -117,7 +116,7 @@ export async function watchCollection(
       }
       const openedAt = Date.now();
       const timeoutSeconds = watchSeconds();
-      const lines = await streaming.open(
+      const lines = await streaming.stream(
         path,
         { watch: 'true', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) },
         { signal, idleTimeoutMs: (timeoutSeconds + 30) * 1000 },

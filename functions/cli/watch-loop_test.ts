@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { MemoryCluster, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { transient } from '../errors.js';
 import { KubeApiError } from '../kube/api.js';
-import type { KubeStreaming } from './kube-stream.js';
+import type { KubeConnection } from '../kube/api.js';
 import { apiPath } from '../kube/object.js';
 import { watchCollection, WatchFatalError } from './watch-loop.js';
 
@@ -21,10 +21,8 @@ type Step = string[] | Error;
 /** Serves scripted watch streams, one per open(); aborts the loop when the script runs out. */
 function scripted(steps: Step[], stop: AbortController) {
   const opened: Record<string, string>[] = [];
-  const streaming: KubeStreaming = {
-    contextNamespace: undefined,
-    userToken: undefined,
-    async open(path, query) {
+  const streaming: Pick<KubeConnection, 'stream'> = {
+    async stream(path, query) {
       assert.equal(path, apiPath(collection));
       opened.push({ ...query });
       const step = steps.shift();

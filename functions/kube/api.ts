@@ -1,13 +1,14 @@
 /**
  * A small Kubernetes REST client. `@kubernetes/client-node` supplies what is hard to get
  * right (kubeconfig and in-cluster loading, token rotation, client certificates, CA); the
- * requests themselves go through node:https so every call has a timeout, an AbortSignal and
- * an error that says the status and the object, never the body or headers.
+ * requests themselves go through node:https so every call has a timeout or an idle timeout,
+ * an AbortSignal and an error that says the status and the object, never the body or headers.
+ * Buffered answers (`request`) and watch streams (`stream`, for the command line) share the
+ * connection settings and the failure classification.
  *
  * client-node takes about half a second to import, and the function scales to zero, so it is
  * imported on first use, never on the start-up path or the path that filters events.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
 import http from 'node:http';
 import https from 'node:https';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, refused, transient } from '../errors.js';
@@ -15,7 +16,7 @@ import { TailWindow } from './tail-window.js';
 
 export interface KubeRequest {
   readonly method: 'GET' | 'POST' | 'PATCH';
-  /** Absolute API path, e.g. `/apis/build.openshift.io/v1/namespaces/ns/builds/b`. */
+  /** Absolute API path, from functions/kube/object.ts `apiPath`. */
   readonly path: string;
   readonly query?: Readonly<Record<string, string>>;
   readonly body?: unknown;
@@ -36,21 +37,41 @@ export interface KubeApi {
   request(request: KubeRequest): Promise<KubeResponse>;
 }
 
-/** An API answer that is not 2xx. `status` lets callers treat 404/403/409 specifically. */
+/** The command line's view: watches too, and what the kubeconfig says about its user. */
+export interface KubeConnection extends KubeApi {
+  /**
+   * GETs `path` and resolves once the server answered 200, with the body's lines. The lines end
+   * when the server closes the stream, and fail when the connection breaks or stays silent for
+   * `idleTimeoutMs`.
+   */
+  stream(path: string, query: Readonly<Record<string, string>>, options: { signal: AbortSignal; idleTimeoutMs: number }): Promise<AsyncIterable<string>>;
+  /** The namespace of the kubeconfig's current context, if it names one. */
+  readonly contextNamespace: string | undefined;
+  /** The current user's bearer token (`oc login` gives one), for --pass-token. */
+  readonly userToken: string | undefined;
+}
+
+/** An API answer that is not 2xx. `httpStatus` lets callers treat 404/403/409/410 specifically. */
 export class KubeApiError extends BuildWatcherError {
   readonly httpStatus: number;
   constructor(httpStatus: number, what: string, reason: string) {
-    const message = `Kubernetes API ${httpStatus} for ${what}${reason === '' ? '' : `: ${reason}`}`;
-    super(kindOfHttpStatus(httpStatus), message);
+    super(kindOfHttpStatus(httpStatus), `Kubernetes API ${httpStatus} for ${what}${reason === '' ? '' : `: ${reason}`}`);
     this.name = 'KubeApiError';
     this.httpStatus = httpStatus;
   }
 }
 
+export function isKubeStatus(error: unknown, status: number): boolean {
+  return error instanceof KubeApiError && error.httpStatus === status;
+}
+
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
+/** A watch event carrying a whole object is rarely above a few hundred KiB. */
+const MAX_LINE = 16 * 1024 * 1024;
+const MAX_ERROR_BODY = 64 * 1024;
 
 /** The Status `reason` only (e.g. Forbidden, NotFound, Conflict): never the message text. */
-export function statusReason(text: string): string {
+function statusReason(text: string): string {
   try {
     const parsed = JSON.parse(text) as { reason?: unknown };
     return typeof parsed.reason === 'string' ? parsed.reason.slice(0, 60) : '';
@@ -67,104 +88,127 @@ export interface KubeApiOptions {
   readonly verifyTls?: boolean;
 }
 
-export interface LoadedKubeConfig {
-  readonly config: KubeConfig;
-  readonly server: URL;
+interface Sending {
+  readonly url: URL;
+  readonly options: https.RequestOptions;
+  readonly what: string;
+  readonly body?: Buffer;
+}
+
+/** Sends one request; resolves with a 2xx response, rejects with a classified error. */
+function open(sending: Sending, signal: AbortSignal, idleTimeoutMs?: number): Promise<http.IncomingMessage> {
+  const { url, what } = sending;
+  const transport = url.protocol === 'http:' ? http : https;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(url, { ...sending.options, signal }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status >= 200 && status < 300) return resolve(res);
+      const tail = new TailWindow(MAX_ERROR_BODY);
+      res.on('data', (chunk: Buffer) => tail.push(chunk));
+      res.on('error', () => reject(new KubeApiError(status, what, '')));
+      res.on('end', () => reject(new KubeApiError(status, what, statusReason(tail.text()))));
+    });
+    // A silent connection (a laptop that slept, a dead proxy) is noticed and replaced.
+    if (idleTimeoutMs !== undefined) req.setTimeout(idleTimeoutMs, () => req.destroy(transient(`${what}: no data for ${Math.round(idleTimeoutMs / 1000)} s`)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (error instanceof BuildWatcherError) return reject(error);
+      if (signal.aborted) return reject(transient(`${what} was cancelled or timed out`));
+      const kind = kindOfTransportError(error.code);
+      reject(new BuildWatcherError(kind, `Kubernetes API ${kind === 'refused' ? 'TLS verification failed' : 'unreachable'} (${error.code ?? 'error'}) on ${what}`));
+    });
+    req.end(sending.body);
+  });
+}
+
+async function* linesOf(response: http.IncomingMessage): AsyncGenerator<string> {
+  response.setEncoding('utf8');
+  let rest = '';
+  for await (const chunk of response as AsyncIterable<string>) {
+    rest += chunk;
+    for (let newline = rest.indexOf('\n'); newline >= 0; newline = rest.indexOf('\n')) {
+      yield rest.slice(0, newline);
+      rest = rest.slice(newline + 1);
+    }
+    if (rest.length > MAX_LINE) throw transient(`a watch event exceeded ${MAX_LINE} bytes`);
+  }
+  if (rest.trim() !== '') yield rest;
+}
+
+async function readAnswer(res: http.IncomingMessage, what: string, keepTailBytes: number | undefined): Promise<string> {
+  const tail = keepTailBytes === undefined ? undefined : new TailWindow(keepTailBytes);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      if (tail !== undefined) {
+        tail.push(chunk);
+        continue;
+      }
+      size += chunk.length;
+      if (size > MAX_RESPONSE_BYTES) {
+        res.destroy();
+        throw transient(`Kubernetes API answer to ${what} exceeded ${MAX_RESPONSE_BYTES} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof BuildWatcherError) throw error;
+    throw transient(`Kubernetes API connection lost during ${what}`);
+  }
+  return tail !== undefined ? tail.text() : Buffer.concat(chunks).toString('utf8');
 }
 
 /** client-node's loading: the given file, else KUBECONFIG, ~/.kube/config or in-cluster. */
-export async function loadKubeConfig(kubeconfigPath?: string): Promise<LoadedKubeConfig> {
+export async function connectKubeApi(options: KubeApiOptions = {}): Promise<KubeConnection> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const config = new KubeConfig();
+  const file = options.kubeconfigPath;
   try {
-    if (kubeconfigPath !== undefined && kubeconfigPath !== '') config.loadFromFile(kubeconfigPath);
+    if (file !== undefined && file !== '') config.loadFromFile(file);
     else config.loadFromDefault();
   } catch (error) {
     // Only the error code or name: a kubeconfig parse error may quote the file, tokens included.
     const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'unknown error');
     // Our configuration, not the sender's mistake: never a 4xx.
-    throw refused(`cannot load the Kubernetes configuration${kubeconfigPath ? ` ${kubeconfigPath}` : ''} (${why})`);
+    throw refused(`cannot load the Kubernetes configuration${file ? ` ${file}` : ''} (${why})`);
   }
   const cluster = config.getCurrentCluster();
   if (cluster === null) throw refused('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');
-  return { config, server: new URL(cluster.server) };
-}
-
-export async function connectKubeApi(options: KubeApiOptions = {}): Promise<KubeApi> {
-  const { config, server } = await loadKubeConfig(options.kubeconfigPath);
+  const server = new URL(cluster.server);
   const timeoutMs = options.timeoutMs ?? 30_000;
+  const context = config.getContextObject(config.getCurrentContext());
+  const token = config.getCurrentUser()?.token;
+
+  const prepare = async (method: string, path: string, query: Readonly<Record<string, string>>, accept: string, body?: Buffer, contentType?: string): Promise<Sending> => {
+    const url = new URL(path, server);
+    for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+    const requestOptions: https.RequestOptions = { method, headers: { Accept: accept } };
+    await config.applyToHTTPSOptions(requestOptions);
+    if (options.verifyTls === false) requestOptions.rejectUnauthorized = false;
+    if (body !== undefined) {
+      requestOptions.headers = { ...requestOptions.headers, 'Content-Type': contentType ?? 'application/json', 'Content-Length': String(body.length) };
+    }
+    return { url, options: requestOptions, what: `${method === 'GET' && query['watch'] === 'true' ? 'watch' : method} ${path}`, ...(body !== undefined ? { body } : {}) };
+  };
 
   return {
-    async request(request: KubeRequest): Promise<KubeResponse> {
-      const url = new URL(request.path, server);
-      for (const [key, value] of Object.entries(request.query ?? {})) url.searchParams.set(key, value);
-      const requestOptions: https.RequestOptions = {
-        method: request.method,
-        headers: { Accept: request.accept ?? 'application/json' },
-      };
-      await config.applyToHTTPSOptions(requestOptions);
-      if (options.verifyTls === false) requestOptions.rejectUnauthorized = false;
+    contextNamespace: context?.namespace !== undefined && context.namespace !== '' ? context.namespace : undefined,
+    userToken: token !== undefined && token !== '' ? token : undefined,
+    async request(request) {
       const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
-      if (body !== undefined) {
-        requestOptions.headers = {
-          ...requestOptions.headers,
-          'Content-Type': request.contentType ?? 'application/json',
-          'Content-Length': String(body.length),
-        };
+      const sending = await prepare(request.method, request.path, request.query ?? {}, request.accept ?? 'application/json', body, request.contentType);
+      const timeout = AbortSignal.timeout(timeoutMs);
+      const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
+      try {
+        const res = await open(sending, signal);
+        return { status: res.statusCode ?? 0, text: await readAnswer(res, sending.what, request.keepTailBytes) };
+      } catch (error) {
+        if (timeout.aborted && !(error instanceof KubeApiError)) throw transient(`Kubernetes API timed out after ${timeoutMs} ms on ${sending.what}`);
+        throw error;
       }
-      const what = `${request.method} ${request.path}`;
-      return send(url, requestOptions, body, what, timeoutMs, request.signal, request.keepTailBytes);
+    },
+    async stream(path, query, { signal, idleTimeoutMs }) {
+      return linesOf(await open(await prepare('GET', path, query, 'application/json'), signal, idleTimeoutMs));
     },
   };
-}
-
-function send(
-  url: URL,
-  options: https.RequestOptions,
-  body: Buffer | undefined,
-  what: string,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-  keepTailBytes: number | undefined,
-): Promise<KubeResponse> {
-  const transport = url.protocol === 'http:' ? http : https;
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
-  return new Promise((resolve, reject) => {
-    const req = transport.request(url, { ...options, signal: combined }, (res) => {
-      const tail = keepTailBytes === undefined ? undefined : new TailWindow(keepTailBytes);
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        if (tail !== undefined) return tail.push(chunk);
-        size += chunk.length;
-        chunks.push(chunk);
-        if (size > MAX_RESPONSE_BYTES) {
-          req.destroy();
-          reject(transient(`Kubernetes API answer to ${what} exceeded ${MAX_RESPONSE_BYTES} bytes`));
-        }
-      });
-      res.on('error', () => reject(transient(`Kubernetes API connection lost during ${what}`)));
-      res.on('end', () => {
-        const text = tail !== undefined ? tail.text() : Buffer.concat(chunks).toString('utf8');
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) resolve({ status, text });
-        else reject(new KubeApiError(status, what, statusReason(text)));
-      });
-    });
-    req.on('error', (error: NodeJS.ErrnoException) => {
-      if (timeout.aborted) reject(transient(`Kubernetes API timed out after ${timeoutMs} ms on ${what}`));
-      else if (signal?.aborted === true) reject(transient(`${what} was cancelled`));
-      else {
-        const kind = kindOfTransportError(error.code);
-        const problem = kind === 'refused' ? 'TLS verification failed' : 'unreachable';
-        reject(new BuildWatcherError(kind, `Kubernetes API ${problem} (${error.code ?? 'error'}) on ${what}`));
-      }
-    });
-    req.end(body);
-  });
-}
-
-export function isKubeStatus(error: unknown, status: number): boolean {
-  return error instanceof KubeApiError && error.httpStatus === status;
 }

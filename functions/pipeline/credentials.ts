@@ -49,7 +49,7 @@ export async function resolveCredentials(source: CredentialSource): Promise<Regi
         throw refused(`THOTH_PASS_TOKEN is set but the service-account token cannot be read (${code})`);
       }
       if (token === '') throw refused('THOTH_PASS_TOKEN is set but the service-account token file is empty');
-      registerRotatingSecret(token);
+      registerRotatingSecret(token, TOKEN_USERNAME);
       return { username: TOKEN_USERNAME, password: token };
     }
   }

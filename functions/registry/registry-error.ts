@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, type FailureKind } from '../errors.js';
 import { parseRetryAfter } from '../retry.js';
+import { readLimited } from './http-transport.js';
 
 /** Where a request went, for messages. */
 export interface RegistryLocation {
@@ -38,18 +39,9 @@ const ERROR_BODY_LIMIT = 16 * 1024;
 
 /** The first spec error code of a Distribution error body (e.g. DIGEST_INVALID), and nothing else of it. */
 export async function readErrorCode(res: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
   try {
-    for await (const chunk of res as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > ERROR_BODY_LIMIT) {
-        res.destroy();
-        return undefined;
-      }
-      chunks.push(chunk);
-    }
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { errors?: { code?: unknown }[] };
+    const body = await readLimited(res, ERROR_BODY_LIMIT);
+    const parsed = JSON.parse(body?.toString('utf8') ?? '') as { errors?: { code?: unknown }[] };
     const code = parsed.errors?.[0]?.code;
     return typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? code : undefined;
   } catch {

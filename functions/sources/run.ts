@@ -28,48 +28,24 @@ export type RunExtraction =
   | { readonly state: 'running'; readonly ref: SourceObjectRef }
   | { readonly state: 'invalid'; readonly why: string; readonly ref?: SourceObjectRef };
 
-export type Completion =
-  | { readonly state: 'succeeded'; readonly outcome: string }
-  | { readonly state: 'failed'; readonly outcome: string }
-  | { readonly state: 'running' }
-  | { readonly state: 'invalid'; readonly why: string };
-
 /**
- * A run's end: the extraction to answer when it has not succeeded (invalid, running or
- * failed), or the reason it succeeded with (Succeeded, Completed) when its images are to be read.
+ * A run's end, from `status.conditions[type=Succeeded]` (a missing status or condition means
+ * running): the extraction to answer when it has not succeeded, or the reason it succeeded with
+ * (Succeeded, Completed) when its images are to be read.
  */
 export function runCompletion(ref: SourceObjectRef, status: unknown): { readonly unfinished: RunExtraction } | { readonly outcome: string } {
-  const completion = readCompletion(status);
-  switch (completion.state) {
-    case 'invalid':
-      return { unfinished: { state: 'invalid', why: completion.why, ref } };
-    case 'running':
-      return { unfinished: { state: 'running', ref } };
-    case 'failed':
-      return { unfinished: { state: 'failed', ref, outcome: completion.outcome } };
-    case 'succeeded':
-      return { outcome: completion.outcome };
-  }
-}
-
-/** Reads `status.conditions[type=Succeeded]`; a missing status or condition means running. */
-export function readCompletion(status: unknown): Completion {
-  if (status === undefined || status === null) return { state: 'running' };
-  if (!isRecord(status)) return { state: 'invalid', why: 'status: expected an object' };
+  const running = { unfinished: { state: 'running', ref } } as const;
+  if (status === undefined || status === null) return running;
+  if (!isRecord(status)) return { unfinished: { state: 'invalid', why: 'status: expected an object', ref } };
   const conditions = status['conditions'];
-  if (conditions === undefined || conditions === null) return { state: 'running' };
-  if (!Array.isArray(conditions)) return { state: 'invalid', why: 'status.conditions: expected a list' };
+  if (conditions === undefined || conditions === null) return running;
+  if (!Array.isArray(conditions)) return { unfinished: { state: 'invalid', why: 'status.conditions: expected a list', ref } };
   const succeeded: unknown = conditions.find((condition) => isRecord(condition) && condition['type'] === 'Succeeded');
-  if (!isRecord(succeeded)) return { state: 'running' };
+  if (!isRecord(succeeded)) return running;
   const reason = typeof succeeded['reason'] === 'string' ? succeeded['reason'].slice(0, 128) : '';
-  switch (succeeded['status']) {
-    case 'True':
-      return { state: 'succeeded', outcome: reason || 'Succeeded' };
-    case 'False':
-      return { state: 'failed', outcome: reason || 'Failed' };
-    default:
-      return { state: 'running' };
-  }
+  if (succeeded['status'] === 'True') return { outcome: reason || 'Succeeded' };
+  if (succeeded['status'] === 'False') return { unfinished: { state: 'failed', ref, outcome: reason || 'Failed' } };
+  return running;
 }
 
 export type PinnedImage = ImageReference & { readonly digest: string };

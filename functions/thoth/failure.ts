@@ -4,10 +4,11 @@
  * the status and the short `error` text only, scrubbed of every credential value.
  */
 
+import { encodingsOf, redact } from '../observability/redact.js';
+
 const MAX_DETAIL_CHARS = 200;
 /** Below this length a secret cannot be replaced without garbling the text: withhold it. */
 const MIN_SCRUBBABLE_SECRET = 6;
-const REDACTED = '***';
 
 const STATUS_PHRASES: Readonly<Record<number, string>> = {
   400: 'rejected',
@@ -18,31 +19,6 @@ const STATUS_PHRASES: Readonly<Record<number, string>> = {
   413: 'request too large',
   415: 'unsupported media type',
 };
-
-/** Defence in depth: anything shaped like `password=…`, `"token": "…"` or `Bearer …`. */
-const SECRET_SHAPES: readonly RegExp[] = [
-  /(\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+/g,
-  /((?:password|passwd|token|secret|authorization)["']?\s*[:=]\s*["']?)[^"'&\s,;}]+/gi,
-];
-
-function variantsOf(secret: string): string[] {
-  return [...new Set([secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)])];
-}
-
-/** Replaces every credential value (raw, URL-encoded, JSON-escaped) and secret-shaped text. */
-export function scrubSecrets(text: string, secrets: readonly string[]): string | undefined {
-  let scrubbed = text;
-  for (const secret of secrets) {
-    if (secret === '') continue;
-    for (const variant of variantsOf(secret)) {
-      if (!scrubbed.includes(variant)) continue;
-      if (variant.length < MIN_SCRUBBABLE_SECRET) return undefined;
-      scrubbed = scrubbed.split(variant).join(REDACTED);
-    }
-  }
-  for (const shape of SECRET_SHAPES) scrubbed = scrubbed.replace(shape, `$1${REDACTED}`);
-  return scrubbed;
-}
 
 /** One line, printable, at most MAX_DETAIL_CHARS long. */
 export function oneLine(text: string): string {
@@ -70,8 +46,8 @@ export function refusalReason(status: number, body: unknown, secrets: readonly s
   const phrase = STATUS_PHRASES[status] ?? 'client error';
   const detail = serverDetail(body);
   if (detail === undefined) return `${status} ${phrase}`;
-  const scrubbed = scrubSecrets(detail, secrets);
-  return scrubbed === undefined ? `${status} ${phrase} (details withheld)` : `${status} ${phrase} (${oneLine(scrubbed)})`;
+  const short = secrets.some((secret) => secret !== '' && secret.length < MIN_SCRUBBABLE_SECRET && encodingsOf(secret).some((form) => detail.includes(form)));
+  return short ? `${status} ${phrase} (details withheld)` : `${status} ${phrase} (${oneLine(redact(detail, secrets))})`;
 }
 
 /** Which image an inspect error is about: Thoth echoes the image it failed on. */

@@ -15,7 +15,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { watchCollection } from '../../functions/cli/watch-loop.js';
-import { connectKubeStreaming } from '../../functions/cli/kube-stream.js';
 import { ANNOTATIONS } from '../../functions/domain/annotations.js';
 import { connectKubeApi } from '../../functions/kube/api.js';
 import { listPage } from '../../functions/kube/objects.js';
@@ -187,7 +186,7 @@ describe('the build-watcher command line against the real API server', { timeout
   it('the watch loop lists again when its resourceVersion is too old for the API server', async () => {
     const admin = cp.adminKubeconfigPath;
     const api = await connectKubeApi({ kubeconfigPath: admin });
-    const streaming = await connectKubeStreaming({ kubeconfigPath: admin });
+    const streaming = await connectKubeApi({ kubeconfigPath: admin });
     const lister = { page: (collection: Parameters<typeof listPage>[1], options: Parameters<typeof listPage>[2]) => listPage(api, collection, options) };
     const stop = new AbortController();
     const seen: string[] = [];
