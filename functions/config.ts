@@ -33,6 +33,12 @@ export interface Config {
   readonly caBundleFile: string;
   /** Registries (host[:port]) reached over plain HTTP; loopback always may be. */
   readonly plainHttpRegistries: readonly string[];
+  /** Namespaces whose ImageStreams vouch for cluster-registry images of any object (default openshift). */
+  readonly sharedImageNamespaces: readonly string[];
+  /** Hosts the function may fetch (copy) from besides the cluster and push registries. */
+  readonly pullRegistries: readonly string[];
+  /** Hosts whose output images get THOTH_DST_REGISTRY_* (the push registry's host always does). */
+  readonly destinationRegistryHosts: readonly string[];
 
   readonly sendBaseImage: boolean;
   readonly sendOutputImage: boolean;
@@ -145,6 +151,9 @@ const specs = {
   THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY: bool({ default: false }),
   THOTH_CA_BUNDLE: str({ default: '' }),
   THOTH_PLAIN_HTTP_REGISTRIES: hostList({ default: [] }),
+  BUILD_WATCHER_SHARED_IMAGE_NAMESPACES: namespaceList({ default: ['openshift'] }),
+  BUILD_WATCHER_PULL_REGISTRIES: hostList({ default: [] }),
+  THOTH_DST_REGISTRY_HOSTS: hostList({ default: [] }),
   THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE: bool({ default: false }),
   THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE: bool({ default: false }),
   THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: bool({ default: false }),
@@ -227,6 +236,13 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       problems.set(`THOTH_${side}_REGISTRY_${user === '' ? 'USER' : 'PASSWORD'}`, 'user and password must be set together');
     }
   }
+  const hasDestinationCredentials = env.THOTH_DST_REGISTRY_USER !== '' || env.THOTH_DST_REGISTRY_PASSWORD !== '';
+  if (hasDestinationCredentials && env.THOTH_PUSH_REGISTRY === '' && env.THOTH_DST_REGISTRY_HOSTS.length === 0) {
+    problems.set(
+      'THOTH_DST_REGISTRY_HOSTS',
+      'required with THOTH_DST_REGISTRY_USER/PASSWORD and no THOTH_PUSH_REGISTRY: name the registry hosts those credentials belong to, since a Build\'s author chooses its output host',
+    );
+  }
   if (env.THOTH_PUSH_REGISTRY !== '' && !/^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._/-]+)?$/.test(env.THOTH_PUSH_REGISTRY)) {
     problems.set('THOTH_PUSH_REGISTRY', 'expected host[:port][/path]');
   }
@@ -253,6 +269,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     destinationRegistryVerifyTls: !env.THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY,
     caBundleFile: env.THOTH_CA_BUNDLE,
     plainHttpRegistries: env.THOTH_PLAIN_HTTP_REGISTRIES,
+    sharedImageNamespaces: env.BUILD_WATCHER_SHARED_IMAGE_NAMESPACES,
+    pullRegistries: env.BUILD_WATCHER_PULL_REGISTRIES,
+    destinationRegistryHosts: env.THOTH_DST_REGISTRY_HOSTS,
     sendBaseImage: !env.THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE,
     sendOutputImage: !env.THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE,
     sendBuildLog: !env.THOTH_BUILD_ANALYSIS_NO_BUILD_LOG,

@@ -49,11 +49,16 @@ export function collectionsFor(config: Config): Collection[] {
 /** The enabled source kinds, keyed by `apiVersion/kind` for every version the table accepts. */
 export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   const kinds = enabledKinds(config);
+  const pushHost = config.pushRegistry === '' ? [] : [config.pushRegistry.split('/')[0] ?? ''];
   const credentials: CredentialPolicy = {
     passToken: config.passToken,
     tokenFile: config.tokenFile,
     sourceRegistryVerifyTls: config.sourceRegistryVerifyTls,
     ...(config.sourceCredentials !== undefined ? { sourceCredentials: config.sourceCredentials } : {}),
+    sharedNamespaces: config.sharedImageNamespaces,
+    ...(config.destinationCredentials !== undefined ? { destinationCredentials: config.destinationCredentials } : {}),
+    destinationHosts: [...config.destinationRegistryHosts, ...pushHost],
+    fetchableHosts: [...config.pullRegistries, ...pushHost],
   };
   const runs = { sendOutputImage: config.sendOutputImage, credentials };
   const handlers: Record<SourceHandler, () => SourceKind> = {

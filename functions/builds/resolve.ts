@@ -2,8 +2,10 @@
  * Turns a Build that is to be analysed into the domain's BuiltImage: the output pinned by
  * digest, the base image resolved through its ImageStream, and the log fetched lazily.
  */
-import type { BuiltImage, CredentialSource, ImageReference } from '../domain/built-image.js';
-import { clusterRegistryCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
+import type { BuiltImage, ImageReference } from '../domain/built-image.js';
+import { isKubeStatus } from '../kube/api.js';
+import { imageAccess, NO_ACCESS, trustedNamespaces, type CredentialPolicy } from '../pipeline/credentials.js';
+import type { PlanContext } from '../pipeline/source-kind.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
 import { invalid } from '../errors.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
@@ -11,12 +13,10 @@ import type { OpenShiftBuild, ImageSource } from './build.js';
 import type { BuildDecision } from './decide.js';
 
 export interface BuildResolverPorts {
-  readImageStream(namespace: string, name: string): Promise<KubeObject | undefined>;
   /** Undefined when the log cannot be had. */
-  readBuildLog(build: KubeObject): Promise<string | undefined>;
+  readBuildLog(): Promise<string | undefined>;
   warn(message: string): void;
 }
-
 
 type Analyze = Extract<BuildDecision, { action: 'analyze' }>;
 
@@ -52,43 +52,35 @@ function repositoryOf(stream: KubeObject): string | undefined {
   return typeof repository === 'string' && repository !== '' ? repository : undefined;
 }
 
-/**
- * Hosts known to be the cluster's own registry: the THOTH_PASS_TOKEN token is good there and
- * must go nowhere else.
- */
-type ClusterRegistries = Set<string>;
-
-function registryHost(repository: string): string {
-  return repository.split('/')[0] ?? '';
+async function readImageStream(namespace: string, name: string, context: PlanContext): Promise<KubeObject | undefined> {
+  try {
+    return await context.store.read({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace, name }, context.signal);
+  } catch (error) {
+    // A stream the function may not read (another namespace, no RBAC): no base image, rather
+    // than no analysis at all.
+    if (isKubeStatus(error, 403)) return undefined;
+    throw error;
+  }
 }
 
-async function resolveBase(from: ImageSource, ports: BuildResolverPorts, cluster: ClusterRegistries): Promise<ImageReference | undefined> {
-  if (from.kind === 'DockerImage') return imageReference(from.name, 'spec.strategy.from.name');
-  if (from.kind === 'ImageStreamTag') {
-    const { stream: streamName, tag } = splitImageStreamTag(from.name);
-    const stream = await ports.readImageStream(from.namespace, streamName);
-    if (stream === undefined) {
-      ports.warn(`base image ImageStreamTag ${from.namespace}/${from.name} not found or not readable; base image not sent`);
-      return undefined;
-    }
-    const current = currentTagReference(stream, tag);
-    const repository = repositoryOf(stream);
-    if (repository !== undefined) cluster.add(registryHost(repository));
-    if (current !== undefined) return imageReference(current, `ImageStream ${streamName} current image`);
-    if (repository === undefined) return undefined;
-    ports.warn(`ImageStreamTag ${from.namespace}/${from.name} has no current image; sending the base image by tag`);
-    return imageReference(`${repository}:${tag}`, `ImageStream ${streamName} repository`);
-  }
+/** The base image, and the stream it was read from (which vouches for nothing by itself). */
+async function resolveBase(from: ImageSource, context: PlanContext, ports: BuildResolverPorts): Promise<{ image?: ImageReference; stream?: KubeObject }> {
+  if (from.kind === 'DockerImage') return { image: imageReference(from.name, 'spec.strategy.from.name') };
   const at = from.name.indexOf('@');
-  if (at <= 0) throw invalid(`ImageStreamImage ${JSON.stringify(from.name.slice(0, 80))}: expected name@sha256:digest`);
-  const stream = await ports.readImageStream(from.namespace, from.name.slice(0, at));
+  const { stream: streamName, tag } = from.kind === 'ImageStreamTag' ? splitImageStreamTag(from.name) : { stream: from.name.slice(0, at), tag: '' };
+  if (from.kind === 'ImageStreamImage' && at <= 0) throw invalid(`ImageStreamImage ${JSON.stringify(from.name.slice(0, 80))}: expected name@sha256:digest`);
+  const stream = await readImageStream(from.namespace, streamName, context);
   const repository = stream === undefined ? undefined : repositoryOf(stream);
-  if (repository === undefined) {
-    ports.warn(`base image ImageStreamImage ${from.namespace}/${from.name} cannot be resolved; base image not sent`);
-    return undefined;
+  if (stream === undefined || (from.kind === 'ImageStreamImage' && repository === undefined)) {
+    ports.warn(`base image ${from.kind} ${from.namespace}/${from.name} not found or not readable; base image not sent`);
+    return {};
   }
-  cluster.add(registryHost(repository));
-  return imageReference(`${repository}${from.name.slice(at)}`, `ImageStreamImage ${from.name}`);
+  if (from.kind === 'ImageStreamImage') return { image: imageReference(`${repository ?? ''}${from.name.slice(at)}`, `ImageStreamImage ${from.name}`), stream };
+  const current = currentTagReference(stream, tag);
+  if (current !== undefined) return { image: imageReference(current, `ImageStream ${streamName} current image`), stream };
+  if (repository === undefined) return { stream };
+  ports.warn(`ImageStreamTag ${from.namespace}/${from.name} has no current image; sending the base image by tag`);
+  return { image: imageReference(`${repository}:${tag}`, `ImageStream ${streamName} repository`), stream };
 }
 
 function resolveOutput(build: OpenShiftBuild, ports: BuildResolverPorts): ImageReference | undefined {
@@ -104,35 +96,28 @@ function resolveOutput(build: OpenShiftBuild, ports: BuildResolverPorts): ImageR
   return parsed;
 }
 
-export async function resolveBuild(
-  build: OpenShiftBuild,
-  decision: Analyze,
-  policy: CredentialPolicy,
-  ports: BuildResolverPorts,
-): Promise<BuiltImage> {
-  const output = decision.output ? resolveOutput(build, ports) : undefined;
-  const cluster: ClusterRegistries = new Set();
-  if (build.outputKind === 'ImageStreamTag' && build.outputReference !== undefined) {
-    cluster.add(imageReference(build.outputReference, 'status.outputDockerImageReference').registry);
-  }
-  const base = decision.base && build.from !== undefined ? await resolveBase(build.from, ports, cluster) : undefined;
-  // The Build's own namespace and the one its strategy pulls from: credentials that can pull
-  // any tenant's image must not get Thoth an image of a namespace the Build had no business in.
-  const namespaces = new Set([build.object.namespace, ...(build.from !== undefined && build.from.kind !== 'DockerImage' ? [build.from.namespace] : [])]);
-  const onClusterRegistry = (image: ImageReference | undefined) =>
-    image !== undefined && cluster.has(image.registry) && namespaces.has(image.repository.split('/')[0] ?? '');
-  const credentialsFor = (image: ImageReference | undefined): CredentialSource => clusterRegistryCredentials(policy, onClusterRegistry(image));
+/**
+ * The credentials come from pipeline/credentials.ts alone. A base image from another
+ * namespace's ImageStream than the Build's own or a shared one is sent without them, and the
+ * Warning says so.
+ */
+export async function resolveBuild(build: OpenShiftBuild, decision: Analyze, policy: CredentialPolicy, context: PlanContext, ports: BuildResolverPorts): Promise<BuiltImage> {
   const object = build.object;
+  const output = decision.output ? resolveOutput(build, ports) : undefined;
+  const base = decision.base && build.from !== undefined ? await resolveBase(build.from, context, ports) : {};
+  const known = base.stream === undefined ? [] : [base.stream];
+  const from = build.from;
+  if (base.image !== undefined && from !== undefined && from.kind !== 'DockerImage' && !trustedNamespaces(policy, object.namespace).has(from.namespace) && (policy.passToken || policy.sourceCredentials !== undefined)) {
+    ports.warn(`base image ${from.kind} ${from.namespace}/${from.name} is in neither this Build's namespace nor BUILD_WATCHER_SHARED_IMAGE_NAMESPACES; submitted without credentials`);
+  }
   return {
     source: sourceRef(object),
     outcome: build.phase,
     analysis: 'build',
     ...(output !== undefined ? { output } : {}),
-    ...(base !== undefined ? { base } : {}),
-    ...(decision.log ? { buildLog: () => ports.readBuildLog(object) } : {}),
-    outputCredentials: credentialsFor(output),
-    baseCredentials: credentialsFor(base),
-    outputVerifyTls: onClusterRegistry(output) ? policy.sourceRegistryVerifyTls : true,
-    baseVerifyTls: onClusterRegistry(base) ? policy.sourceRegistryVerifyTls : true,
+    ...(base.image !== undefined ? { base: base.image } : {}),
+    ...(decision.log ? { buildLog: () => ports.readBuildLog() } : {}),
+    outputAccess: output === undefined ? NO_ACCESS : await imageAccess(output, 'output', object, policy, context, known),
+    baseAccess: base.image === undefined ? NO_ACCESS : await imageAccess(base.image, 'base', object, policy, context, known),
   };
 }

@@ -2,7 +2,6 @@
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
-import { isKubeStatus } from '../kube/api.js';
 import type { CredentialPolicy } from '../pipeline/credentials.js';
 import type { SourceKind } from '../pipeline/source-kind.js';
 import { parseBuild, type OpenShiftBuild } from './build.js';
@@ -28,17 +27,7 @@ export function buildSource(send: WhatToSend, credentials: CredentialPolicy): So
         async plan(action, context) {
           const decision = decide(build, action);
           if (decision.action === 'ignore') return { kind: 'ignore', reason: decision.reason };
-          const image = await resolveBuild(build, decision, credentials, {
-            readImageStream: async (namespace, stream) => {
-              try {
-                return await context.store.read({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace, name: stream }, context.signal);
-              } catch (error) {
-                // A stream the function may not read (another namespace, no RBAC): no base
-                // image, rather than no analysis at all.
-                if (isKubeStatus(error, 403)) return undefined;
-                throw error;
-              }
-            },
+          const image = await resolveBuild(build, decision, credentials, context, {
             readBuildLog: async () => {
               try {
                 return await context.store.readBuildLog(object, context.signal);

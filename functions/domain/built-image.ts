@@ -56,11 +56,17 @@ export interface BuiltImage {
    * `image`: POST /analyze (one image), for images found in ImageStreams.
    */
   readonly analysis: 'build' | 'image';
-  readonly outputCredentials: CredentialSource;
-  readonly baseCredentials: CredentialSource;
-  /** Whether the output registry must be contacted with TLS verification. */
-  readonly outputVerifyTls: boolean;
-  readonly baseVerifyTls: boolean;
+  /** How the output and base images are reached (functions/pipeline/credentials.ts decides). */
+  readonly outputAccess: ImageAccess;
+  readonly baseAccess: ImageAccess;
+}
+
+/** How an image is reached: with which credentials, verified how, and whether we may fetch it. */
+export interface ImageAccess {
+  readonly credentials: CredentialSource;
+  readonly verifyTls: boolean;
+  /** Whether the function itself may connect to its registry (to copy it to the push registry). */
+  readonly fetchable: boolean;
 }
 
 /** `registry/repository@digest`, or `registry/repository:tag` when no digest is known. */

@@ -58,6 +58,12 @@ export interface AnalyzeInput {
 
 const MAX_CLAIM_ATTEMPTS = 3;
 
+const PUSH_FAILED = {
+  transient: 'copy to the push registry failed: registry unreachable',
+  refused: 'copy to the push registry failed: a registry refused it',
+  invalid: 'copy to the push registry failed: the image is not one that can be copied',
+} as const;
+
 const keyOf = (ref: ObjectCoordinates) => `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
 const describe = (ref: ObjectCoordinates) => `${ref.kind} ${ref.namespace}/${ref.name}`;
 
@@ -189,12 +195,17 @@ async function runPlan(
   for (const built of images) {
     let stage: 'push' | 'submit' = 'push';
     try {
-      const image = deps.push === undefined ? built : await pushBuiltImage(built, deps.push, signal);
+      const pushed = deps.push === undefined ? { image: built } : await pushBuiltImage(built, deps.push, signal);
+      if (pushed.notCopied !== undefined) await tell(deps, object, { type: 'Warning', reason: 'PushSkipped', message: pushed.notCopied });
+      const image = pushed.image;
       stage = 'submit';
       submitted.push({ image, submission: await submitBuiltImage(image, deps.submitter, options, signal, (reason) => baseWarnings.push(redact(reason))) });
     } catch (error) {
       const failure = asFailure(error);
-      const message = redact(failure.message);
+      // What a registry answered stays in the operator's log: an Event or reply that quoted a
+      // host's status would let a Build's author probe addresses through the function.
+      if (stage === 'push') deps.log.warn({ object: describe(object) }, `push failed: ${redact(failure.message)}`);
+      const message = stage === 'push' ? PUSH_FAILED[failure.kind] : redact(failure.message);
       if (failure.kind !== 'transient' || stage === 'push') {
         const reason = stage === 'push' ? 'PushFailed' : 'AnalysisRefused';
         await tell(deps, object, { type: 'Warning', reason, message: failure.kind === 'transient' ? `${message} (will be retried)` : message });

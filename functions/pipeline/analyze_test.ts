@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { credentialPolicy, freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { buildSource } from '../builds/source.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
@@ -9,6 +9,7 @@ import { imageStreamSource } from '../sources/imagestream-source.js';
 import { parseSubmittedImages } from '../sources/submitted-images.js';
 import type { KubeObject } from '../kube/object.js';
 import { analyzeObject, type PipelineDeps } from './analyze.js';
+import { NO_ACCESS } from './credentials.js';
 import type { SourceObject } from './source-kind.js';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;
@@ -61,7 +62,7 @@ function setup() {
     recorder,
     submitter: thoth,
     sources: new Map([
-      ['build.openshift.io/v1/Build', buildSource({ sendBaseImage: true, sendOutputImage: true, sendBuildLog: false }, { passToken: false, tokenFile: '', sourceRegistryVerifyTls: true })],
+      ['build.openshift.io/v1/Build', buildSource({ sendBaseImage: true, sendOutputImage: true, sendBuildLog: false }, credentialPolicy({ passToken: false, tokenFile: '', sourceRegistryVerifyTls: true }))],
     ]),
     analysisOptions: {},
     trustEventPayload: false,
@@ -167,10 +168,8 @@ describe('analyzeObject', () => {
                 output: image(name),
                 outcome: 'Succeeded',
                 analysis: 'build' as const,
-                outputCredentials: { kind: 'none' as const },
-                baseCredentials: { kind: 'none' as const },
-                outputVerifyTls: true,
-                baseVerifyTls: true,
+                outputAccess: NO_ACCESS,
+                baseAccess: NO_ACCESS,
               })),
             }),
             marks: (submitted, _now, refused) => ({
@@ -254,7 +253,7 @@ describe('analyzeObject', () => {
       store: cluster,
       recorder: new MemoryRecorder(),
       submitter: thoth,
-      sources: new Map([['image.openshift.io/v1/ImageStream', imageStreamSource({ credentials: { passToken: false, tokenFile: '', sourceRegistryVerifyTls: true } })]]),
+      sources: new Map([['image.openshift.io/v1/ImageStream', imageStreamSource({ credentials: credentialPolicy({ passToken: false, tokenFile: '', sourceRegistryVerifyTls: true }) })]]),
       analysisOptions: {},
       trustEventPayload: false,
       ...freshPipeline(),

@@ -1,13 +1,29 @@
 /**
- * Which credentials an image gets, and turning them into credentials at the moment they are
- * needed. Credentials belong to the cluster's own registry: images anywhere else get none.
+ * The one credential decision, used by every source kind: which credentials an image gets,
+ * whether the function itself may fetch it (to copy it to the push registry), and turning
+ * credentials into values at the moment they are needed.
+ *
+ * The rule. An image is on the cluster's registry only when an ImageStream says it serves the
+ * image's repository (`status.dockerImageRepository` or `publicDockerImageRepository`, written
+ * by OpenShift, never by users), that ImageStream is in the image's namespace, and that
+ * namespace is the object's own or one the operator lists as shared
+ * (BUILD_WATCHER_SHARED_IMAGE_NAMESPACES). Nothing in a Build's or run's spec or status decides
+ * it alone: OpenShift keeps user-written Build status, so its author chooses those fields.
+ * - The service-account token and THOTH_SRC_REGISTRY_* go only with such images.
+ * - THOTH_DST_REGISTRY_* go only with output images on a host the operator listed
+ *   (THOTH_DST_REGISTRY_HOSTS, or the push registry's).
+ * - The function connects only to the cluster registry (as above), the push registry and the
+ *   hosts in BUILD_WATCHER_PULL_REGISTRIES. Any other image is submitted as a reference, never
+ *   fetched, so no author can point the function at a host of their choosing.
  */
 import { readFile } from 'node:fs/promises';
-import type { CredentialSource, RegistryCredentials } from '../domain/built-image.js';
+import type { CredentialSource, ImageAccess, ImageReference, RegistryCredentials } from '../domain/built-image.js';
+import { parseImageReference } from '../domain/image-reference.js';
 import { refused } from '../errors.js';
+import { isRecord, type KubeObject } from '../kube/object.js';
 import { registerRotatingSecret } from '../observability/redact.js';
+import type { PlanContext } from './source-kind.js';
 
-/** How images on the cluster's own registry are pulled. */
 export interface CredentialPolicy {
   /** THOTH_PASS_TOKEN: the service-account token, read at each use. */
   readonly passToken: boolean;
@@ -15,19 +31,82 @@ export interface CredentialPolicy {
   /** THOTH_SRC_REGISTRY_*: only allowed with THOTH_PUSH_REGISTRY, for copying out. */
   readonly sourceCredentials?: RegistryCredentials;
   readonly sourceRegistryVerifyTls: boolean;
+  /** BUILD_WATCHER_SHARED_IMAGE_NAMESPACES: whose images every object may be given credentials for. */
+  readonly sharedNamespaces: readonly string[];
+  /** THOTH_DST_REGISTRY_* without a push registry: the output image's credentials. */
+  readonly destinationCredentials?: RegistryCredentials;
+  /** THOTH_DST_REGISTRY_HOSTS, plus the push registry's host. */
+  readonly destinationHosts: readonly string[];
+  /** Hosts the function may fetch from besides the cluster registry: the push registry, BUILD_WATCHER_PULL_REGISTRIES. */
+  readonly fetchableHosts: readonly string[];
 }
 
-/** Whether any credential is configured at all, i.e. whether finding the cluster registry matters. */
-export function hasClusterCredentials(policy: CredentialPolicy): boolean {
-  return policy.passToken || policy.sourceCredentials !== undefined;
+/** No credentials, TLS verified, not ours to fetch: what an unknown image gets. */
+export const NO_ACCESS: ImageAccess = { credentials: { kind: 'none' }, verifyTls: true, fetchable: false };
+
+/** `host[:port]/repository` of every repository the stream says it is served at. */
+export function streamRepositories(stream: KubeObject): Set<string> {
+  const status = stream.raw['status'];
+  const repositories = new Set<string>();
+  if (!isRecord(status)) return repositories;
+  for (const field of ['dockerImageRepository', 'publicDockerImageRepository']) {
+    const value = status[field];
+    const parsed = typeof value === 'string' && value !== '' ? parseImageReference(value) : undefined;
+    if (parsed?.ok === true) repositories.add(`${parsed.reference.registry}/${parsed.reference.repository}`);
+  }
+  return repositories;
 }
 
-/** The credentials for an image on the cluster's registry; `none` for every other image. */
-export function clusterRegistryCredentials(policy: CredentialPolicy, onClusterRegistry: boolean): CredentialSource {
-  if (!onClusterRegistry) return { kind: 'none' };
-  if (policy.passToken) return { kind: 'service-account-token', tokenPath: policy.tokenFile };
-  if (policy.sourceCredentials !== undefined) return { kind: 'basic', credentials: policy.sourceCredentials };
-  return { kind: 'none' };
+/** The namespaces whose ImageStreams vouch for images of an object in `namespace`. */
+export function trustedNamespaces(policy: CredentialPolicy, namespace: string): ReadonlySet<string> {
+  return new Set([namespace, ...policy.sharedNamespaces]);
+}
+
+/**
+ * Whether an ImageStream in a trusted namespace serves the image's repository. `known` are
+ * streams the caller has read already (no second GET). Unreadable or absent streams answer
+ * false: no token is better than a token sent to a stranger.
+ */
+async function servedByTrustedStream(image: ImageReference, owner: KubeObject, policy: CredentialPolicy, context: PlanContext, known: readonly KubeObject[]): Promise<boolean> {
+  const [namespace, name, ...rest] = image.repository.split('/');
+  if (namespace === undefined || name === undefined || rest.length > 0 || !trustedNamespaces(policy, owner.namespace).has(namespace)) return false;
+  const repository = `${image.registry}/${image.repository}`;
+  let stream = known.find((candidate) => candidate.namespace === namespace && candidate.name === name);
+  if (stream === undefined) {
+    try {
+      stream = await context.store.read({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace, name }, context.signal);
+    } catch (error) {
+      context.log.debug({ image: repository }, `cannot read ImageStream ${namespace}/${name} (${error instanceof Error ? error.message : 'unknown error'}); no credentials sent`);
+      return false;
+    }
+  }
+  return stream !== undefined && streamRepositories(stream).has(repository);
+}
+
+/** The one decision: credentials, TLS and fetching for one image of `owner`. */
+export async function imageAccess(
+  image: ImageReference,
+  role: 'output' | 'base',
+  owner: KubeObject,
+  policy: CredentialPolicy,
+  context: PlanContext,
+  known: readonly KubeObject[] = [],
+): Promise<ImageAccess> {
+  const wanted = policy.passToken || policy.sourceCredentials !== undefined || policy.fetchableHosts.length > 0 || policy.destinationHosts.length > 0;
+  if (wanted && (await servedByTrustedStream(image, owner, policy, context, known))) {
+    const credentials: CredentialSource = policy.passToken
+      ? { kind: 'service-account-token', tokenPath: policy.tokenFile }
+      : policy.sourceCredentials !== undefined
+        ? { kind: 'basic', credentials: policy.sourceCredentials }
+        : { kind: 'none' };
+    return { credentials, verifyTls: policy.sourceRegistryVerifyTls, fetchable: true };
+  }
+  const destination = role === 'output' && policy.destinationCredentials !== undefined && policy.destinationHosts.includes(image.registry);
+  return {
+    credentials: destination && policy.destinationCredentials !== undefined ? { kind: 'basic', credentials: policy.destinationCredentials } : { kind: 'none' },
+    verifyTls: true,
+    fetchable: policy.fetchableHosts.includes(image.registry),
+  };
 }
 
 /** OpenShift's registry accepts any user name with a service-account token as password. */

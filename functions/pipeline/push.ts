@@ -14,26 +14,29 @@ export interface PushPolicy {
   readonly destinationVerifyTls: boolean;
 }
 
-/** The same BuiltImage, its output now the pushed copy, pinned by the digest the copy has. */
-export async function pushBuiltImage(image: BuiltImage, policy: PushPolicy, signal?: AbortSignal): Promise<BuiltImage> {
+/** Said in the Warning when an output is not copied: never its host, nor what a host answered. */
+export const NOT_FETCHED = 'registry not allowed: the output is not on the cluster registry, the push registry or a host in BUILD_WATCHER_PULL_REGISTRIES, so it was submitted where it is, not copied';
+
+/**
+ * The same BuiltImage, its output now the pushed copy, pinned by the digest the copy has; or,
+ * for an output on a registry the function may not fetch from, the image unchanged and why.
+ */
+export async function pushBuiltImage(image: BuiltImage, policy: PushPolicy, signal?: AbortSignal): Promise<{ readonly image: BuiltImage; readonly notCopied?: string }> {
   const output = image.output;
-  if (output === undefined) return image;
+  if (output === undefined) return { image };
+  if (!image.outputAccess.fetchable) return { image, notCopied: NOT_FETCHED };
   const destination = policy.destinationFor(image, output);
   const { digest } = await policy.copier.copy({
     source: output,
     destination,
-    // The source decided these: credentials only for the cluster's own registry, so an output
-    // that names some other registry never receives the token or THOTH_SRC_REGISTRY_*.
-    sourceCredentials: () => resolveCredentials(image.outputCredentials),
+    // Decided by pipeline/credentials.ts: credentials only for the cluster's own registry.
+    sourceCredentials: () => resolveCredentials(image.outputAccess.credentials),
     destinationCredentials: () => resolveCredentials(policy.destinationCredentials),
-    sourceVerifyTls: image.outputVerifyTls,
+    sourceVerifyTls: image.outputAccess.verifyTls,
     destinationVerifyTls: policy.destinationVerifyTls,
     ...(signal ? { signal } : {}),
   });
   return {
-    ...image,
-    output: { ...destination, digest },
-    outputCredentials: policy.destinationCredentials,
-    outputVerifyTls: policy.destinationVerifyTls,
+    image: { ...image, output: { ...destination, digest }, outputAccess: { credentials: policy.destinationCredentials, verifyTls: policy.destinationVerifyTls, fetchable: true } },
   };
 }

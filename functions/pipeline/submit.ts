@@ -1,5 +1,5 @@
 /** Sends one BuiltImage to Thoth: POST /build-analysis, or /analyze for a lone image. */
-import { formatImageReference, type BuiltImage, type ImageReference } from '../domain/built-image.js';
+import { formatImageReference, type BuiltImage, type ImageAccess, type ImageReference } from '../domain/built-image.js';
 import { BuildWatcherError, invalid } from '../errors.js';
 import type { AnalysisOptions, ImageSubmission } from '../thoth/requests.js';
 import { resolveCredentials } from './credentials.js';
@@ -19,17 +19,9 @@ export interface Submission {
   readonly base?: string;
 }
 
-async function asSubmission(
-  image: ImageReference,
-  credentials: BuiltImage['outputCredentials'],
-  verifyTls: boolean,
-): Promise<ImageSubmission> {
-  const resolved = await resolveCredentials(credentials);
-  return {
-    image: formatImageReference(image),
-    ...(resolved !== undefined ? { credentials: resolved } : {}),
-    verifyTls,
-  };
+async function asSubmission(image: ImageReference, access: ImageAccess): Promise<ImageSubmission> {
+  const resolved = await resolveCredentials(access.credentials);
+  return { image: formatImageReference(image), ...(resolved !== undefined ? { credentials: resolved } : {}), verifyTls: access.verifyTls };
 }
 
 /**
@@ -63,12 +55,12 @@ async function submitOnce(
 ): Promise<Submission> {
   if (image.analysis === 'image') {
     if (image.output === undefined) throw invalid('an image analysis needs an image');
-    const output = await asSubmission(image.output, image.outputCredentials, image.outputVerifyTls);
+    const output = await asSubmission(image.output, image.outputAccess);
     const ticket = await submitter.submitImageAnalysis({ ...output, ...options }, signal);
     return { ids: { output: ticket.analysisId }, cached: ticket.cached, output: output.image };
   }
-  const output = image.output === undefined ? undefined : await asSubmission(image.output, image.outputCredentials, image.outputVerifyTls);
-  const base = image.base === undefined ? undefined : await asSubmission(image.base, image.baseCredentials, image.baseVerifyTls);
+  const output = image.output === undefined ? undefined : await asSubmission(image.output, image.outputAccess);
+  const base = image.base === undefined ? undefined : await asSubmission(image.base, image.baseAccess);
   const log = image.buildLog === undefined ? undefined : await image.buildLog();
   const source = image.source;
   const result = await submitter.submitBuildAnalysis(

@@ -13,9 +13,8 @@ import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import { sourceRef, type KubeObject } from '../kube/object.js';
-import { clusterRegistryCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
+import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { SourceKind } from '../pipeline/source-kind.js';
-import { streamRegistryHosts } from './cluster-registry.js';
 import { pendingImages, readImageStream, type ImageStreamRead } from './imagestream.js';
 import { recordSubmitted } from './submitted-images.js';
 
@@ -61,20 +60,12 @@ export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind
               `the submitted-images record is full: ${preview.abandoned.length} older tags will not be submitted by later events`,
             );
           }
-          const hosts = streamRegistryHosts(object);
-          const images = pass.map(({ image }): BuiltImage => {
-            const own = hosts.has(image.registry);
-            return {
-              source: sourceRef(object),
-              output: image,
-              outcome: 'Present',
-              analysis: 'image',
-              outputCredentials: clusterRegistryCredentials(credentials, own),
-              baseCredentials: { kind: 'none' },
-              outputVerifyTls: own ? credentials.sourceRegistryVerifyTls : true,
-              baseVerifyTls: true,
-            };
-          });
+          // An imported tag still points at its source registry: it gets no credentials.
+          const images: BuiltImage[] = [];
+          for (const { image } of pass) {
+            const outputAccess = await imageAccess(image, 'output', object, credentials, context, [object]);
+            images.push({ source: sourceRef(object), output: image, outcome: 'Present', analysis: 'image', outputAccess, baseAccess: NO_ACCESS });
+          }
           return { kind: 'analyze', images };
         },
         marks(submitted, _now, refused) {

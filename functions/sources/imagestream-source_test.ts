@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { credentialPolicy, freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { imageStreamSource } from './imagestream-source.js';
@@ -29,7 +29,7 @@ after(async () => rm(dir, { recursive: true, force: true }));
 
 function deps(cluster: MemoryCluster, thoth: MemoryThoth, passToken = false, maxImagesPerPass?: number): PipelineDeps {
   const source = imageStreamSource({
-    credentials: { passToken, tokenFile, sourceRegistryVerifyTls: false },
+    credentials: credentialPolicy({ passToken, tokenFile, sourceRegistryVerifyTls: false }),
     ...(maxImagesPerPass !== undefined ? { maxImagesPerPass } : {}),
   });
   return {

@@ -11,13 +11,12 @@
  * left unmarked, every sweep would pick it again and a few hundred of them would fill each batch.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
-import type { BuiltImage, CredentialSource } from '../domain/built-image.js';
+import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
 import { sourceRef, type KubeObject } from '../kube/object.js';
-import { clusterRegistryCredentials, hasClusterCredentials, type CredentialPolicy } from '../pipeline/credentials.js';
+import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
-import { isOnClusterRegistry } from './cluster-registry.js';
 import type { PinnedImage, RunExtraction } from './run.js';
 
 export interface RunSourceOptions {
@@ -49,22 +48,14 @@ function decide(object: KubeObject, run: RunExtraction, action: ObjectAction, op
 
 export function runSource(extract: (object: KubeObject) => RunExtraction, options: RunSourceOptions, narrow?: Narrow): SourceKind {
   const { credentials } = options;
-  const builtImage = async (live: KubeObject, run: Succeeded, image: PinnedImage, context: PlanContext): Promise<BuiltImage> => {
-    // Only the run's own namespace: a run must not get Thoth another tenant's private image.
-    const onCluster =
-      hasClusterCredentials(credentials) && image.repository.startsWith(`${live.namespace}/`) && (await isOnClusterRegistry(image, context));
-    const outputCredentials: CredentialSource = clusterRegistryCredentials(credentials, onCluster);
-    return {
-      source: sourceRef(live),
-      output: image,
-      outcome: run.outcome,
-      analysis: 'build',
-      outputCredentials,
-      baseCredentials: { kind: 'none' },
-      outputVerifyTls: onCluster ? credentials.sourceRegistryVerifyTls : true,
-      baseVerifyTls: true,
-    };
-  };
+  const builtImage = async (live: KubeObject, run: Succeeded, image: PinnedImage, context: PlanContext): Promise<BuiltImage> => ({
+    source: sourceRef(live),
+    output: image,
+    outcome: run.outcome,
+    analysis: 'build',
+    outputAccess: await imageAccess(image, 'output', live, credentials, context),
+    baseAccess: NO_ACCESS,
+  });
 
   return {
     read(object) {

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { credentialPolicy, freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
@@ -33,7 +33,7 @@ function options(overrides: { passToken?: boolean; sendOutputImage?: boolean; ta
   return {
     sendOutputImage: overrides.sendOutputImage ?? true,
     taskRunsSubmit: overrides.taskRunsSubmit ?? true,
-    credentials: { passToken: overrides.passToken ?? false, tokenFile, sourceRegistryVerifyTls: false },
+    credentials: credentialPolicy({ passToken: overrides.passToken ?? false, tokenFile, sourceRegistryVerifyTls: false }),
   };
 }
 

@@ -11,7 +11,9 @@ import type { EventRecorder, ObjectStore } from '../../functions/kube/store.js';
 import type { Logger } from '../../functions/observability/logger.js';
 import { limitConcurrency } from '../../functions/concurrency.js';
 import type { Limiter } from '../../functions/pipeline/analyze.js';
+import type { CredentialPolicy } from '../../functions/pipeline/credentials.js';
 import type { Submitter } from '../../functions/pipeline/ports.js';
+import type { PlanContext } from '../../functions/pipeline/source-kind.js';
 import { PipelineState } from '../../functions/pipeline/state.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../../functions/thoth/requests.js';
 import type { AnalysisTicket, BuildAnalysisResult } from '../../functions/thoth/responses.js';
@@ -176,4 +178,14 @@ export function memoryLogger(): Logger & { readonly lines: { level: string; mess
 /** What every PipelineDeps needs besides its ports: its own state, and a worker limit. */
 export function freshPipeline(workers = 4): { state: PipelineState; limit: Limiter } {
   return { state: new PipelineState('test'), limit: limitConcurrency(workers) };
+}
+
+/** A credential policy as the default configuration makes it, with `overrides`. */
+export function credentialPolicy(overrides: Partial<CredentialPolicy> = {}): CredentialPolicy {
+  return { passToken: false, tokenFile: '', sourceRegistryVerifyTls: true, sharedNamespaces: ['openshift'], destinationHosts: [], fetchableHosts: [], ...overrides };
+}
+
+/** What a source kind plans with, over an in-memory store. */
+export function planContext(store: ObjectStore, log: Logger = memoryLogger()): PlanContext {
+  return { store, log };
 }
