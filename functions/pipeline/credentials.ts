@@ -92,8 +92,9 @@ export async function imageAccess(
   context: PlanContext,
   known: readonly KubeObject[] = [],
 ): Promise<ImageAccess> {
-  const wanted = policy.passToken || policy.sourceCredentials !== undefined || policy.fetchableHosts.length > 0 || policy.destinationHosts.length > 0;
-  if (wanted && (await servedByTrustedStream(image, owner, policy, context, known))) {
+  // Only worth an ImageStream read when being the cluster registry would change something.
+  const matters = policy.passToken || policy.sourceCredentials !== undefined || policy.fetchableHosts.length > 0 || !policy.sourceRegistryVerifyTls;
+  if (matters && (await servedByTrustedStream(image, owner, policy, context, known))) {
     const credentials: CredentialSource = policy.passToken
       ? { kind: 'service-account-token', tokenPath: policy.tokenFile }
       : policy.sourceCredentials !== undefined

@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     const created = (await cp.admin.json({ path: `${BUILDS}/demo-app-1` })) as Record<string, unknown>;
     await cp.admin.json({
       method: 'PUT',
-      path: `${BUILDS}/demo-app-1/status`,
+      path: `${BUILDS}/demo-app-1`,
       body: {
         ...created,
         status: {

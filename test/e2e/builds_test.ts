@@ -12,6 +12,7 @@ import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { metricTotal, postBinaryEvent, type RunningFunction } from '../function/run-function.js';
+import { clusterRegistryStream } from './cluster.js';
 import { deployBuildWatcher, NAMESPACE } from './deployment.js';
 
 const NS = NAMESPACE;
@@ -48,12 +49,12 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     })) as BuildJson;
   }
 
-  /** What OpenShift's build controller does when a build ends: write status through /status. */
+  /** What OpenShift's build controller does when a build ends: write status (Builds have no /status). */
   async function finishBuild(name: string, phase: string, digest?: string): Promise<void> {
     const current = (await admin().json({ path: `${BUILDS}/${name}` })) as BuildJson;
     await admin().json({
       method: 'PUT',
-      path: `${BUILDS}/${name}/status`,
+      path: `${BUILDS}/${name}`,
       body: {
         ...current,
         status: {
@@ -83,6 +84,8 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     cp = await startControlPlane();
     image = await pushTestImage(registry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [4096, 8192] });
     ({ fn, adapter } = await deployBuildWatcher(cp, thoth.url));
+    // The loopback registry plays the cluster's: an ImageStream vouches for its repository.
+    await clusterRegistryStream(cp, registry.host, NS, 'app');
   });
 
   after(async () => {

@@ -48,7 +48,7 @@ export async function prepareNamespace(cp: ControlPlane, namespace: string, acco
   await cp.applyManifests(manifests);
 }
 
-/** Creates the object, then writes `status` through /status (merge patch); answers the result. */
+/** Creates the object, then writes its `status` (merge patch); answers the result. */
 export async function createWithStatus(cp: ControlPlane, object: ManifestObject, status?: Json): Promise<Json> {
   const [created] = await cp.applyManifests([object]);
   if (created === undefined) throw new Error(`${object.kind} ${object.metadata.name} was not created`);
@@ -56,9 +56,21 @@ export async function createWithStatus(cp: ControlPlane, object: ManifestObject,
   return setStatus(cp, object, status);
 }
 
+/** Through /status, as controllers write it; a Build has none (OpenShift keeps status written with the object). */
 export async function setStatus(cp: ControlPlane, object: ManifestObject, status: Json): Promise<Json> {
-  const path = `${await cp.pathFor(object.apiVersion, object.kind, object.metadata.namespace, object.metadata.name)}/status`;
+  const path = `${await cp.pathFor(object.apiVersion, object.kind, object.metadata.namespace, object.metadata.name)}${object.kind === 'Build' ? '' : '/status'}`;
   return (await cp.admin.json({ method: 'PATCH', path, body: { status }, contentType: 'application/merge-patch+json' })) as Json;
+}
+
+/**
+ * What OpenShift does when an image is first pushed to its registry as `<namespace>/<name>`: an
+ * ImageStream that says it serves that repository. Only such a stream makes a registry "the
+ * cluster's own" to the function, so only then do credentials go with its images.
+ */
+export async function clusterRegistryStream(cp: ControlPlane, registryHost: string, namespace: string, name: string): Promise<Json> {
+  return createWithStatus(cp, { apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', metadata: { name, namespace } }, {
+    dockerImageRepository: `${registryHost}/${namespace}/${name}`,
+  });
 }
 
 export async function readObject(cp: ControlPlane, object: ManifestObject): Promise<Json> {

@@ -153,7 +153,8 @@ describe('local control plane', { timeout: 600_000 }, () => {
     assert.ok(body.metadata?.uid);
 
     await adapter.restart();
-    const statusPath = `${await cp.pathFor('build.openshift.io/v1', 'Build', NS, 'app-1')}/status`;
+    // Builds have no status subresource, as on OpenShift: status is written with the object.
+    const statusPath = await cp.pathFor('build.openshift.io/v1', 'Build', NS, 'app-1');
     await cp.admin.json({
       method: 'PATCH',
       path: statusPath,
