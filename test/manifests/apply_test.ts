@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
@@ -95,13 +95,12 @@ async function may(
 /** `oc` is kubectl plus OpenShift extras; `oc apply` is kubectl's. Not a project dependency. */
 const kubectlMissing = spawnSync('kubectl', ['version', '--client'], { stdio: 'ignore' }).error !== undefined;
 
-/** A copy of knative/ moved to `namespace` with the documented substitution. */
+/** A copy of knative/ (links kept, as git checks them out) moved to `namespace` with the documented substitution. */
 function movedCopy(namespace: string): string {
   const root = mkdtempSync(join(tmpdir(), 'build-watcher-knative-'));
+  cpSync(KNATIVE_DIR, join(root, 'knative'), { recursive: true, verbatimSymlinks: true });
   for (const file of manifestFiles(KNATIVE_DIR, { recursive: true })) {
-    const target = join(root, relative(REPO_ROOT, file));
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, moveNamespace(readFileSync(file, 'utf8'), namespace));
+    writeFileSync(join(root, relative(REPO_ROOT, file)), moveNamespace(readFileSync(file, 'utf8'), namespace));
   }
   return root;
 }
