@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the command-line tools the manifest tests run (kustomize) from the Go module proxy
-# into the same cache as the control plane, keyed by version. Idempotent: returns at once when
+# into the same cache as the control plane, keyed by version, and downloads the modules whose
+# CRDs they install. Idempotent: returns at once when
 # present. Prints the tools' directory on stdout (progress goes to stderr).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,4 +21,8 @@ if [ ! -x "$out/kustomize" ]; then
   mv "$out/.partial/kustomize" "$out/kustomize"
   rmdir "$out/.partial"
 fi
+# The modules whose CRDs the manifest tests read; downloaded now so tests never do.
+for mod in "knative.dev/serving@$SERVING_VERSION" "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION"; do
+  (cd / && GOFLAGS=-mod=mod go mod download "$mod")
+done
 echo "$out"
