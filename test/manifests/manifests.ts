@@ -213,7 +213,7 @@ export const RECIPES: readonly Recipe[] = [
     broker: true,
     steps: [
       { path: 'knative/' },
-      ...['imagestreams', 'tekton', 'shipwright', 'sweep', 'pull-token'].map((dir) => ({ path: `knative/optional/${dir}/` })),
+      ...['imagestreams', 'tekton', 'shipwright', 'sweep', 'pull-token', 'observability'].map((dir) => ({ path: `knative/optional/${dir}/` })),
     ],
   },
 ];
