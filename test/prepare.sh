@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Everything the tests and the demo need, installed on a fresh machine and skipped when
-# present: Debian packages (docker-registry, skopeo, htpasswd, openssl), npm packages
-# (which include the pinned Node 24), and the Go-built control plane (cached outside the repo).
+# present: Debian packages (docker-registry, skopeo, htpasswd, openssl, promtool), npm packages
+# (which include the pinned Node 24), the Go-built control plane and kustomize (cached outside
+# the repo).
 # `npm test` and `npm run demo` run it first, so each works as the first command on a machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl; do
+for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl promtool:prometheus; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -18,10 +19,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Debian's docker-registry package starts a system registry on :5000; the tests run their own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-  systemctl stop docker-registry >/dev/null 2>&1 || true
-fi
+# Debian's docker-registry and prometheus packages start system services (:5000, :9090); the
+# tests run their own registries and need only promtool.
+for service in docker-registry prometheus; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" >/dev/null 2>&1 || true
+  fi
+done
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm packages" >&2
@@ -29,3 +33,4 @@ if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.pack
 fi
 
 bash test/controlplane/build.sh >/dev/null
+bash test/tools/build.sh >/dev/null

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import Ajv from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import { CONFIG_VARIABLES, SECRET_VARIABLES } from '../../functions/config.js';
-import { NAMESPACE, REPO_ROOT, field, isRecord, loadAllManifests, loadFuncYaml } from './manifests.js';
+import { NAMESPACE, RECIPES, REPO_ROOT, field, installedBy, isRecord, loadAllManifests, loadFuncYaml } from './manifests.js';
 
 const func = loadFuncYaml();
 const manifests = loadAllManifests();
@@ -124,7 +124,7 @@ describe('func.yaml', () => {
     assert.equal(field(func, 'deploy', 'namespace'), NAMESPACE);
     const account = field(func, 'deploy', 'serviceAccountName');
     assert.ok(
-      manifests.some((m) => m.object.kind === 'ServiceAccount' && m.object.metadata.name === account && m.file.split('/').length === 2),
+      installedBy(RECIPES[0]!).some((m) => m.object.kind === 'ServiceAccount' && m.object.metadata.name === account),
       `${String(account)} is created by the default install`,
     );
     const labels = field(func, 'deploy', 'labels');

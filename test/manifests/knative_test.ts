@@ -119,7 +119,7 @@ describe('knative/ files', () => {
   });
 
   it('label every object so that the documented `-l` selectors pick the right ones', () => {
-    const components = new Set(['rbac', 'config', 'broker', 'source', 'trigger', 'dead-letters']);
+    const components = new Set(['rbac', 'config', 'broker', 'source', 'trigger', 'dead-letters', 'monitoring', 'function']);
     for (const { file, object } of all) {
       const labels = object.metadata.labels ?? {};
       assert.equal(labels['app.kubernetes.io/part-of'], 'build-watcher', `${file} ${object.kind}/${object.metadata.name}`);

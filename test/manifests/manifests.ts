@@ -2,7 +2,7 @@
  * Reads knative/ and func.yaml the way the cluster tools will, for offline checks of the
  * deployment files, and models the documented install recipes (`oc apply -f DIR [-l SELECTOR]`).
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -71,14 +71,24 @@ function asKubeObject(value: unknown, file: string): KubeObject {
   return value as KubeObject;
 }
 
-/** YAML/JSON files under `dir`, sorted; with `recursive: false` only its own files, like `oc apply -f dir`. */
+/**
+ * Directories under knative/ that hold data kustomize generators read (Grafana dashboards, JSON
+ * Schemas), not objects: `oc apply -f` never reaches them (it does not descend), nor do these tests.
+ */
+const DATA_DIRS = new Set(['dashboards', 'schemas']);
+
+/**
+ * YAML/JSON files under `dir`, sorted. With `recursive: false` only its own files, links
+ * included, like `oc apply -f dir`. With `recursive: true` every real file once: the links at
+ * knative/*.yaml are the `-f` view of knative/base/, not objects of their own.
+ */
 export function manifestFiles(dir: string, options: { recursive: boolean }): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) {
-      if (options.recursive) found.push(...manifestFiles(path, options));
-    } else if (/\.(ya?ml|json)$/.test(entry)) {
+      if (options.recursive && !DATA_DIRS.has(entry)) found.push(...manifestFiles(path, options));
+    } else if (/\.(ya?ml|json)$/.test(entry) && !(options.recursive && lstatSync(path).isSymbolicLink())) {
       found.push(path);
     }
   }
@@ -195,7 +205,7 @@ export const RECIPES: readonly Recipe[] = [
     broker: true,
     steps: [
       { path: 'knative/', selector: 'app.kubernetes.io/component!=source' },
-      { path: 'knative/variants/all-namespaces/all-namespaces.yaml' },
+      { path: 'knative/variants/all-namespaces/' },
     ],
   },
   {
@@ -203,7 +213,7 @@ export const RECIPES: readonly Recipe[] = [
     broker: true,
     steps: [
       { path: 'knative/' },
-      ...['imagestreams', 'tekton', 'shipwright', 'sweep', 'pull-token'].map((dir) => ({ path: `knative/optional/${dir}/` })),
+      ...['imagestreams', 'tekton', 'shipwright', 'sweep', 'pull-token', 'observability'].map((dir) => ({ path: `knative/optional/${dir}/` })),
     ],
   },
 ];

@@ -1,0 +1,65 @@
+/**
+ * The real kustomize (test/tools/build.sh installs the pinned version) and the CRDs the
+ * kustomize layout needs beyond the harness's own: Knative Serving's Service and the Prometheus
+ * Operator's ServiceMonitor and PrometheusRule.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import type { ManifestObject } from '../harness/apply.js';
+import { goModuleDir } from '../harness/components.js';
+import { REPO_ROOT, field, isRecord } from './manifests.js';
+
+function toolVersions(): Map<string, string> {
+  const text = readFileSync(join(REPO_ROOT, 'test/tools/versions.env'), 'utf8');
+  return new Map([...text.matchAll(/^([A-Z_]+)=(\S+)$/gm)].map(([, key = '', value = '']) => [key, value]));
+}
+
+function toolVersion(key: string): string {
+  const value = toolVersions().get(key);
+  if (value === undefined) throw new Error(`${key} missing from test/tools/versions.env`);
+  return value;
+}
+
+/** Same cache layout as test/tools/build.sh. */
+export function kustomizeBinary(): string {
+  const cacheRoot = process.env['BUILD_WATCHER_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'build-watcher');
+  return join(cacheRoot, 'tools', `kustomize-${toolVersion('KUSTOMIZE_VERSION')}`, 'kustomize');
+}
+
+/** `kustomize build DIR`, as objects; throws with kustomize's own message. */
+export async function kustomizeBuild(dir: string): Promise<ManifestObject[]> {
+  const { stdout } = await promisify(execFile)(kustomizeBinary(), ['build', dir], { maxBuffer: 64 * 1024 * 1024 });
+  return parseAllDocuments(stdout).flatMap((doc) => {
+    const value: unknown = doc.toJS();
+    return isRecord(value) ? [value as ManifestObject] : [];
+  });
+}
+
+/** CRDs read verbatim (no client-side model that could rename or drop fields on the way). */
+export function readCrds(path: string): ManifestObject[] {
+  return parseAllDocuments(readFileSync(path, 'utf8')).flatMap((doc) => {
+    const value: unknown = doc.toJS();
+    if (!isRecord(value) || value['kind'] !== 'CustomResourceDefinition') return [];
+    const metadata = field(value, 'metadata');
+    if (!isRecord(metadata)) return [];
+    // Some upstream CRDs carry `creationTimestamp: null`, which strict validation refuses.
+    const { creationTimestamp: _ignored, ...kept } = metadata;
+    return [{ ...value, metadata: kept } as unknown as ManifestObject];
+  });
+}
+
+/** Knative Serving's Service and the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs. */
+export async function layoutCrds(): Promise<ManifestObject[]> {
+  const serving = await goModuleDir('knative.dev/serving', toolVersion('SERVING_VERSION'));
+  const operator = await goModuleDir('github.com/prometheus-operator/prometheus-operator', toolVersion('PROMETHEUS_OPERATOR_VERSION'));
+  const crdDir = join(operator, 'example/prometheus-operator-crd');
+  return [
+    ...readCrds(join(serving, 'config/core/300-resources/service.yaml')),
+    ...readCrds(join(crdDir, 'monitoring.coreos.com_servicemonitors.yaml')),
+    ...readCrds(join(crdDir, 'monitoring.coreos.com_prometheusrules.yaml')),
+  ];
+}
