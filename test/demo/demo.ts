@@ -11,6 +11,7 @@ import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import type { RunningFunction } from '../function/run-function.js';
+import { clusterRegistryStream } from '../e2e/cluster.js';
 import { deployBuildWatcher, NAMESPACE } from '../e2e/deployment.js';
 import type { AdapterHandle } from '../harness/adapter.js';
 
@@ -61,6 +62,8 @@ async function main(): Promise<void> {
 
     step('pushing a small image and completing a sample Build');
     const image = await pushTestImage(registry, { repository: `${NS}/demo-app`, tag: 'latest', layerSizes: [64 * 1024, 256 * 1024] });
+    // What OpenShift's registry does on a first push: the ImageStream that vouches for the repository.
+    await clusterRegistryStream(cp, registry.host, NS, 'demo-app');
     console.log(`  pushed       ${registry.host}/${NS}/demo-app:latest = ${image.digest}`);
     await cp.admin.json({
       method: 'POST',
