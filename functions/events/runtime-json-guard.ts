@@ -60,20 +60,32 @@ function boundFastifyJson(runtime: string): void {
   parser.parse = bounded;
 }
 
+/** How the SDK itself tells a CloudEvent from a plain request: by headers alone. */
+function looksLikeCloudEvent(message: RuntimeMessage): boolean {
+  const contentType = message.headers['content-type'];
+  return (typeof contentType === 'string' && contentType.toLowerCase().startsWith('application/cloudevents')) || message.headers['ce-id'] !== undefined;
+}
+
 /**
- * The runtime asks `isEvent` (which parses the whole body) and then `toEvent` (which parses it
- * again). A refused request is reported as an event, so that `toEvent` is called and throws the
- * refusal, which the runtime passes to Fastify: a 400 with the reason.
+ * The runtime asks `isEvent`, which parses the whole body, and then `toEvent`, which parses it
+ * again (each twice in structured mode). `isEvent` now decides by headers, as the SDK's own
+ * mode detection does, so only `toEvent` parses, after the shape check; what it cannot read
+ * is answered 400 with the reason rather than 500.
  */
 function boundSdkParsing(runtime: string): void {
   const binding = (createRequire(runtime)('cloudevents') as { HTTP?: SdkHttpBinding }).HTTP;
   if (binding === undefined || binding.isEvent[BOUNDED]) return;
-  const { isEvent, toEvent } = binding;
-  binding.isEvent = Object.assign((message: RuntimeMessage) => refusal(message) !== undefined || isEvent(message), { [BOUNDED]: true as const });
+  const { toEvent } = binding;
+  binding.isEvent = Object.assign(looksLikeCloudEvent, { [BOUNDED]: true as const });
   binding.toEvent = (message: RuntimeMessage) => {
     const refused = refusal(message);
     if (refused !== undefined) throw refused;
-    return toEvent(message);
+    try {
+      return toEvent(message);
+    } catch (error) {
+      if (error instanceof Error && 'statusCode' in error) throw error;
+      throw httpError(400, `unreadable CloudEvent: ${error instanceof SyntaxError ? 'malformed JSON' : String(error instanceof Error ? error.message : error).split('\n')[0]}`);
+    }
   };
 }
 
