@@ -7,7 +7,7 @@ import type { Context } from 'faas-js-runtime';
 import { loadConfig } from './config.js';
 import { asFailure, BuildWatcherError, FRONT_POLICY } from './errors.js';
 import { parseIncomingEvent, type CloudEventLike, type IncomingEvent } from './events/intake.js';
-import { answerInvalidCloudEventsWith400 } from './events/runtime-validation.js';
+import { adjustRuntime } from './events/runtime-adjustments.js';
 import { connectKubeApi } from './kube/api.js';
 import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
 import { attachToRuntimeRegistry, eventsReceived, submissions } from './observability/metrics.js';
@@ -34,7 +34,7 @@ const inFlight = new Set<Promise<unknown>>();
 /** Validates the configuration once; a bad one stops the function before it listens. */
 export function init(): void {
   attachToRuntimeRegistry();
-  answerInvalidCloudEventsWith400();
+  adjustRuntime();
   try {
     wiring = wire(loadConfig(), onFirstUse(() => connectKubeApi()));
   } catch (error) {

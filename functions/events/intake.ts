@@ -3,6 +3,7 @@
  * `invalid` error saying why not. The object model itself is functions/kube/object.ts.
  */
 import { invalid } from '../errors.js';
+import { parseBoundedJson } from './json-shape.js';
 import { describeValue, parseCoordinates, parseKubeObject, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
 import { APISERVER_REFERENCE_PREFIX, APISERVER_RESOURCE_PREFIX, PING_SOURCE_TYPE, SWEEP_REQUESTED_TYPE, type ObjectAction } from './types.js';
 
@@ -30,11 +31,7 @@ function eventData(event: CloudEventLike): unknown {
   if (data === undefined && typeof event.data_base64 === 'string') data = Buffer.from(event.data_base64, 'base64').toString('utf8');
   if (Buffer.isBuffer(data)) data = data.toString('utf8');
   if (typeof data !== 'string') return data;
-  try {
-    return JSON.parse(data) as unknown;
-  } catch {
-    throw invalid('event data: malformed JSON');
-  }
+  return parseBoundedJson(data, 'event data');
 }
 
 /** The adapter's `kind`/`name`/`namespace` extensions must agree with the data they describe. */
