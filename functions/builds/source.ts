@@ -39,7 +39,7 @@ export function buildSource(send: WhatToSend, credentials: CredentialPolicy): So
                 return undefined;
               }
             },
-            warn: (message) => context.log.warn({ build: name }, message),
+            warn: (message) => (context.warn ?? ((text: string) => context.log.warn({ build: name }, text)))(message),
           });
           return { kind: 'analyze', images: [image] };
         },

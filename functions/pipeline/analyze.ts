@@ -148,8 +148,10 @@ async function analyzeLive(
     }
     const claim = claimState(read, deps.state.holder, now());
     if (claim.state === 'busy') return { kind: 'busy', object: input.ref, until: claim.until };
-    const plan = await live.plan(input.action, { store: deps.store, log: deps.log, ...(signal ? { signal } : {}) });
+    const warnings: string[] = [];
+    const plan = await live.plan(input.action, { store: deps.store, log: deps.log, warn: (message) => warnings.push(message), ...(signal ? { signal } : {}) });
     if (plan.kind === 'ignore') return { kind: 'ignored', reason: plan.reason, object: input.ref };
+    for (const message of warnings) await tell(deps, read, { type: 'Warning', reason: 'AnalysisWarning', message });
     if (plan.kind === 'mark') {
       if (!deps.trustEventPayload) await markOnly(live, deps, now(), signal);
       return { kind: 'ignored', reason: plan.reason, object: input.ref };

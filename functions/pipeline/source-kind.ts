@@ -16,6 +16,8 @@ export interface PlanContext {
   readonly store: ObjectStore;
   readonly log: Logger;
   readonly signal?: AbortSignal;
+  /** Something the object's owner should know (a Warning Event once the plan is carried out). */
+  readonly warn?: (message: string) => void;
 }
 
 /** One object of a source kind, validated once; every question about it uses that parse. */

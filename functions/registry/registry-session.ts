@@ -232,7 +232,8 @@ export class RegistrySession {
     what: string, repository?: string): Promise<IncomingMessage> {
     try {
       return await send({
-        method, url, headers, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
+        // Named, as registries and their operators expect of a client.
+        method, url, headers: { 'user-agent': 'build-watcher', ...headers }, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
         ...(body === undefined ? {} : { body }),
       });
     } catch (error) {

@@ -26,6 +26,7 @@ export interface SeenRequest {
   readonly method: string;
   readonly path: string;
   readonly authorization: string | undefined;
+  readonly userAgent: string | undefined;
   readonly contentLength: string | undefined;
   readonly contentRange: string | undefined;
   readonly fault: Fault['kind'] | undefined;
@@ -90,7 +91,7 @@ export async function startFaultyProxy(options: FaultyProxyOptions): Promise<Fau
   const server: Server = createServer((req, res) => {
     const fault = options.fault?.(req, seen);
     seen.push({
-      method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization,
+      method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization, userAgent: req.headers['user-agent'],
       contentLength: req.headers['content-length'], contentRange: req.headers['content-range'], fault: fault?.kind,
     });
     if (fault?.kind === 'status') {

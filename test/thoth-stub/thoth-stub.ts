@@ -54,6 +54,19 @@ export interface RecordedSubmission {
   readonly response: Readonly<Record<string, unknown>>;
 }
 
+/** A submission as sent, whatever the answer: each image with the credentials sent for it. */
+export interface SubmissionAttempt {
+  readonly images: readonly { readonly image: string; readonly user?: QueryValue; readonly password?: QueryValue }[];
+}
+
+/** The image and the credentials Thoth was given for it under `prefix` (`output_registry_`, …). */
+function sentImage(image: unknown, query: Readonly<Record<string, QueryValue>>, prefix: string): SubmissionAttempt['images'] {
+  if (typeof image !== 'string') return [];
+  const user = query[`${prefix}user`];
+  const password = query[`${prefix}password`];
+  return [{ image, ...(user !== undefined ? { user } : {}), ...(password !== undefined ? { password } : {}) }];
+}
+
 /** Every request, without its query string (which may hold passwords). */
 export interface RecordedRequest {
   readonly method: string;
@@ -161,6 +174,7 @@ export class ThothStub {
   readonly #server: http.Server;
   readonly #options: ThothStubOptions;
   readonly #submissions: RecordedSubmission[] = [];
+  readonly #attempts: SubmissionAttempt[] = [];
   readonly #requests: RecordedRequest[] = [];
   readonly #waiters = new Set<Waiter>();
   readonly #pending: Pending[] = [];
@@ -195,6 +209,11 @@ export class ThothStub {
   /** Accepted submissions, in order. */
   get submissions(): readonly RecordedSubmission[] {
     return [...this.#submissions];
+  }
+
+  /** Every well-formed submission, accepted or refused: the images and the credentials Thoth was given. For assertions only. */
+  get attempts(): readonly SubmissionAttempt[] {
+    return [...this.#attempts];
   }
 
   get requests(): readonly RecordedRequest[] {
@@ -327,10 +346,16 @@ export class ThothStub {
     if (!query.ok) return problem(400, 'Bad Request', query.detail);
 
     if (endpoint === 'analysis-status') return this.#status(decodeURIComponent(url.pathname.split('/')[4] ?? ''));
-    if (endpoint === 'analyze') return this.#analyze(query.value, body);
+    if (endpoint === 'analyze') {
+      this.#attempts.push({ images: sentImage(query.value['image'], query.value, 'registry_') });
+      return this.#analyze(query.value, body);
+    }
 
     const detail = checkBuildDetail(contentType, body);
     if (!detail.ok) return detail.status === 415 ? problem(415, 'Unsupported Media Type', detail.detail) : problem(400, 'Bad Request', detail.detail);
+    this.#attempts.push({
+      images: [...sentImage(detail.value.output_image, query.value, 'output_registry_'), ...sentImage(detail.value.base_image, query.value, 'base_registry_')],
+    });
     return this.#buildAnalysis(query.value, detail.value, body.length);
   }
 

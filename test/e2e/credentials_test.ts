@@ -1,0 +1,288 @@
+/**
+ * No Build's or run's author picks a host that receives a secret (issue 10), end to end: the
+ * real API server (whose Build stand-in keeps user-written status, as OpenShift does), the
+ * function under faas-js-runtime with its own service account, real registries, and the Thoth
+ * stand-in. The author's registry is a real docker-registry that asks for credentials, behind a
+ * proxy that records every Authorization header it is sent.
+ *
+ * For every source kind, an author forges an output, a base or a status to point at that
+ * registry. It must receive no Authorization header at all (and in push mode no request at all:
+ * the function may not fetch from it), and Thoth must be given no credential for that image.
+ * Covered in token mode (THOTH_PASS_TOKEN), and in source-credential plus push mode
+ * (THOTH_SRC_REGISTRY_* with THOTH_PUSH_REGISTRY); plus another namespace's base image (F2)
+ * with the function able to read that namespace, as in the all-namespaces variant.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ANNOTATIONS } from '../../functions/domain/annotations.js';
+import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
+import { waitFor } from '../harness/wait.js';
+import { pushTestImage, startRegistry, type PushedImage, type RunningRegistry } from '../registry/docker-registry.js';
+import { startFaultyProxy, type FaultyProxy } from '../registry/faulty-proxy.js';
+import { ThothStub } from '../thoth-stub/thoth-stub.js';
+import { postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
+import { annotationsOf, clusterRegistryStream, createWithStatus, FUNCTION_RULES, prepareNamespace, readObject } from './cluster.js';
+
+const NS = 'e2e-creds';
+const VICTIM = 'e2e-victim';
+const TOKEN = 'sha256~distinctive-token-for-the-leak-check-0001';
+const SRC = { username: 'src-user', password: 'src~pass(word)* with spaces+&=' };
+const DST = { username: 'dst-user', password: "dst'pass~(2)*!" };
+
+type Json = Record<string, unknown>;
+
+describe('credentials go only where an ImageStream vouches, end to end', { timeout: 600_000 }, () => {
+  let cp: ControlPlane;
+  let clusterRegistry: RunningRegistry;
+  let authorRegistry: RunningRegistry;
+  let author: FaultyProxy;
+  let push: RunningRegistry;
+  let thoth: ThothStub;
+  let tokenMode: RunningFunction;
+  let pushMode: RunningFunction;
+  let dir: string;
+  let images: Record<'app' | 'base' | 'victim' | 'forged', PushedImage>;
+
+  /** Every credential Thoth was given with an image on `repository`, accepted or refused. */
+  const credentialsFor = (repository: string) =>
+    thoth.attempts.flatMap((attempt) => attempt.images).filter((sent) => sent.image.startsWith(repository) && (sent.user !== undefined || sent.password !== undefined));
+  const authorizations = () => author.seen.filter((request) => request.authorization !== undefined);
+  /** Requests the function itself made (its copier names itself); Thoth's own inspections do not count. */
+  const fromFunction = () => author.seen.filter((request) => request.userAgent === 'build-watcher');
+
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'bw-e2e-creds-'));
+    await writeFile(path.join(dir, 'token'), `${TOKEN}\n`);
+    [cp, clusterRegistry, authorRegistry, push] = await Promise.all([
+      startControlPlane(),
+      startRegistry(),
+      startRegistry({ auth: 'htpasswd' }),
+      startRegistry({ auth: 'htpasswd', credentials: DST }),
+    ]);
+    author = await startFaultyProxy({ target: authorRegistry.url });
+    images = {
+      app: await pushTestImage(clusterRegistry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [512] }),
+      base: await pushTestImage(clusterRegistry, { repository: 'openshift/python', tag: '3.11', layerSizes: [512] }),
+      victim: await pushTestImage(clusterRegistry, { repository: `${VICTIM}/private`, tag: 'latest', layerSizes: [512] }),
+      forged: await pushTestImage(authorRegistry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [512] }),
+    };
+    thoth = await ThothStub.start({ plainHttpRegistries: [clusterRegistry.host, author.host, push.host] });
+    await prepareNamespace(cp, NS, { 'build-watcher': FUNCTION_RULES });
+    await prepareNamespace(cp, VICTIM, {});
+    await prepareNamespace(cp, 'openshift', {});
+    // OpenShift's shared-resource-viewers binding: every authenticated user may read the
+    // openshift namespace's ImageStreams (the builder images).
+    await cp.applyManifests([
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'shared-resource-viewer', namespace: 'openshift' }, rules: [{ apiGroups: ['image.openshift.io'], resources: ['imagestreams'], verbs: ['get', 'list', 'watch'] }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'shared-resource-viewers', namespace: 'openshift' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'shared-resource-viewer' },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: 'system:authenticated' }],
+      },
+    ]);
+    // As in the all-namespaces variant: the function may read the victim's ImageStreams.
+    await cp.applyManifests([
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'read-streams', namespace: VICTIM }, rules: [{ apiGroups: ['image.openshift.io'], resources: ['imagestreams'], verbs: ['get', 'list'] }] },
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'read-streams', namespace: VICTIM },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-streams' },
+        subjects: [{ kind: 'ServiceAccount', name: 'build-watcher', namespace: NS }],
+      },
+    ]);
+    // The cluster registry, as OpenShift's ImageStreams describe it.
+    await clusterRegistryStream(cp, clusterRegistry.host, NS, 'app');
+    await createWithStatus(cp, { apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', metadata: { name: 'python', namespace: 'openshift' } }, {
+      dockerImageRepository: `${clusterRegistry.host}/openshift/python`,
+      tags: [{ tag: '3.11', items: [{ created: '2026-11-01T00:00:00Z', dockerImageReference: `${clusterRegistry.host}/openshift/python@${images.base.digest}`, image: images.base.digest, generation: 1 }] }],
+    });
+    await createWithStatus(cp, { apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', metadata: { name: 'private', namespace: VICTIM } }, {
+      dockerImageRepository: `${clusterRegistry.host}/${VICTIM}/private`,
+      tags: [{ tag: 'latest', items: [{ created: '2026-11-01T00:00:00Z', dockerImageReference: `${clusterRegistry.host}/${VICTIM}/private@${images.victim.digest}`, image: images.victim.digest, generation: 1 }] }],
+    });
+
+    const kubeconfig = await cp.kubeconfigForServiceAccount(NS, 'build-watcher');
+    const common = {
+      THOTH_USER_API_HOST: thoth.url,
+      KUBECONFIG: kubeconfig,
+      THOTH_WATCHED_NAMESPACE: NS,
+      BUILD_WATCHER_SOURCE_KINDS: 'Build,ImageStream,TaskRun,BuildRun',
+      THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1',
+      THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
+    };
+    tokenMode = await startFunction({ env: { ...common, THOTH_PASS_TOKEN: '1', BUILD_WATCHER_TOKEN_FILE: path.join(dir, 'token') } });
+    pushMode = await startFunction({
+      env: {
+        ...common,
+        THOTH_PUSH_REGISTRY: `${push.host}/mirror`,
+        THOTH_SRC_REGISTRY_USER: SRC.username,
+        THOTH_SRC_REGISTRY_PASSWORD: SRC.password,
+        THOTH_DST_REGISTRY_USER: DST.username,
+        THOTH_DST_REGISTRY_PASSWORD: DST.password,
+      },
+    });
+  });
+
+  after(async () => {
+    await tokenMode?.stop();
+    await pushMode?.stop();
+    await thoth?.close();
+    await author?.close();
+    await Promise.all([clusterRegistry?.stop(), authorRegistry?.stop(), push?.stop()]);
+    await cp?.stop();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A Build whose author wrote its status (OpenShift keeps it): output on `reference`. */
+  async function forgedBuild(name: string, reference: string, digest: string, from?: Json): Promise<Json> {
+    return createWithStatus(
+      cp,
+      {
+        apiVersion: 'build.openshift.io/v1',
+        kind: 'Build',
+        metadata: { name, namespace: NS },
+        spec: {
+          strategy: { type: 'Source', sourceStrategy: { from: from ?? { kind: 'DockerImage', name: `${clusterRegistry.host}/openshift/python@${images.base.digest}` } } },
+          output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } },
+        },
+      },
+      { phase: 'Complete', outputDockerImageReference: reference, output: { to: { imageDigest: digest } } },
+    );
+  }
+
+  /** Every answer the function gave, headers and body, for the leak check. */
+  const replies: string[] = [];
+
+  async function deliver(fn: RunningFunction, object: Json): Promise<Response> {
+    const response = await postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.resource.update', object });
+    replies.push(`${JSON.stringify([...response.headers])}\n${await response.clone().text()}`);
+    return response;
+  }
+
+  it('token mode: the legitimate Build gets the token, on the cluster registry only', async () => {
+    const build = await forgedBuild('honest-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest);
+    const response = await deliver(tokenMode, build);
+    assert.equal(response.status, 200, await response.clone().text());
+    const honest = thoth.submissions.find((submission) => submission.body?.output_image === `${clusterRegistry.host}/${NS}/app@${images.app.digest}`);
+    assert.equal(honest?.query['output_registry_password'], TOKEN, 'the vouched-for output gets the token');
+    assert.equal(honest?.query['base_registry_password'], TOKEN, 'the openshift builder image is in a shared namespace');
+  });
+
+  it('F1a, token mode: a Build whose status names the author\'s registry sends it nothing, and Thoth no credential for it', async () => {
+    const forged = `${author.host}/${NS}/app`;
+    const build = await forgedBuild('forged-1', `${forged}:latest`, images.forged.digest);
+    const response = await deliver(tokenMode, build);
+    assert.ok(response.status === 200 || response.status === 204, await response.clone().text());
+    await waitFor(async () => (thoth.attempts.some((attempt) => attempt.images.some((sent) => sent.image.startsWith(forged))) ? true : undefined), {
+      timeoutMs: 30_000,
+      what: 'Thoth to be sent the forged reference',
+    });
+    assert.deepEqual(credentialsFor(forged), []);
+    assert.deepEqual(authorizations(), [], 'the author\'s registry never receives an Authorization header');
+  });
+
+  it('F1a for every source kind: an ImageStream tag, a TaskRun and a BuildRun pointing at the author\'s registry', async () => {
+    const forged = `${author.host}/${NS}/app@${images.forged.digest}`;
+    const stream = await createWithStatus(cp, { apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', metadata: { name: 'forged-stream', namespace: NS } }, {
+      dockerImageRepository: `${clusterRegistry.host}/${NS}/forged-stream`,
+      tags: [{ tag: 'latest', items: [{ created: '2026-11-02T00:00:00Z', dockerImageReference: forged, image: images.forged.digest, generation: 1 }] }],
+    });
+    const taskRun = await createWithStatus(
+      cp,
+      { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { name: 'forged-run', namespace: NS }, spec: { taskRef: { name: 'buildah' } } },
+      {
+        podName: 'forged-run-pod',
+        conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
+        results: [{ name: 'IMAGE_URL', type: 'string', value: `${author.host}/${NS}/app` }, { name: 'IMAGE_DIGEST', type: 'string', value: images.forged.digest }],
+      },
+    );
+    const buildRun = await createWithStatus(
+      cp,
+      { apiVersion: 'shipwright.io/v1beta1', kind: 'BuildRun', metadata: { name: 'forged-buildrun', namespace: NS }, spec: { build: { name: 'app' }, output: { image: `${author.host}/${NS}/app` } } },
+      { conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded', message: 'done', lastTransitionTime: '2026-11-02T00:00:00Z' }], output: { digest: images.forged.digest } },
+    );
+    const sent = () => thoth.attempts.flatMap((attempt) => attempt.images).filter((image) => image.image.startsWith(`${author.host}/`)).length;
+    const before = sent();
+    for (const object of [stream, taskRun, buildRun]) {
+      const response = await deliver(tokenMode, object);
+      assert.ok(response.status < 300, `${String(object['kind'])}: ${response.status} ${await response.clone().text()}`);
+    }
+    assert.equal(sent() - before, 3, 'each kind submitted the forged image, as a reference');
+    assert.deepEqual(credentialsFor(`${author.host}/${NS}/app`), []);
+    assert.deepEqual(authorizations(), []);
+  });
+
+  it('F2: another namespace\'s base image goes without the token, with a Warning, and is still submitted', async () => {
+    const build = await forgedBuild('cross-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest, { kind: 'ImageStreamTag', namespace: VICTIM, name: 'private:latest' });
+    const response = await deliver(tokenMode, build);
+    assert.equal(response.status, 200, await response.clone().text());
+    const victim = `${clusterRegistry.host}/${VICTIM}/private@${images.victim.digest}`;
+    const submission = thoth.submissions.find((entry) => entry.body?.base_image === victim);
+    assert.ok(submission, 'the base image was submitted, not dropped');
+    assert.equal(submission.query['base_registry_password'], undefined);
+    assert.equal(submission.query['base_registry_user'], undefined);
+    const warning = await waitFor(async () => {
+      const list = (await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` })) as { items: { type: string; reason: string; message: string; involvedObject: { name: string } }[] };
+      return list.items.find((event) => event.involvedObject.name === 'cross-1' && event.type === 'Warning' && /neither this Build's namespace nor BUILD_WATCHER_SHARED_IMAGE_NAMESPACES/.test(event.message));
+    }, { timeoutMs: 30_000, what: 'the Warning about the base image' });
+    assert.equal(warning.reason, 'AnalysisWarning');
+  });
+
+  it('F1b and F3, push mode: the author\'s registry is never contacted, and no source credential goes anywhere near it', async () => {
+    const build = await forgedBuild('forged-push-1', `${author.host}/${NS}/app:latest`, images.forged.digest);
+    const response = await deliver(pushMode, build);
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.deepEqual(fromFunction(), [], 'the function does not fetch from a host it was not allowed');
+    const events = await waitFor(async () => {
+      const list = (await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` })) as { items: { reason: string; message: string; involvedObject: { name: string } }[] };
+      return list.items.find((event) => event.involvedObject.name === 'forged-push-1' && event.reason === 'PushSkipped');
+    }, { timeoutMs: 30_000, what: 'the PushSkipped Warning' });
+    assert.match(events.message, /^registry not allowed/);
+    assert.ok(!events.message.includes(author.host), 'no address of the author\'s choosing in the Event');
+    assert.deepEqual(credentialsFor(`${author.host}/${NS}/app`), []);
+    assert.deepEqual(authorizations(), []);
+  });
+
+  it('push mode: the vouched-for Build is copied with the source credentials and submitted as the copy with the push credentials', async () => {
+    const build = await forgedBuild('honest-push-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest);
+    const response = await deliver(pushMode, build);
+    assert.equal(response.status, 200, await response.clone().text());
+    const copy = `${push.host}/mirror/${NS}/app@${images.app.digest}`;
+    const submission = thoth.submissions.find((entry) => entry.body?.output_image === copy);
+    assert.equal(submission?.query['output_registry_password'], DST.password);
+    const marked = annotationsOf(await readObject(cp, { apiVersion: 'build.openshift.io/v1', kind: 'Build', metadata: { name: 'honest-push-1', namespace: NS } }));
+    assert.equal(marked[ANNOTATIONS.outputImage], copy);
+  });
+
+  it('leaks no secret in any encoding: logs, Events, annotations, replies and /metrics, through success, refusal and outage', async () => {
+    // A refusal whose body echoes the request's parameters, credentials included, as Thoth's do.
+    const missing = `sha256:${'0'.repeat(64)}`;
+    const refusedBuild = await forgedBuild('refused-1', `${clusterRegistry.host}/${NS}/app:latest`, missing);
+    assert.equal((await deliver(tokenMode, refusedBuild)).status, 200);
+    assert.equal((await deliver(pushMode, await forgedBuild('refused-push-1', `${clusterRegistry.host}/${NS}/app:latest`, missing))).status, 200);
+    // Thoth down: the transient path and its 503.
+    thoth.failNext(8, { status: 503 });
+    assert.equal((await deliver(tokenMode, await forgedBuild('outage-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest))).status, 503);
+    thoth.clearFailures();
+
+    const forms = (secret: string, user?: string) => {
+      const base64 = (text: string) => Buffer.from(text).toString('base64');
+      return [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2), JSON.stringify(secret).slice(1, -1), base64(secret), ...(user ? [base64(`${user}:${secret}`)] : [])];
+    };
+    const secrets = [...forms(TOKEN, 'build-watcher'), ...forms(SRC.password, SRC.username), ...forms(DST.password, DST.username)];
+    const events = JSON.stringify(await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` }));
+    const objects = JSON.stringify(await cp.admin.json({ path: `/apis/build.openshift.io/v1/namespaces/${NS}/builds` }));
+    const metrics = (await Promise.all([tokenMode, pushMode].map(async (fn) => (await fetch(`${fn.url}/metrics`)).text()))).join('\n');
+    const logs = [...tokenMode.lines, ...pushMode.lines].join('\n');
+    for (const [where, text] of Object.entries({ logs, events, annotations: objects, replies: replies.join('\n'), metrics })) {
+      for (const secret of secrets) assert.ok(!text.includes(secret), `a form of a secret is in the ${where}`);
+    }
+    assert.ok(thoth.attempts.some((attempt) => attempt.images.some((image) => image.password === TOKEN)), 'the check is not vacuous: the token did travel, to Thoth');
+  });
+});
