@@ -12,6 +12,7 @@ export type PushNaming = 'namespace' | 'single-repository';
 
 
 export interface Config {
+  /** Empty: no Thoth; images are resolved, pushed, marked and announced as image.built only. */
   readonly thothHost: string;
   readonly thothVerifyTls: boolean;
   readonly thothTimeoutMs: number;
@@ -56,6 +57,10 @@ export interface Config {
   readonly sourceKinds: readonly KindName[];
   readonly workers: number;
   readonly sweepBatch: number;
+  /** The all-namespaces variant: the sweep lists each kind across every namespace it may list. */
+  readonly sweepAllNamespaces: boolean;
+  /** K_SINK (set by a Knative SinkBinding): where image.built goes when the reply is Thoth's. */
+  readonly imageBuiltSink: string;
   /** How long a claim holds without renewal (a dead holder's work is taken over after it). */
   readonly claimLeaseSeconds: number;
 
@@ -134,7 +139,7 @@ const EXPECTATIONS: Readonly<Record<string, string>> = {
 const ONE_OF_BOOL = 'expected 1/0 or true/false';
 
 const specs = {
-  THOTH_USER_API_HOST: str(),
+  THOTH_USER_API_HOST: str({ default: '' }),
   THOTH_NO_TLS_VERIFY: bool({ default: false }),
   THOTH_REQUEST_TIMEOUT_SECONDS: num({ default: 120 }),
   THOTH_ENVIRONMENT_TYPE: str({ choices: ['runtime', 'buildtime'], default: 'runtime' }),
@@ -167,6 +172,8 @@ const specs = {
   THOTH_BUILD_WATCHER_WORKERS: positiveInt(64)({ default: 1 }),
   BUILD_WATCHER_SWEEP_BATCH: positiveInt(10_000)({ default: 200 }),
   BUILD_WATCHER_CLAIM_LEASE_SECONDS: positiveInt(3600)({ default: 60 }),
+  BUILD_WATCHER_SWEEP_ALL_NAMESPACES: bool({ default: false }),
+  K_SINK: str({ default: '' }),
   BUILD_WATCHER_TRUST_EVENT_PAYLOAD: bool({ default: false }),
 };
 
@@ -206,7 +213,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     },
   });
 
-  if (!isLikelyHost(env.THOTH_USER_API_HOST)) {
+  if (env.THOTH_USER_API_HOST !== '' && !isLikelyHost(env.THOTH_USER_API_HOST)) {
     problems.set('THOTH_USER_API_HOST', EXPECTATIONS['THOTH_USER_API_HOST'] ?? 'invalid');
   }
   if (!(env.THOTH_REQUEST_TIMEOUT_SECONDS > 0 && env.THOTH_REQUEST_TIMEOUT_SECONDS <= 3600)) {
@@ -246,6 +253,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   if (env.THOTH_PUSH_REGISTRY !== '' && !/^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._/-]+)?$/.test(env.THOTH_PUSH_REGISTRY)) {
     problems.set('THOTH_PUSH_REGISTRY', 'expected host[:port][/path]');
   }
+  if (env.K_SINK !== '' && !/^https?:\/\/[^\s/]+/i.test(env.K_SINK)) problems.set('K_SINK', 'expected an http(s) URL');
   if (env.THOTH_CA_BUNDLE !== '') {
     try {
       accessSync(env.THOTH_CA_BUNDLE, constants.R_OK);
@@ -283,6 +291,8 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     workers: env.THOTH_BUILD_WATCHER_WORKERS,
     sweepBatch: env.BUILD_WATCHER_SWEEP_BATCH,
     claimLeaseSeconds: env.BUILD_WATCHER_CLAIM_LEASE_SECONDS,
+    sweepAllNamespaces: env.BUILD_WATCHER_SWEEP_ALL_NAMESPACES,
+    imageBuiltSink: env.K_SINK,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
     ...(env.THOTH_SRC_REGISTRY_USER !== ''
       ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } }

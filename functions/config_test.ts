@@ -47,12 +47,18 @@ describe('loadConfig', () => {
       THOTH_SRC_REGISTRY_PASSWORD: 'hunter2-secret',
       THOTH_PASS_TOKEN: '1',
     });
-    for (const name of ['THOTH_USER_API_HOST', 'THOTH_NO_TLS_VERIFY', 'THOTH_ENVIRONMENT_TYPE', 'THOTH_BUILD_WATCHER_WORKERS']) {
+    for (const name of ['THOTH_NO_TLS_VERIFY', 'THOTH_ENVIRONMENT_TYPE', 'THOTH_BUILD_WATCHER_WORKERS']) {
       assert.ok(error.variables.includes(name), `${name} missing from ${error.message}`);
     }
     assert.doesNotMatch(error.message, /hunter2/);
     assert.doesNotMatch(error.message, /maybe|production/);
     assert.equal(error.message.split('\n').length, 1);
+  });
+
+  it('runs without Thoth when THOTH_USER_API_HOST is empty, and wants an http(s) URL in K_SINK', () => {
+    assert.equal(loadConfig({}).thothHost, '');
+    assert.equal(loadConfig({ K_SINK: 'http://broker-ingress.knative-eventing.svc.cluster.local/ns/default' }).imageBuiltSink, 'http://broker-ingress.knative-eventing.svc.cluster.local/ns/default');
+    assert.match(problems({ K_SINK: 'broker' }).message, /K_SINK \(expected an http\(s\) URL\)/);
   });
 
   it('keeps the original start-up rules', () => {

@@ -14,7 +14,10 @@ import { attachToRuntimeRegistry, eventsReceived, submissions } from './observab
 import { onFirstUse } from './on-first-use.js';
 import { analyzeObject, type PipelineDeps } from './pipeline/analyze.js';
 import type { Outcome } from './pipeline/outcome.js';
-import { answer, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
+import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
+import { sendToSink } from './events/sink.js';
+import { IMAGE_BUILT_TYPE, REPLY_SOURCE } from './events/types.js';
+import { apiPath } from './kube/object.js';
 import { countSubmission, wire, type Wiring } from './wiring.js';
 
 /**
@@ -65,13 +68,37 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
   const deps: PipelineDeps = { ...current.deps, log };
   if (event.mode === 'sweep') {
     eventsReceived.inc({ type: 'sweep', decision: 'sweep' });
-    return replyForSweep(await current.sweeps.run(deps));
+    // Objects a sweep finds are announced like those of live events.
+    const sink = current.config.imageBuiltSink;
+    const announcements: Promise<void>[] = [];
+    const summary = await current.sweeps.run(deps, (outcome) => {
+      if (sink !== '' && outcome.kind === 'submitted') announcements.push(announce(outcome, sink, log));
+    });
+    await Promise.all(announcements);
+    return replyForSweep(summary);
   }
   const input = event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action };
   const outcome = await analyzeObject(input, deps, { deadlineMs: DELIVERY_DEADLINE_MS });
   eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   countSubmission(outcome);
-  return replyFor(outcome);
+  const analyzer = current.deps.submitter !== undefined;
+  if (analyzer && outcome.kind === 'submitted' && current.config.imageBuiltSink !== '') await announce(outcome, current.config.imageBuiltSink, log);
+  return replyFor(outcome, analyzer);
+}
+
+/**
+ * Beside Thoth's reply, image.built goes to K_SINK, so one Trigger serves any analyser whether
+ * Thoth exists or not. Best effort once Thoth has the image and the object is marked: retried,
+ * then logged; the analysis.submitted reply stays the record.
+ */
+async function announce(outcome: Parameters<typeof imageBuilt>[0], sink: string, log: Logger): Promise<void> {
+  const data = imageBuilt(outcome);
+  if (data === undefined) return;
+  try {
+    await sendToSink(sink, { type: IMAGE_BUILT_TYPE, source: REPLY_SOURCE, subject: apiPath(data.object), data });
+  } catch (error) {
+    log.warn({ object: `${data.object.kind} ${data.object.namespace}/${data.object.name}` }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
+  }
 }
 
 export async function handle(context: InvocationContext, event?: CloudEventLike): Promise<Reply | HttpAnswer | undefined> {

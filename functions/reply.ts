@@ -5,7 +5,8 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import type { StructuredReturn } from 'faas-js-runtime';
-import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
+import { formatImageReference } from './domain/built-image.js';
+import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, IMAGE_BUILT_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
 import { apiPath, type ObjectCoordinates } from './kube/object.js';
 import { redact } from './observability/redact.js';
 import type { Outcome } from './pipeline/outcome.js';
@@ -38,7 +39,14 @@ export interface SubmissionReply {
   }[];
 }
 
-export type Reply = CloudEvent<SubmissionReply | { object: ReplyObject; reason: string } | SweepSummary>;
+/** knative/schemas/dev.build-watcher.image.built.json */
+export interface ImageBuilt {
+  readonly object: ReplyObject;
+  readonly images: readonly { readonly output: string; readonly base?: string }[];
+  readonly buildLog?: { readonly path: string };
+}
+
+export type Reply = CloudEvent<SubmissionReply | ImageBuilt | { object: ReplyObject; reason: string } | SweepSummary>;
 
 /**
  * The SDK is loaded on the first reply: the function scales to zero, and only events that led
@@ -50,14 +58,38 @@ async function cloudEvent(type: string, data: NonNullable<Reply['data']>, object
   return new CloudEvent<NonNullable<Reply['data']>>({ type, source: REPLY_SOURCE, ...(object ? { subject: apiPath(object) } : {}), datacontenttype: 'application/json', data });
 }
 
-/** A reply for a submission or a permanent refusal; busy objects get a 503; nothing else. */
-export async function replyFor(outcome: Outcome): Promise<Reply | HttpAnswer | undefined> {
+/** The image.built data of a submission, or undefined when no output image is pinned by digest. */
+export function imageBuilt(outcome: Extract<Outcome, { kind: 'submitted' }>): ImageBuilt | undefined {
+  const o = outcome.object;
+  const images = outcome.images.flatMap(({ image }) =>
+    image.output?.digest === undefined
+      ? []
+      : [{ output: formatImageReference(image.output), ...(image.base?.digest !== undefined ? { base: formatImageReference(image.base) } : {}) }],
+  );
+  if (images.length === 0) return undefined;
+  const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: o.uid };
+  return { object, images, ...(o.kind === 'Build' ? { buildLog: { path: apiPath(o, 'log') } } : {}) };
+}
+
+export async function imageBuiltEvent(data: ImageBuilt): Promise<Reply> {
+  return cloudEvent(IMAGE_BUILT_TYPE, data, data.object);
+}
+
+/**
+ * A reply for a submission (Thoth's analysis.submitted, or image.built when there is no
+ * analyser) or a permanent refusal; busy objects get a 503; nothing else.
+ */
+export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply | HttpAnswer | undefined> {
   if (outcome.kind === 'ignored') return undefined;
   const o = outcome.object;
   // Another live process holds it: come back later, so the Broker redelivers if that one fails.
   if (outcome.kind === 'busy') return answer(503, `${o.kind} ${o.namespace}/${o.name} is claimed by another process until ${outcome.until.toISOString()}`);
   const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: outcome.object.uid };
   if (outcome.kind === 'refused') return cloudEvent(ANALYSIS_REFUSED_TYPE, { object, reason: outcome.reason }, o);
+  if (!analyzer) {
+    const built = imageBuilt(outcome);
+    return built === undefined ? undefined : imageBuiltEvent(built);
+  }
   return cloudEvent(
     ANALYSIS_SUBMITTED_TYPE,
     {

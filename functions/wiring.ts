@@ -145,7 +145,7 @@ export interface Wiring {
 export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
   registerSecret(config.sourceCredentials?.password, config.sourceCredentials?.username);
   registerSecret(config.destinationCredentials?.password, config.destinationCredentials?.username);
-  const thoth = lazyThothClient({
+  const thoth = config.thothHost === '' ? undefined : lazyThothClient({
     host: config.thothHost,
     verifyTls: config.thothVerifyTls,
     caBundleFile: config.caBundleFile,
@@ -160,11 +160,11 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
     config,
     lister,
     collections,
-    sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), batch: config.sweepBatch, onAnalyzed: countSubmission }),
+    sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), allNamespaces: config.sweepAllNamespaces, batch: config.sweepBatch, onAnalyzed: countSubmission }),
     deps: {
       store: kubeObjectStore(kube),
       recorder: kubeEventRecorder(kube),
-      submitter: thoth,
+      ...(thoth !== undefined ? { submitter: thoth } : {}),
       ...(push !== undefined ? { push } : {}),
       sources: sourcesFor(config),
       analysisOptions: { environmentType: config.environmentType, origin: config.origin, debug: config.debug, force: config.force },

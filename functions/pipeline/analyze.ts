@@ -31,7 +31,8 @@ export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
 export interface PipelineDeps {
   readonly store: ObjectStore;
   readonly recorder: EventRecorder;
-  readonly submitter: Submitter;
+  /** Thoth; undefined when THOTH_USER_API_HOST is empty. */
+  readonly submitter?: Submitter;
   readonly push?: PushPolicy;
   /** Keyed by `apiVersion/kind`. */
   readonly sources: ReadonlyMap<string, SourceKind>;
@@ -239,7 +240,13 @@ async function runPlan(
 
   for (const warning of baseWarnings) await tell(deps, object, { type: 'Warning', reason: 'AnalysisRefused', message: `${warning}; submitted without it` });
   const outcome: Outcome = { kind: 'submitted', object: ref, images: submitted };
-  await tell(deps, object, { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(submitted)}` });
+  await tell(
+    deps,
+    object,
+    deps.submitter === undefined
+      ? { type: 'Normal', reason: 'ImageResolved', message: `no analyser configured; announced as image.built: ${submitted.map(({ submission }) => submission.output ?? submission.base ?? '').join(', ')}` }
+      : { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(submitted)}` },
+  );
   if (lease !== undefined) {
     try {
       await lease.update(marksOf, signal);

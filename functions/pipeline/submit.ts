@@ -31,7 +31,7 @@ async function asSubmission(image: ImageReference, access: ImageAccess): Promise
  */
 export async function submitBuiltImage(
   image: BuiltImage,
-  submitter: Submitter,
+  submitter: Submitter | undefined,
   options: AnalysisOptions,
   signal?: AbortSignal,
   onBaseRefused?: (reason: string) => void,
@@ -49,10 +49,14 @@ export async function submitBuiltImage(
 
 async function submitOnce(
   image: BuiltImage,
-  submitter: Submitter,
+  submitter: Submitter | undefined,
   options: AnalysisOptions,
   signal?: AbortSignal,
 ): Promise<Submission> {
+  // No analyser configured: the digest-pinned references are the result (announced as image.built).
+  if (submitter === undefined) {
+    return { ids: {}, cached: false, ...(image.output !== undefined ? { output: formatImageReference(image.output) } : {}), ...(image.base !== undefined ? { base: formatImageReference(image.base) } : {}) };
+  }
   if (image.analysis === 'image') {
     if (image.output === undefined) throw invalid('an image analysis needs an image');
     const output = await asSubmission(image.output, image.outputAccess);

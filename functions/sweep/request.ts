@@ -18,6 +18,8 @@ export interface SweepSettings {
   /** THOTH_WATCHED_NAMESPACE; empty = the function's own namespace. */
   readonly watchedNamespaces: readonly string[];
   readonly ownNamespace: () => Promise<string | undefined>;
+  /** BUILD_WATCHER_SWEEP_ALL_NAMESPACES: without an allow-list, one cluster-wide list per kind. */
+  readonly allNamespaces: boolean;
   readonly batch: number;
   readonly onAnalyzed?: (outcome: Outcome) => void;
 }
@@ -35,10 +37,12 @@ export class SweepRequests {
   }
 
   /** The summary of this sweep, or of the one already running; `invalid` when none can run. */
-  async run(pipeline: PipelineDeps): Promise<SweepSummary> {
+  /** `onAnalyzed` sees each outcome of the sweep this call starts (not of one it joins). */
+  async run(pipeline: PipelineDeps, onAnalyzed?: (outcome: Outcome) => void): Promise<SweepSummary> {
     const settings = this.#settings;
     if (pipeline.trustEventPayload) throw invalid('the sweep reads the API server: not available with BUILD_WATCHER_TRUST_EVENT_PAYLOAD', 422);
-    const namespaces = await namespacesToSweep(settings.watchedNamespaces, settings.ownNamespace);
+    const namespaces: readonly (string | undefined)[] =
+      settings.allNamespaces && settings.watchedNamespaces.length === 0 ? [undefined] : await namespacesToSweep(settings.watchedNamespaces, settings.ownNamespace);
     if (namespaces.length === 0) throw invalid('cannot tell which namespaces to sweep: set THOTH_WATCHED_NAMESPACE or POD_NAMESPACE', 422);
     if (this.#running !== undefined) {
       pipeline.log.info({}, 'a sweep is already running in this instance; answering with its summary');
@@ -49,7 +53,10 @@ export class SweepRequests {
         lister: settings.lister,
         pipeline,
         onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }),
-        ...(settings.onAnalyzed ? { onAnalyzed: settings.onAnalyzed } : {}),
+        onAnalyzed: (outcome) => {
+          settings.onAnalyzed?.(outcome);
+          onAnalyzed?.(outcome);
+        },
       },
       { collections: settings.collections, namespaces, batch: settings.batch, pickUntil: Date.now() + PICK_FOR_MS, signal: AbortSignal.timeout(SWEEP_DEADLINE_MS) },
     );

@@ -9,8 +9,8 @@ import { SweepRequests } from './request.js';
 
 const NS = 'team';
 const config = loadConfig({ THOTH_USER_API_HOST: 'thoth.example.com', THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1' });
-const requests = (lister: MemoryCluster, watchedNamespaces: readonly string[] = [NS]) =>
-  new SweepRequests({ lister, collections: collectionsFor(config), watchedNamespaces, ownNamespace: async () => undefined, batch: 10 });
+const requests = (lister: MemoryCluster, watchedNamespaces: readonly string[] = [NS], allNamespaces = false) =>
+  new SweepRequests({ lister, collections: collectionsFor(config), watchedNamespaces, ownNamespace: async () => undefined, allNamespaces, batch: 10 });
 
 /** What the function answers a sweep event with: the edge's reply for the summary. */
 async function answerSweep(requests: SweepRequests, pipeline: PipelineDeps) {
@@ -81,5 +81,22 @@ describe('a sweep event in the function', () => {
     assert.ok(isPlain(nowhere) && nowhere.statusCode === 422 && /THOTH_WATCHED_NAMESPACE/.test(nowhere.body));
     const trusting = await answerSweep(requests(cluster), { ...pipeline, trustEventPayload: true });
     assert.ok(isPlain(trusting) && trusting.statusCode === 422);
+  });
+
+  it('the all-namespaces variant sweeps every namespace it may list, with one cluster-wide list per kind', async () => {
+    const { cluster, thoth, pipeline } = setup();
+    cluster.put({
+      apiVersion: 'build.openshift.io/v1',
+      kind: 'Build',
+      metadata: { name: 'elsewhere-1', namespace: 'other-team' },
+      spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'DockerImage', name: 'quay.io/org/other:1' } } },
+      status: { phase: 'Complete', outputDockerImageReference: 'quay.io/org/other:1', output: { to: { imageDigest: `sha256:${'2'.repeat(64)}` } } },
+    });
+    const answer = await answerSweep(requests(cluster, [], true), pipeline);
+    assert.ok(!isPlain(answer));
+    assert.equal((answer.data as { submitted?: number } | undefined)?.submitted, 2);
+    assert.deepEqual((answer.data as { namespaces?: string[] } | undefined)?.namespaces, ['*']);
+    assert.equal(thoth.builds.length, 2);
+    assert.deepEqual(cluster.pageRequests.map((request) => request.collection), ['build.openshift.io/v1/Build'], 'one list, not one per namespace');
   });
 });

@@ -23,7 +23,7 @@ export async function installCrds(applier: ManifestApplier, versions: ComponentV
   const shipwright = await goModuleDir('github.com/shipwright-io/build', versions.shipwright);
   const sources = [
     standInDir,
-    ...['apiserversource', 'pingsource', 'broker', 'trigger'].map((n) => join(eventing, 'config/core/resources', `${n}.yaml`)),
+    ...['apiserversource', 'pingsource', 'sinkbindings', 'broker', 'trigger'].map((n) => join(eventing, 'config/core/resources', `${n}.yaml`)),
     join(tekton, 'config/300-crds/300-taskrun.yaml'),
     join(tekton, 'config/300-crds/300-pipelinerun.yaml'),
     join(shipwright, 'deploy/crds/shipwright.io_buildruns.yaml'),
