@@ -4,21 +4,10 @@ import { readFileSync } from 'node:fs';
 import type { ImageReference } from '../domain/built-image.js';
 import type { RunExtraction, Skipped } from './run.js';
 import { extractShipwrightImage } from './shipwright.js';
-import { BuildWatcherError } from '../errors.js';
-import { parseKubeObject } from '../kube/object.js';
-
-/** Not an object of ours: parseKubeObject, the boundary, refuses it before any extraction. */
-function readOrRefuse(value: unknown) {
-  try {
-    return extract(value);
-  } catch (error) {
-    assert.ok(error instanceof BuildWatcherError && error.kind === 'invalid', String(error));
-    return 'refused at the boundary' as const;
-  }
-}
+import { throughTheBoundary } from '../../test/fakes/in-memory-cluster.js';
 
 /** Extraction starts where the boundary ends: at a validated object. */
-const extract = (value: unknown) => extractShipwrightImage(parseKubeObject(value));
+const { extract, readOrRefuse } = throughTheBoundary(extractShipwrightImage);
 
 type Json = Record<string, unknown>;
 const fixture = (name: string): Json => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as Json;

@@ -43,6 +43,24 @@ function pipeline(cluster: MemoryCluster, thoth: MemoryThoth, config = env(), no
   };
 }
 
+/** A Thoth that takes `ticks` turns of the event loop per submission, and counts how many overlap. */
+function slowThoth(thoth: MemoryThoth, ticks: number): { slow: MemoryThoth; peak: () => number } {
+  let inFlight = 0;
+  let peak = 0;
+  const slow = Object.assign(Object.create(thoth) as MemoryThoth, {
+    async submitBuildAnalysis(...args: Parameters<MemoryThoth['submitBuildAnalysis']>) {
+      peak = Math.max(peak, ++inFlight);
+      for (let tick = 0; tick < ticks; tick++) await new Promise((resolve) => setImmediate(resolve));
+      try {
+        return await thoth.submitBuildAnalysis(...args);
+      } finally {
+        inFlight--;
+      }
+    },
+  });
+  return { slow, peak: () => peak };
+}
+
 function sweep(cluster: MemoryCluster, deps: PipelineDeps, options: Partial<SweepOptions> = {}, config = env()) {
   const outcomes: [string, SweepOutcome][] = [];
   const summary = runSweep(
@@ -102,20 +120,8 @@ describe('the catch-up sweep', () => {
 
   it('bounds the work per sweep by the batch and the workers, and resumes on the next sweep', async () => {
     const cluster = new MemoryCluster();
-    let inFlight = 0;
-    let peak = 0;
     const thoth = new MemoryThoth();
-    const slow = Object.assign(Object.create(thoth) as MemoryThoth, {
-      async submitBuildAnalysis(...args: Parameters<MemoryThoth['submitBuildAnalysis']>) {
-        peak = Math.max(peak, ++inFlight);
-        await new Promise((resolve) => setImmediate(resolve));
-        try {
-          return await thoth.submitBuildAnalysis(...args);
-        } finally {
-          inFlight--;
-        }
-      },
-    });
+    const { slow, peak } = slowThoth(thoth, 1);
     for (let i = 0; i < 7; i++) cluster.put(build(`app-${i}`, 'Complete', i));
     const deps = { ...pipeline(cluster, thoth), ...freshPipeline(2), submitter: slow };
     const submittedPerSweep: number[] = [];
@@ -127,7 +133,7 @@ describe('the catch-up sweep', () => {
     }
     assert.deepEqual(submittedPerSweep, [3, 3, 1, 0]);
     assert.deepEqual(complete, [false, false, true, true]);
-    assert.equal(peak, 2, 'never more than THOTH_BUILD_WATCHER_WORKERS at once');
+    assert.equal(peak(), 2, 'never more than THOTH_BUILD_WATCHER_WORKERS at once');
     assert.equal(new Set(thoth.builds.map((request) => request.output?.image)).size, 7);
   });
 
@@ -220,19 +226,7 @@ describe('the catch-up sweep', () => {
   it('shares the worker limit with live events: never more than THOTH_BUILD_WATCHER_WORKERS at once (B3)', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
-    let inFlight = 0;
-    let peak = 0;
-    const slow = Object.assign(Object.create(thoth) as MemoryThoth, {
-      async submitBuildAnalysis(...args: Parameters<MemoryThoth['submitBuildAnalysis']>) {
-        peak = Math.max(peak, ++inFlight);
-        for (let tick = 0; tick < 5; tick++) await new Promise((resolve) => setImmediate(resolve));
-        try {
-          return await thoth.submitBuildAnalysis(...args);
-        } finally {
-          inFlight--;
-        }
-      },
-    });
+    const { slow, peak } = slowThoth(thoth, 5);
     for (let i = 0; i < 6; i++) cluster.put(build(`swept-${i}`, 'Complete', i));
     const deps = { ...pipeline(cluster, thoth), ...freshPipeline(2), submitter: slow };
     const events = ['live-0', 'live-1', 'live-2'].map((name, i) => {
@@ -242,7 +236,7 @@ describe('the catch-up sweep', () => {
     const swept = sweep(cluster, deps).summary;
     await Promise.all([swept, ...events]);
     assert.equal(thoth.builds.length, 9);
-    assert.equal(peak, 2, 'events and the sweep share THOTH_BUILD_WATCHER_WORKERS');
+    assert.equal(peak(), 2, 'events and the sweep share THOTH_BUILD_WATCHER_WORKERS');
   });
 
   it('counts an object another live process has claimed as busy, not failed, and does not stop early', async () => {

@@ -17,7 +17,7 @@ import type { PlanContext } from '../../functions/pipeline/source-kind.js';
 import { PipelineState } from '../../functions/pipeline/state.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../../functions/thoth/requests.js';
 import type { AnalysisTicket, BuildAnalysisResult } from '../../functions/thoth/responses.js';
-import { refused, transient } from '../../functions/errors.js';
+import { BuildWatcherError, refused, transient } from '../../functions/errors.js';
 
 type Json = Record<string, unknown>;
 
@@ -188,4 +188,23 @@ export function credentialPolicy(overrides: Partial<CredentialPolicy> = {}): Cre
 /** What a source kind plans with, over an in-memory store. */
 export function planContext(store: ObjectStore, log: Logger = memoryLogger()): PlanContext {
   return { store, log };
+}
+
+/**
+ * Reads `value` the way the function does: through parseKubeObject, the boundary, then `read`.
+ * What the boundary refuses (not an object of ours) answers 'refused at the boundary'.
+ */
+export function throughTheBoundary<T>(read: (object: KubeObject) => T): { extract: (value: unknown) => T; readOrRefuse: (value: unknown) => T | 'refused at the boundary' } {
+  const extract = (value: unknown) => read(parseKubeObject(value));
+  return {
+    extract,
+    readOrRefuse: (value) => {
+      try {
+        return extract(value);
+      } catch (error) {
+        if (!(error instanceof BuildWatcherError) || error.kind !== 'invalid') throw error;
+        return 'refused at the boundary';
+      }
+    },
+  };
 }
