@@ -13,7 +13,7 @@
  * with the function able to read that namespace, as in the all-namespaces variant.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,6 +22,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.js
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type PushedImage, type RunningRegistry } from '../registry/docker-registry.js';
 import { startFaultyProxy, type FaultyProxy } from '../registry/faulty-proxy.js';
+import { makeServerPki } from '../registry/test-pki.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
 import { annotationsOf, clusterRegistryStream, createWithStatus, FUNCTION_RULES, prepareNamespace, readObject } from './cluster.js';
@@ -260,7 +261,9 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
     assert.equal(marked[ANNOTATIONS.outputImage], copy);
   });
 
-  it('leaks no secret in any encoding: logs, Events, annotations, replies and /metrics, through success, refusal and outage', async () => {
+  it('leaks no secret in any encoding: logs, Events, annotations, replies and /metrics, through success, refusal, outage, TLS failure and timeout', async () => {
+    const extraLogs: string[] = [];
+    const extraMetrics: string[] = [];
     // A refusal whose body echoes the request's parameters, credentials included, as Thoth's do.
     const missing = `sha256:${'0'.repeat(64)}`;
     const refusedBuild = await forgedBuild('refused-1', `${clusterRegistry.host}/${NS}/app:latest`, missing);
@@ -270,6 +273,35 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
     thoth.failNext(8, { status: 503 });
     assert.equal((await deliver(tokenMode, await forgedBuild('outage-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest))).status, 503);
     thoth.clearFailures();
+    // A Thoth whose certificate does not verify, and one that never answers: TLS failure and timeout.
+    const pki = await makeServerPki(await mkdir(path.join(dir, 'pki'), { recursive: true }).then(() => path.join(dir, 'pki')));
+    const untrusted = await ThothStub.start({ tls: { key: await readFile(pki.keyPath), cert: await readFile(pki.certPath) }, plainHttpRegistries: [clusterRegistry.host] });
+    const silent = await ThothStub.start({ plainHttpRegistries: [clusterRegistry.host] });
+    silent.stallNext(100, 'any');
+    const env = {
+      KUBECONFIG: await cp.kubeconfigForServiceAccount(NS, 'build-watcher'),
+      THOTH_WATCHED_NAMESPACE: NS,
+      THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1',
+      THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
+      THOTH_PASS_TOKEN: '1',
+      BUILD_WATCHER_TOKEN_FILE: path.join(dir, 'token'),
+      THOTH_REQUEST_TIMEOUT_SECONDS: '1',
+    };
+    const tlsFailing = await startFunction({ env: { ...env, THOTH_USER_API_HOST: untrusted.url } });
+    const timingOut = await startFunction({ env: { ...env, THOTH_USER_API_HOST: silent.url } });
+    try {
+      const tls = await deliver(tlsFailing, await forgedBuild('tls-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest));
+      assert.equal(tls.headers.get('ce-type'), 'dev.build-watcher.analysis.refused', 'a certificate that does not verify is refused for good');
+      const late = await deliver(timingOut, await forgedBuild('timeout-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest));
+      assert.equal(late.status, 503);
+      extraLogs.push(...tlsFailing.lines, ...timingOut.lines);
+      extraMetrics.push(await (await fetch(`${tlsFailing.url}/metrics`)).text(), await (await fetch(`${timingOut.url}/metrics`)).text());
+    } finally {
+      await tlsFailing.stop();
+      await timingOut.stop();
+      await untrusted.close();
+      await silent.close();
+    }
 
     const forms = (secret: string, user?: string) => {
       const base64 = (text: string) => Buffer.from(text).toString('base64');
@@ -278,8 +310,8 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
     const secrets = [...forms(TOKEN, 'build-watcher'), ...forms(SRC.password, SRC.username), ...forms(DST.password, DST.username)];
     const events = JSON.stringify(await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` }));
     const objects = JSON.stringify(await cp.admin.json({ path: `/apis/build.openshift.io/v1/namespaces/${NS}/builds` }));
-    const metrics = (await Promise.all([tokenMode, pushMode].map(async (fn) => (await fetch(`${fn.url}/metrics`)).text()))).join('\n');
-    const logs = [...tokenMode.lines, ...pushMode.lines].join('\n');
+    const metrics = [...(await Promise.all([tokenMode, pushMode].map(async (fn) => (await fetch(`${fn.url}/metrics`)).text()))), ...extraMetrics].join('\n');
+    const logs = [...tokenMode.lines, ...pushMode.lines, ...extraLogs].join('\n');
     for (const [where, text] of Object.entries({ logs, events, annotations: objects, replies: replies.join('\n'), metrics })) {
       for (const secret of secrets) assert.ok(!text.includes(secret), `a form of a secret is in the ${where}`);
     }
