@@ -160,7 +160,9 @@ async function readAnswer(res: http.IncomingMessage, what: string, keepTailBytes
 
 /** client-node's loading: the given file, else KUBECONFIG, ~/.kube/config or in-cluster. */
 export async function connectKubeApi(options: KubeApiOptions = {}): Promise<KubeConnection> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  // The config module alone: the package's index also loads every API client, a third more time
+  // on the cold start that ends each scale-to-zero pause (measured: 1.03 s against 0.66 s).
+  const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
   const config = new KubeConfig();
   const file = options.kubeconfigPath;
   try {

@@ -274,7 +274,13 @@ describe('hostile input through faas-js-runtime', () => {
     let sent = 0;
     for (let i = 0; i < list.length; i += 25) {
       for (const c of list.slice(i, i + 25)) {
-        const answer = await send(port, c.headers, c.body);
+        // A body refused by its declared length is answered, and the connection closed, while the
+        // rest would still be written (EPIPE on a busy machine): offer its start, read the answer.
+        const bytes = typeof c.body === 'string' ? Buffer.from(c.body) : c.body;
+        const answer =
+          c.status === 413
+            ? await sendSlowly(port, { ...c.headers, 'content-length': String(bytes.length) }, bytes.subarray(0, 64 * 1024).toString('latin1'), false)
+            : await send(port, c.headers, c.body);
         assertOneLine(c.name, answer, c.status, c.reason);
         sent++;
       }

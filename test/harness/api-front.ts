@@ -22,6 +22,8 @@ export interface ApiFront {
   setBuildLog(namespace: string, name: string, text: string): void;
   /** Watch paths (e.g. `/apis/build.openshift.io/v1/namespaces/ns/builds`) established with this token since `sinceMs`. */
   establishedWatches(token: string, sinceMs: number): Set<string>;
+  /** Every request made with this token, in order (`GET /apis/…`), for counting API calls. */
+  callsWith(token: string): readonly string[];
   close(): Promise<void>;
 }
 
@@ -46,11 +48,14 @@ interface WatchRecord {
 export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront> {
   const logs = new Map<string, string>();
   const watches: WatchRecord[] = [];
+  const calls: { tokenHash: string; call: string }[] = [];
   const upstream = new URL(options.upstream);
   const agent = new Agent({ keepAlive: true, ca: options.caPem });
 
   const server: Server = createServer({ cert: options.certPem, key: options.keyPem }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://front.invalid');
+    const caller = bearer(req);
+    if (caller !== undefined && calls.length < 1_000_000) calls.push({ tokenHash: tokenHash(caller), call: `${req.method ?? ''} ${url.pathname}` });
     const log = BUILD_LOG_PATH.exec(url.pathname);
     if (log?.[1] !== undefined && log[2] !== undefined && req.method === 'GET') {
       const [namespace, name] = [decodeURIComponent(log[1]), decodeURIComponent(log[2])];
@@ -72,6 +77,10 @@ export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront>
   return {
     url: `https://127.0.0.1:${address.port}`,
     setBuildLog: (namespace, name, text) => logs.set(`${namespace}/${name}`, text),
+    callsWith(token) {
+      const hash = tokenHash(token);
+      return calls.filter((entry) => entry.tokenHash === hash).map((entry) => entry.call);
+    },
     establishedWatches(token, sinceMs) {
       const hash = tokenHash(token);
       return new Set(watches.filter((w) => w.tokenHash === hash && w.atMs >= sinceMs).map((w) => w.path));

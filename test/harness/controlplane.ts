@@ -49,6 +49,8 @@ export interface ControlPlane {
   pathFor(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string>;
   /** STAND-IN: the text `GET .../builds/{name}/log` serves through `server`. */
   setBuildLog(namespace: string, name: string, text: string): void;
+  /** Every API request made with `token` through `server` (`METHOD path`), for counting calls. */
+  apiCallsWith(token: string): readonly string[];
   /** Starts Knative's ApiServerSource receive adapter against this control plane. */
   startAdapter(options: StartAdapterOptions): Promise<AdapterHandle>;
   /** Pids of every process this control plane started (watchdogs included) that still run. */
@@ -151,6 +153,7 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
       applyManifests: (input) => applier.apply(input),
       pathFor: (apiVersion, kind, namespace, name) => applier.pathFor(apiVersion, kind, namespace, name),
       setBuildLog: (namespace, name, text) => apiFront.setBuildLog(namespace, name, text),
+      apiCallsWith: (token) => apiFront.callsWith(token),
       async startAdapter(adapterOptions) {
         const adapter = await startAdapter(
           { binary: binaries.receiveAdapter, logDir, front: apiFront, applier, timeoutMs },
