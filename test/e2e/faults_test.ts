@@ -199,8 +199,11 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
 
     const counts = submissionsPerBuild(ns);
     assert.deepEqual(Object.fromEntries(counts), Object.fromEntries(builds.map((name) => [name, name === interrupted ? 2 : 1])));
-    const again = thoth.submissions.filter((submission) => submission.body?.build_log?.metadata === `${ns}/${interrupted}`)[1];
-    assert.equal((again?.response['output_image_analysis'] as { cached?: boolean } | null)?.cached, true, 'Thoth answered the second submission from its cache');
+    const [once, again] = thoth.submissions
+      .filter((submission) => submission.body?.build_log?.metadata === `${ns}/${interrupted}`)
+      .map((submission) => submission.response['output_image_analysis'] as { analysis_id?: string; cached?: boolean } | null);
+    assert.equal(again?.cached, true, 'Thoth answered the second submission from its cache');
+    assert.equal(again?.analysis_id, once?.analysis_id);
     assert.equal(await resubmissions(second), 1, 'the takeover is counted');
   });
 
@@ -222,6 +225,13 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
       timeoutMs: 60_000,
       onTimeout: tail(first),
     });
+    // One event at a time: while this one waits for Thoth, the adapter sends nothing else, not
+    // the other Builds' events, not the updates each renewal of the claim causes.
+    const delivered = address.requests();
+    const claim = async () => (await listBuilds(ns)).map((build) => build.metadata.annotations?.[ANNOTATIONS.claim]).find((value) => value !== undefined);
+    const seen = new Set([await claim()]);
+    await waitFor(async () => (seen.add(await claim()).size >= 3 ? true : undefined), { what: 'two renewals of the claim', timeoutMs: 30_000 });
+    assert.equal(address.requests(), delivered, 'nothing more was delivered while one event was in flight');
     await kill9(first);
     address.setUpstreams([]);
 

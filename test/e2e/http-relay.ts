@@ -16,15 +16,19 @@ export interface HttpRelay {
   withholdNext(count: number, status: number): void;
   /** Answers withheld so far. */
   withheld(): number;
+  /** Requests received so far, counted on arrival. */
+  requests(): number;
   close(): Promise<void>;
 }
 
 export async function startHttpRelay(upstreams: readonly string[] = []): Promise<HttpRelay> {
   let targets = [...upstreams];
   let turn = 0;
+  let received = 0;
   const withholding = { count: 0, status: 0, done: 0 };
   const held = new Set<http.ServerResponse>();
   const server = http.createServer((request, response) => {
+    received += 1;
     const target = targets[turn++ % Math.max(targets.length, 1)];
     if (target === undefined) {
       request.socket.destroy();
@@ -60,6 +64,7 @@ export async function startHttpRelay(upstreams: readonly string[] = []): Promise
       withholding.status = status;
     },
     withheld: () => withholding.done,
+    requests: () => received,
     async close() {
       for (const response of held) response.destroy();
       server.closeAllConnections();
