@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import { ANNOTATIONS } from '../../functions/domain/annotations.js';
 import type { AdapterHandle } from '../harness/adapter.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
@@ -63,6 +63,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
   let thoth: ThothStub;
   /** In front of Thoth: can withhold an accepted answer from the function. */
   let thothFront: HttpRelay;
+  /** What a scenario started, stopped when it ends: the next one runs alone. */
   const cleanups: (() => Promise<unknown>)[] = [];
   const digests = new Map<string, string>();
 
@@ -72,8 +73,11 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     thothFront = await startHttpRelay([thoth.url]);
   });
 
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  });
+
   after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
     await thothFront?.close();
     await thoth?.close();
     await registry?.stop();
@@ -343,7 +347,8 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     await allMarked(ns, all, tail(fn));
     assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(all.map((name) => [name, 1])));
 
-    // An idle sweep: one LIST page of Builds, and not one GET or PATCH of a Build.
+    // An idle sweep: one LIST page of Builds, and not one GET or PATCH of a Build. Nothing else
+    // lists Builds meanwhile: the other scenarios' adapters and processes are stopped.
     const requests = async () => {
       const text = (await cp.admin.send({ path: '/metrics' })).text;
       const count = (verb: string) =>
