@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it, type TestContext } from 'node:test';
 import { ANNOTATIONS } from '../../functions/domain/annotations.js';
 import type { AdapterHandle } from '../harness/adapter.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
@@ -173,11 +173,14 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     await fn.stop();
   }
 
+  /** The counts behind each scenario, in the test report. */
+  const report = (t: TestContext, ns: string, extra: Readonly<Record<string, unknown>>) =>
+    t.diagnostic(JSON.stringify({ perBuild: Object.fromEntries(submissionsPerBuild(ns)), ...extra }));
   const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
   const resubmissions = (fn: RunningFunction) => metricTotal(fn.url, /^build_watcher_resubmissions_total\{/);
   const tail = (fn: RunningFunction) => () => fn.lines.slice(-30).join('\n');
 
-  it('function kill -9 after Thoth accepted, before the mark: the one stated duplicate, answered from cache and counted', async () => {
+  it('function kill -9 after Thoth accepted, before the mark: the one stated duplicate, answered from cache and counted', async (t) => {
     const ns = 'faults-fn-window';
     await namespace(ns);
     const address = await startHttpRelay();
@@ -209,9 +212,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     assert.equal(again?.cached, true, 'Thoth answered the second submission from its cache');
     assert.equal(again?.analysis_id, once?.analysis_id);
     assert.equal(await resubmissions(second), 1, 'the takeover is counted');
+    report(t, ns, { sweep: summary });
   });
 
-  it('function kill -9 while a submission is in flight (Thoth stalled), then a restart and one sweep: 0 lost, 0 twice', async () => {
+  it('function kill -9 while a submission is in flight (Thoth stalled), then a restart and one sweep: 0 lost, 0 twice', async (t) => {
     const ns = 'faults-fn-stall';
     await namespace(ns);
     const address = await startHttpRelay();
@@ -248,9 +252,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
 
     assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
     assert.equal(await resubmissions(second), 1, 'the stalled Build was taken over from its dead holder');
+    report(t, ns, { sweep: summary, delivered });
   });
 
-  it('command line: watch kill -9 mid-burst; analyze-existing counts the dead claim busy and exits 0; a restarted watch takes it over', async () => {
+  it('command line: watch kill -9 mid-burst; analyze-existing counts the dead claim busy and exits 0; a restarted watch takes it over', async (t) => {
     const ns = 'faults-cli';
     await namespace(ns);
     const env = { KUBECONFIG: await cp.kubeconfigForServiceAccount(ns, 'watcher'), THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1' };
@@ -288,9 +293,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
     restarted.child.kill('SIGTERM');
     assert.equal(await restarted.exited, 0);
+    report(t, ns, { analyzeExisting: existing.output.stdout.trim() });
   });
 
-  it('2 replicas behind one address while Thoth answers 503: one sweep completes, 0 lost, 0 twice', async () => {
+  it('2 replicas behind one address while Thoth answers 503: one sweep completes, 0 lost, 0 twice', async (t) => {
     const ns = 'faults-replicas';
     await namespace(ns);
     const [a, b] = await Promise.all([functionFor(ns), functionFor(ns)]);
@@ -314,9 +320,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     // An object the other replica is working on right now is busy: that replica finishes it.
     await allMarked(ns, builds, () => `${tail(a)()}\n---\n${tail(b)()}`);
     assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
+    report(t, ns, { sweep: summary, resubmissions: (await resubmissions(a)) + (await resubmissions(b)) });
   });
 
-  it('adapter kill -9 mid-burst: a restart replays nothing, one sweep submits the rest, 0 twice; an idle sweep costs one LIST', async () => {
+  it('adapter kill -9 mid-burst: a restart replays nothing, one sweep submits the rest, 0 twice; an idle sweep costs one LIST', async (t) => {
     const ns = 'faults-adapter';
     await namespace(ns);
     const fn = await functionFor(ns);
@@ -347,8 +354,13 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     await allMarked(ns, all, tail(fn));
     assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(all.map((name) => [name, 1])));
 
-    // An idle sweep: one LIST page of Builds, and not one GET or PATCH of a Build. Nothing else
-    // lists Builds meanwhile: the other scenarios' adapters and processes are stopped.
+    // An idle sweep: one LIST page of Builds, and not one GET or PATCH of a Build. Counted at the
+    // API server, so it is measured alone: the other scenarios' processes are stopped, and so
+    // are this adapter and this function (the adapter still delivers the echoes of the marks,
+    // and each costs a GET); a fresh replica sweeps.
+    await adapter.stop();
+    await fn.stop();
+    const sweeper = await functionFor(ns);
     const requests = async () => {
       const text = (await cp.admin.send({ path: '/metrics' })).text;
       const count = (verb: string) =>
@@ -359,9 +371,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
       return { list: count('LIST'), get: count('GET'), patch: count('PATCH') };
     };
     const before = await requests();
-    const idle = await sweep(fn.url);
+    const idle = await sweep(sweeper.url);
     const spent = await requests();
     assert.equal(idle.picked, 0);
     assert.deepEqual({ list: spent.list - before.list, get: spent.get - before.get, patch: spent.patch - before.patch }, { list: 1, get: 0, patch: 0 });
+    report(t, ns, { sweep: summary, idle });
   });
 });
