@@ -296,10 +296,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     report(t, ns, { analyzeExisting: existing.output.stdout.trim() });
   });
 
-  it('2 replicas behind one address while Thoth answers 503: one sweep completes, 0 lost, 0 twice', async (t) => {
+  it('2 replicas behind one address: Thoth answering 503 loses nothing; a sweep counts the other replica\'s live claim busy; after that replica\'s kill -9, one sweep: 0 lost, 0 twice', async (t) => {
     const ns = 'faults-replicas';
     await namespace(ns);
-    const [a, b] = await Promise.all([functionFor(ns), functionFor(ns)]);
+    const [a, b] = await Promise.all([functionFor(ns, { HOSTNAME: 'replica-a' }), functionFor(ns, { HOSTNAME: 'replica-b' })]);
     const address = await startHttpRelay([a.url, b.url]);
     cleanups.push(() => address.close());
     await adapterFor(ns, address.url);
@@ -314,13 +314,41 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
       timeoutMs: 90_000,
     });
     await waitFor(() => noLiveClaim(ns), { what: 'claims left by failed attempts to expire', timeoutMs: 30_000 });
-    const summary = await sweep(address.url);
-    assert.equal(summary.failed, 0, JSON.stringify(summary));
-    assert.equal(summary.complete, true, JSON.stringify(summary));
+    const afterOutage = await sweep(address.url);
+    assert.equal(afterOutage.failed, 0, JSON.stringify(afterOutage));
+    assert.equal(afterOutage.complete, true, JSON.stringify(afterOutage));
     // An object the other replica is working on right now is busy: that replica finishes it.
     await allMarked(ns, builds, () => `${tail(a)()}\n---\n${tail(b)()}`);
-    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
-    report(t, ns, { sweep: summary, resubmissions: (await resubmissions(a)) + (await resubmissions(b)) });
+
+    // One replica holds a live claim, its submission stalled; Builds that finish meanwhile wait
+    // behind that event in the adapter, so only the other replica's sweep can submit them.
+    const stalledBefore = thoth.requests.filter((request) => request.status === 'stalled').length;
+    thoth.stallNext(1);
+    await finishBuilds(ns, ['held']);
+    await waitFor(async () => (thoth.requests.filter((request) => request.status === 'stalled').length > stalledBefore ? true : undefined), {
+      what: 'a submission in flight',
+      timeoutMs: 60_000,
+    });
+    const claim = (await listBuilds(ns)).find((build) => build.metadata.name === 'held')?.metadata.annotations?.[ANNOTATIONS.claim] ?? '';
+    const [holder, other] = claim.startsWith('replica-a-') ? [a, b] : [b, a];
+    const waiting = names('later', 2);
+    await finishBuilds(ns, waiting);
+    const meanwhile = await sweep(other.url);
+    assert.deepEqual(
+      { submitted: meanwhile.submitted, busy: meanwhile.busy, failed: meanwhile.failed, complete: meanwhile.complete },
+      { submitted: 2, busy: 1, failed: 0, complete: true },
+      JSON.stringify(meanwhile),
+    );
+
+    await kill9(holder);
+    address.setUpstreams([other.url]);
+    await waitFor(() => noLiveClaim(ns), { what: 'the dead replica\'s claim to expire', timeoutMs: 30_000 });
+    const afterCrash = await sweep(other.url);
+    assert.equal(afterCrash.failed, 0, JSON.stringify(afterCrash));
+    const all = [...builds, 'held', ...waiting];
+    await allMarked(ns, all, tail(other));
+    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(all.map((name) => [name, 1])));
+    report(t, ns, { afterOutage, meanwhile, afterCrash, resubmissions: await resubmissions(other) });
   });
 
   it('adapter kill -9 mid-burst: a restart replays nothing, one sweep submits the rest, 0 twice; an idle sweep costs one LIST', async (t) => {
