@@ -51,8 +51,10 @@ export async function watchCommand(context: CommandContext): Promise<number> {
         countSubmission(outcome);
         if (outcome.kind === 'ignored') log.debug({ object: describe(object) }, `ignored: ${outcome.reason}`);
         // Claimed by a live process (say, a predecessor killed mid-work): tried again until
-        // its lease has expired, then taken over.
-        if (outcome.kind === 'busy') return 'retry';
+        // its lease has expired, then taken over. A claim seen in the listed or watched object
+        // ('claimed-elsewhere') too: the function leaves that to the next sweep, but here the
+        // next chance would be the resync, 30 minutes away.
+        if (outcome.kind === 'busy' || (outcome.kind === 'ignored' && outcome.reason === 'claimed-elsewhere')) return 'retry';
         return 'done';
       } catch (error) {
         const failure = asFailure(error);

@@ -338,6 +338,17 @@ describe('event routing', () => {
     assert.deepEqual(matching(installed, { ...scheduled, buildwatcher: '' }), [], 'another PingSource is ignored');
   });
 
+  it('sweeps every 5 minutes at most, with the add-on and in the direct-sink variant: recovery takes minutes, not hours', () => {
+    for (const recipe of [RECIPES.find((r) => r.name.includes('optional'))!, RECIPES.find((r) => r.name === 'direct-sink')!]) {
+      const pings = ofKind(installedBy(recipe), 'PingSource').filter((ping) => ping.metadata.name === 'build-watcher-sweep');
+      assert.equal(pings.length, 1, recipe.name);
+      const [minute, ...rest] = String(field(pings[0]!, 'spec', 'schedule')).split(' ');
+      const every = /^\*\/(\d+)$/.exec(minute ?? '')?.[1];
+      assert.ok(every !== undefined && Number(every) <= 5, `${recipe.name}: ${minute ?? ''}`);
+      assert.deepEqual(rest, ['*', '*', '*', '*'], recipe.name);
+    }
+  });
+
   it('sends straight to the function without a Broker (direct-sink)', () => {
     const installed = installedBy(RECIPES.find((r) => r.name === 'direct-sink')!);
     assert.deepEqual(ofKind(installed, 'Broker'), []);
