@@ -17,7 +17,11 @@ import type { ControlPlane } from '../harness/controlplane.js';
 import { startEventSink } from '../harness/event-sink.js';
 import type { EventSink } from '../harness/event-sink.js';
 import type { Eventing } from '../harness/eventing.js';
-import { startFunction, type RunningFunction } from '../function/run-function.js';
+import { startFunction } from '../function/run-function.js';
+import type { RunningFunction as BareFunction } from '../function/run-function.js';
+
+/** The function's process, as the Service's one revision (its pid: the benchmark reads its RSS). */
+export type RunningFunction = Awaited<ReturnType<typeof startFunction>>;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KNATIVE = path.join(ROOT, 'knative');
@@ -33,10 +37,13 @@ export interface DefaultInstallOptions {
    * passes them says so. Everything else is applied as shipped.
    */
   readonly brokerDelivery?: Readonly<Record<string, unknown>>;
-  /** Also apply knative/optional/sweep/, with this schedule instead of the hourly one. */
-  readonly sweepSchedule?: string;
   /** Extra environment for the function. */
   readonly functionEnv?: Readonly<Record<string, string>>;
+  /**
+   * `broker` (default): knative/ as shipped. `direct`: the direct-sink variant as the README
+   * installs it: the rbac and config files, then knative/variants/direct-sink/.
+   */
+  readonly sink?: 'broker' | 'direct';
 }
 
 export interface DefaultInstall {
@@ -44,6 +51,11 @@ export interface DefaultInstall {
   readonly adapter: AdapterHandle;
   /** The dead-letter receiver: a recorder in place of event_display. */
   readonly deadLetters: EventSink;
+  /**
+   * Applies knative/optional/sweep/ (the PingSource and its Trigger) with `schedule` instead of
+   * the hourly one, and runs the PingSource adapter.
+   */
+  enableScheduledSweep(schedule: string): Promise<void>;
   /** Starts the function again on a new port and points the Service at it. */
   restartFunction(): Promise<RunningFunction>;
   /** Stops the function (its Service's address then refuses connections). */
@@ -52,15 +64,16 @@ export interface DefaultInstall {
 }
 
 export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing, thothUrl: string, options: DefaultInstallOptions = {}): Promise<DefaultInstall> {
-  const shipped = (file: string): Promise<ManifestObject[]> => loadManifests(path.join(KNATIVE, file));
   await cp.applyManifests([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } }]);
   await cp.applyManifests(await shipped('config.yaml'));
   await cp.applyManifests(await shipped('rbac-function.yaml'));
   await cp.applyManifests(await shipped('rbac-adapter.yaml'));
 
   const deadLetters = await startEventSink();
-  await cp.applyManifests(await shipped('dead-letters.yaml'));
-  await eventing.serveService(NAMESPACE, 'build-watcher-dead-letters', Number(new URL(deadLetters.url).port));
+  if (options.sink !== 'direct') {
+    await cp.applyManifests(await shipped('dead-letters.yaml'));
+    await eventing.serveService(NAMESPACE, 'build-watcher-dead-letters', Number(new URL(deadLetters.url).port));
+  }
 
   const functionEnv = {
     KUBECONFIG: await cp.kubeconfigForServiceAccount(NAMESPACE, 'build-watcher-function'),
@@ -73,36 +86,12 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
     ...options.functionEnv,
   };
   let fn: RunningFunction | undefined = await startFunction({ env: functionEnv });
-  const serve = async (running: RunningFunction): Promise<void> => {
+  const serve = async (running: BareFunction): Promise<void> => {
     await eventing.serveService(NAMESPACE, 'build-watcher', Number(new URL(running.url).port));
   };
   try {
     await serve(fn);
-    const broker = await shipped('broker.yaml');
-    if (options.brokerDelivery !== undefined) {
-      for (const object of broker) {
-        const spec = object['spec'] as { delivery: Record<string, unknown> };
-        spec.delivery = { ...spec.delivery, ...options.brokerDelivery };
-      }
-    }
-    await cp.applyManifests(broker);
-    await eventing.defaultBroker(NAMESPACE, BROKER);
-    await eventing.waitReady('eventing.knative.dev/v1', 'Broker', NAMESPACE, BROKER);
-    const triggers = [...(await shipped('triggers-builds.yaml')), ...(await shipped('trigger-sweep.yaml'))];
-    if (options.sweepSchedule !== undefined) {
-      const pingSource = await shipped('optional/sweep/pingsource.yaml');
-      for (const object of pingSource) (object['spec'] as { schedule: string }).schedule = options.sweepSchedule;
-      triggers.push(...(await shipped('optional/sweep/trigger.yaml')));
-      await cp.applyManifests(pingSource);
-    }
-    await cp.applyManifests(triggers);
-    for (const trigger of triggers) await eventing.waitReady('eventing.knative.dev/v1', 'Trigger', NAMESPACE, trigger.metadata.name);
-    if (options.sweepSchedule !== undefined) {
-      await eventing.waitReady('sources.knative.dev/v1', 'PingSource', NAMESPACE, 'build-watcher-sweep');
-      await eventing.startPingAdapter();
-    }
-    const [source] = await shipped('source-builds.yaml');
-    await cp.applyManifests(await shipped('source-builds.yaml'));
+    const [source] = options.sink === 'direct' ? await installDirectSink(cp) : await installBroker(cp, eventing, options);
     const adapter = await eventing.startSourceAdapter(NAMESPACE, source?.metadata.name ?? 'build-watcher-builds');
     return {
       get fn(): RunningFunction {
@@ -111,6 +100,14 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
       },
       adapter,
       deadLetters,
+      async enableScheduledSweep(schedule) {
+        const pingSources = await shipped('optional/sweep/pingsource.yaml');
+        for (const object of pingSources) (object['spec'] as { schedule: string }).schedule = schedule;
+        await applyTriggers(cp, eventing, await shipped('optional/sweep/trigger.yaml'));
+        await cp.applyManifests(pingSources);
+        for (const object of pingSources) await eventing.waitReady('sources.knative.dev/v1', 'PingSource', NAMESPACE, object.metadata.name);
+        await eventing.startPingAdapter();
+      },
       async restartFunction() {
         await fn?.stop();
         fn = await startFunction({ env: functionEnv });
@@ -132,4 +129,37 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
     fn = undefined;
     throw error;
   }
+}
+
+const shipped = (file: string): Promise<ManifestObject[]> => loadManifests(path.join(KNATIVE, file));
+
+/** knative/'s Broker (with `brokerDelivery` changes), Triggers and Builds source; answers the source. */
+async function installBroker(cp: ControlPlane, eventing: Eventing, options: DefaultInstallOptions): Promise<ManifestObject[]> {
+  const broker = await shipped('broker.yaml');
+  if (options.brokerDelivery !== undefined) {
+    for (const object of broker) {
+      const spec = object['spec'] as { delivery: Record<string, unknown> };
+      spec.delivery = { ...spec.delivery, ...options.brokerDelivery };
+    }
+  }
+  await cp.applyManifests(broker);
+  await eventing.defaultBroker(NAMESPACE, BROKER);
+  await eventing.waitReady('eventing.knative.dev/v1', 'Broker', NAMESPACE, BROKER);
+  await applyTriggers(cp, eventing, [...(await shipped('triggers-builds.yaml')), ...(await shipped('trigger-sweep.yaml'))]);
+  const source = await shipped('source-builds.yaml');
+  await cp.applyManifests(source);
+  return source;
+}
+
+/** knative/variants/direct-sink/: the Builds source and the sweep PingSource, both sinking to the function. */
+async function installDirectSink(cp: ControlPlane): Promise<ManifestObject[]> {
+  const source = await shipped('variants/direct-sink/source-builds.yaml');
+  await cp.applyManifests(source);
+  await cp.applyManifests(await shipped('variants/direct-sink/pingsource-sweep.yaml'));
+  return source;
+}
+
+async function applyTriggers(cp: ControlPlane, eventing: Eventing, triggers: readonly ManifestObject[]): Promise<void> {
+  await cp.applyManifests(triggers);
+  for (const trigger of triggers) await eventing.waitReady('eventing.knative.dev/v1', 'Trigger', NAMESPACE, trigger.metadata.name);
 }

@@ -4,7 +4,19 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 /** Where a cluster-DNS host's traffic goes on this machine: a loopback port or a Unix socket. */
 export type ProxyTarget = { port: number } | { socketPath: string };
 
+/** One request the proxy forwarded: one hop of an event through the cluster. */
+export interface ProxiedRequest {
+  readonly host: string;
+  readonly path: string;
+  /** CloudEvent attributes from the `ce-*` headers (binary mode), without the prefix. */
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The answer's status; 0 while pending or when the connection broke. */
+  status: number;
+}
+
 export interface ClusterProxy {
+  /** Every request forwarded so far, in arrival order (the demo prints an event's path from it). */
+  readonly requests: readonly ProxiedRequest[];
   /** `http://127.0.0.1:<port>`, for HTTP_PROXY of processes outside the eventing namespace. */
   readonly url: string;
   /** Sends requests for `host` (no port) to `target` from now on. */
@@ -26,6 +38,7 @@ export interface ClusterProxy {
  */
 export async function startClusterProxy(): Promise<ClusterProxy> {
   const exact = new Map<string, ProxyTarget>();
+  const requests: ProxiedRequest[] = [];
   const patterns: { match: (host: string) => boolean; target: ProxyTarget }[] = [];
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const targetFor = (host: string): ProxyTarget | undefined =>
@@ -44,6 +57,12 @@ export async function startClusterProxy(): Promise<ClusterProxy> {
       req.socket.destroy();
       return;
     }
+    const attributes: Record<string, string> = {};
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (key.startsWith('ce-') && typeof value === 'string') attributes[key.slice(3)] = value;
+    }
+    const record: ProxiedRequest = { host: url.hostname, path: url.pathname, attributes, status: 0 };
+    requests.push(record);
     const upstream = request(
       {
         ...('port' in target ? { host: '127.0.0.1', port: target.port } : { socketPath: target.socketPath }),
@@ -53,6 +72,7 @@ export async function startClusterProxy(): Promise<ClusterProxy> {
         headers: { ...req.headers, host: url.host },
       },
       (answer) => {
+        record.status = answer.statusCode ?? 0;
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
@@ -77,6 +97,7 @@ export async function startClusterProxy(): Promise<ClusterProxy> {
 
   return {
     url: `http://127.0.0.1:${address.port}`,
+    requests,
     route: (host, target) => void exact.set(host, target),
     routeMatching: (match, target) => void patterns.push({ match, target }),
     listenUnix: async (socketPath) => void (await open({ path: socketPath })),
@@ -93,4 +114,25 @@ export async function startClusterProxy(): Promise<ClusterProxy> {
       );
     },
   };
+}
+
+/**
+ * POSTs through the proxy to a cluster-DNS URL (fetch has no proxy support); answers the status
+ * and body. For tests that send to the Broker as an in-cluster client would.
+ */
+export function postViaProxy(proxyUrl: string, url: string, headers: Readonly<Record<string, string>>, body: string): Promise<{ status: number; body: string }> {
+  const proxy = new URL(proxyUrl);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: proxy.hostname, port: Number(proxy.port), method: 'POST', path: url, headers: { ...headers, host: new URL(url).host } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
 }

@@ -24,7 +24,7 @@ import type { AdapterHandle } from './adapter.js';
 import { loadManifests } from './apply.js';
 import type { ManifestObject } from './apply.js';
 import { startClusterProxy } from './cluster-proxy.js';
-import type { ClusterProxy } from './cluster-proxy.js';
+import type { ClusterProxy, ProxiedRequest } from './cluster-proxy.js';
 import { eventingBinaries, goModuleDir } from './components.js';
 import type { ControlPlane } from './controlplane.js';
 import { answersHttp, NETNS_PORTS, startEventingNetns } from './eventing-netns.js';
@@ -42,6 +42,8 @@ export type EventingComponent = 'ingress' | 'filter' | 'dispatcher' | 'controlle
 export interface Eventing {
   /** HTTP_PROXY for processes outside the namespace that must reach cluster-DNS addresses. */
   readonly proxyUrl: string;
+  /** Every request between components and to Services so far: each hop of each event. */
+  readonly hops: readonly ProxiedRequest[];
   /** Serving stand-in: the Service answers on this loopback port (see serving-stand-in.ts). */
   serveService(namespace: string, name: string, port: number): Promise<string>;
   /**
@@ -193,6 +195,7 @@ export async function startEventing(cp: ControlPlane, options: { timeoutMs?: num
 
   return {
     proxyUrl: clusterProxy.url,
+    hops: clusterProxy.requests,
     serveService: (namespace, name, port) => serveKnativeService(cp, clusterProxy, { namespace, name, port }),
     async defaultBroker(namespace, name) {
       const broker = await readObject('eventing.knative.dev/v1', 'Broker', namespace, name);
