@@ -41,18 +41,28 @@ async function stopAll(parts: Parts): Promise<void> {
   await parts.cp?.stop();
 }
 
-/** `broker-filter…/triggers/<ns>/<trigger>/<uid>` → `Trigger <trigger>`; other hosts by their Service. */
-function describeHop(hop: ProxiedRequest): string {
-  const trigger = /^\/triggers\/[^/]+\/([^/]+)\//.exec(hop.path)?.[1];
-  if (hop.host.startsWith('broker-ingress.')) return `Broker ${hop.path.split('/')[2] ?? '?'} (ingress)`;
-  if (hop.host.startsWith('broker-filter.')) return `Trigger ${trigger ?? '?'} (filter)`;
-  if (hop.host.includes('-kn-channel.')) return `InMemoryChannel ${hop.host.split('.')[0]?.replace(/-kn-channel$/, '') ?? '?'}`;
-  return `Service ${hop.host.split('.')[0] ?? '?'}`;
+interface TriggerJson {
+  metadata: { name: string };
+  spec: { filter?: { attributes?: Record<string, string> } };
 }
 
-function printPath(hops: readonly ProxiedRequest[], matches: (hop: ProxiedRequest) => boolean): void {
-  for (const hop of hops.filter(matches)) {
-    console.log(`    ${hop.attributes['type'] ?? '-'}  →  ${describeHop(hop).padEnd(48)} answered ${hop.status || 'nothing'}`);
+/**
+ * One line per event: each hop the proxy forwarded for that CloudEvent id, and which Triggers'
+ * filters it passes. (The filters answer non-matching events 200 without forwarding, so the
+ * match is read from the Triggers' own `spec.filter`, exact attributes as Knative matches them.)
+ */
+function printPaths(hops: readonly ProxiedRequest[], triggers: readonly TriggerJson[], matches: (hop: ProxiedRequest) => boolean): void {
+  const ids = [...new Set(hops.filter(matches).map((hop) => hop.attributes['id'] ?? ''))];
+  for (const id of ids) {
+    const path = hops.filter((hop) => hop.attributes['id'] === id);
+    const attributes = path[0]?.attributes ?? {};
+    const passing = triggers.filter((t) => Object.entries(t.spec.filter?.attributes ?? {}).every(([key, value]) => attributes[key] === value));
+    const answer = (host: string): string => String(path.find((hop) => hop.host.startsWith(host))?.status ?? '-');
+    const fn = path.find((hop) => hop.host === `build-watcher.${NS}.svc.cluster.local`);
+    console.log(`  ${attributes['type'] ?? '?'}`);
+    console.log(`    → Broker build-watcher (ingress ${answer('broker-ingress.')}) → InMemoryChannel (dispatcher ${answer('build-watcher-kne-trigger-kn-channel.')})`);
+    console.log(`    → Triggers: ${passing.length === 0 ? 'none matches: dropped' : passing.map((t) => t.metadata.name).join(', ')}`);
+    if (fn !== undefined) console.log(`    → Service build-watcher (the function) answered ${fn.status}${fn.status === 200 ? ' with a reply CloudEvent (below)' : ''}`);
   }
 }
 
@@ -119,16 +129,15 @@ async function main(): Promise<void> {
       return build.metadata.annotations?.[`${PREFIX}submitted-at`] !== undefined ? build.metadata.annotations : undefined;
     }, { timeoutMs: 60_000, what: 'the Build to be marked' });
     for (const [key, value] of Object.entries(annotations)) if (key.startsWith(PREFIX)) console.log(`  ${key}: ${value}`);
-    const events = (await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` })) as { items: { type: string; reason: string; message: string }[] };
-    for (const event of events.items) console.log(`  Event ${event.type} ${event.reason}: ${event.message}`);
+    const events = (await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` })) as { items: { type: string; reason: string; message: string; involvedObject: { name: string } }[] };
+    for (const event of events.items.filter((e) => e.involvedObject.name === 'demo-app-1')) console.log(`  Event ${event.type} ${event.reason}: ${event.message}`);
 
-    step('the path the events took (every hop through cluster DNS, as the components sent it)');
-    console.log('  ApiServerSource build-watcher-builds (adapter) → Broker → InMemoryChannel → a filter per Trigger → function');
-    printPath(eventing.hops, (hop) => hop.attributes['name'] === 'demo-app-1');
-    const reply = eventing.hops.find((hop) => hop.attributes['type']?.startsWith('dev.build-watcher.analysis.') === true);
-    console.log(`  the function's reply ${reply?.attributes['type'] ?? '(none)'} → back into the Broker, and where it went:`);
-    printPath(eventing.hops, (hop) => hop.attributes['type']?.startsWith('dev.build-watcher.analysis.') === true);
-    console.log('  (a filter that answers without forwarding dropped it: no shipped Trigger matches a reply type)');
+    step('the path each event took (every hop through cluster DNS, as the components sent it)');
+    const triggers = ((await cp.admin.json({ path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers` })) as { items: TriggerJson[] }).items;
+    console.log(`  the Build's events, from the ApiServerSource's adapter (K_SINK = the Broker's address):`);
+    printPaths(eventing.hops, triggers, (hop) => hop.attributes['name'] === 'demo-app-1');
+    console.log(`  the function's replies, published back into the Broker:`);
+    printPaths(eventing.hops, triggers, (hop) => hop.attributes['type']?.startsWith('dev.build-watcher.analysis.') === true);
 
     if (values.once) return;
     step(`running: create Builds in namespace ${NS} with the admin kubeconfig ${cp.adminKubeconfigPath}; Ctrl-C stops everything`);
