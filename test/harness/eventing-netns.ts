@@ -1,6 +1,6 @@
 /**
- * A private network namespace (`unshare -rn`: a user namespace too, so no privilege is needed)
- * with its own loopback, for the Knative Eventing components. They bind fixed ports on every
+ * A private network namespace (`unshare --net`; for a user other than root with a user namespace
+ * too, `unshare -rn`, so no privilege is needed) with its own loopback, for the Knative Eventing components. They bind fixed ports on every
  * interface (the InMemoryChannel dispatcher hard-codes :8080, probes and pprof have defaults),
  * which would clash with each other, with the receive adapter's :8080 and with other test runs on
  * the machine. Inside, ports are fixed and nobody else's; the bridge (netns-bridge.ts) is the only
@@ -53,12 +53,14 @@ export async function startEventingNetns(dir: string, logDir: string, timeoutMs:
       { socketPath: sockets.dispatcher, port: NETNS_PORTS.dispatcher },
     ],
   };
+  // root needs no user namespace (and some hosts forbid unprivileged ones to everyone else).
+  const asRoot = process.getuid?.() === 0;
+  const userns = asRoot ? [] : ['--user'];
   const bridge = startProcess({
     name: 'netns-bridge',
     command: 'unshare',
     args: [
-      '--user',
-      '--map-root-user',
+      ...(asRoot ? [] : ['--user', '--map-root-user']),
       '--net',
       'bash',
       '-c',
@@ -88,7 +90,7 @@ export async function startEventingNetns(dir: string, logDir: string, timeoutMs:
       startProcess({
         ...options,
         command: 'nsenter',
-        args: ['--target', pid, '--user', '--net', '--preserve-credentials', options.command, ...options.args],
+        args: ['--target', pid, ...userns, '--net', '--preserve-credentials', options.command, ...options.args],
       }),
   };
 }
