@@ -206,7 +206,7 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
   });
 
   for (const component of ['dispatcher', 'ingress', 'filter'] as const satisfies readonly EventingComponent[]) {
-    it(`a restart of the ${component} mid-burst loses at most what was in flight, and one sweep recovers it`, async (t) => {
+    it(`a restart of the ${component} mid-burst: one sweep recovers what it lost, each Build submitted once`, async (t) => {
       const before = thoth.submissions.length;
       const prefix = `restart-${component}-`;
       for (let i = 1; i <= 5; i++) await build(`${prefix}${i}`);
