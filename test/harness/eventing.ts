@@ -47,9 +47,10 @@ export interface Eventing {
   /** Serving stand-in: the Service answers on this loopback port (see serving-stand-in.ts). */
   serveService(namespace: string, name: string, port: number): Promise<string>;
   /**
-   * STAND-IN for the one defaulting of Eventing's admission webhook (not run here) that the
-   * reconcilers depend on: a Broker without `spec.config` gets the channel configuration named
-   * by `config-br-defaults`, as the webhook writes it on create. Call it after applying a Broker.
+   * STAND-IN for the defaulting of Eventing's admission webhook (not run here) that the
+   * reconcilers depend on: a Broker without them gets the class annotation and `spec.config`
+   * that `config-br-defaults` names, as the webhook writes them on create. Call it after
+   * applying a Broker.
    */
   defaultBroker(namespace: string, name: string): Promise<void>;
   /** Waits until the object's Ready condition is True; returns the object. */
@@ -199,17 +200,27 @@ export async function startEventing(cp: ControlPlane, options: { timeoutMs?: num
     serveService: (namespace, name, port) => serveKnativeService(cp, clusterProxy, { namespace, name, port }),
     async defaultBroker(namespace, name) {
       const broker = await readObject('eventing.knative.dev/v1', 'Broker', namespace, name);
-      if ((broker['spec'] as { config?: unknown } | undefined)?.config !== undefined) return;
       const defaults = await readObject('v1', 'ConfigMap', SYSTEM_NAMESPACE, 'config-br-defaults');
       const text = (defaults['data'] as Record<string, string> | undefined)?.['default-br-config'] ?? '';
-      const parsed = parse(text) as { clusterDefault?: { apiVersion?: string; kind?: string; name?: string; namespace?: string } } | null;
-      const config = parsed?.clusterDefault;
-      if (config?.kind === undefined || config.name === undefined) throw new Error('config-br-defaults names no cluster default');
+      type Default = { brokerClass?: string; apiVersion?: string; kind?: string; name?: string; namespace?: string };
+      const config = (parse(text) as { clusterDefault?: Default } | null)?.clusterDefault;
+      if (config?.kind === undefined || config.name === undefined || config.brokerClass === undefined) {
+        throw new Error('config-br-defaults names no cluster default');
+      }
+      const metadata = broker['metadata'] as { annotations?: Record<string, string> };
+      const classKey = 'eventing.knative.dev/broker.class';
+      const patch = {
+        ...(metadata.annotations?.[classKey] === undefined ? { metadata: { annotations: { [classKey]: config.brokerClass } } } : {}),
+        ...((broker['spec'] as { config?: unknown } | undefined)?.config === undefined
+          ? { spec: { config: { apiVersion: config.apiVersion, kind: config.kind, name: config.name, namespace: config.namespace } } }
+          : {}),
+      };
+      if (Object.keys(patch).length === 0) return;
       await cp.admin.json({
         method: 'PATCH',
         path: await cp.pathFor('eventing.knative.dev/v1', 'Broker', namespace, name),
         contentType: 'application/merge-patch+json',
-        body: { spec: { config: { apiVersion: config.apiVersion, kind: config.kind, name: config.name, namespace: config.namespace } } },
+        body: patch,
       });
     },
     waitReady: (apiVersion, kind, namespace, name, waitMs = timeoutMs) =>
