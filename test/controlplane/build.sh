@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, etcd and Knative's ApiServerSource receive adapter from the Go module
-# proxy into a cache outside the repo, keyed by version, and fetches the modules whose CRDs the
-# test harness installs. Idempotent: when the binaries exist it returns in seconds.
+# Builds kube-apiserver, etcd, Knative's ApiServerSource receive adapter and the Knative Eventing
+# components of the default install (Broker ingress and filter, InMemoryChannel dispatcher,
+# PingSource adapter, and one process with their reconcilers) from the Go module proxy into a
+# cache outside the repo, keyed by version, and fetches the modules whose CRDs the test harness
+# installs. Idempotent: when the binaries exist it returns in seconds.
 # Prints the binaries' directory on stdout (progress goes to stderr).
 # Versions: versions.env, written by generate.sh.
 set -euo pipefail
@@ -38,10 +40,15 @@ done
 build kube-apiserver kube k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
 build etcd etcd go.etcd.io/etcd/server/v3
 build apiserver_receive_adapter adapter knative.dev/eventing/cmd/apiserver_receive_adapter
+build eventing_controllers eventing ./controllers
+build broker_ingress eventing knative.dev/eventing/cmd/broker/ingress
+build broker_filter eventing knative.dev/eventing/cmd/broker/filter
+build imc_dispatcher eventing knative.dev/eventing/cmd/in_memory/channel_dispatcher
+build mtping eventing knative.dev/eventing/cmd/mtping
 
 # The harness reads CRDs out of these modules; download them now so tests never do.
 for mod in "knative.dev/eventing@$EVENTING_VERSION" "github.com/tektoncd/pipeline@$TEKTON_VERSION" \
-  "github.com/shipwright-io/build@$SHIPWRIGHT_VERSION"; do
+  "github.com/shipwright-io/build@$SHIPWRIGHT_VERSION" "knative.dev/serving@$SERVING_VERSION"; do
   (cd / && GOFLAGS=-mod=mod go mod download "$mod")
 done
 

@@ -35,6 +35,11 @@ export interface StartAdapterOptions {
   waitForWatches?: boolean;
   /** How long to wait for the watches (default: the control plane's ready timeout, 120 s). */
   watchTimeoutMs?: number;
+  /**
+   * Environment that wins over the one built from these options: e.g. the Deployment the
+   * ApiServerSource reconciler wrote (K_SINK, K_SOURCE_CONFIG, ...) and HTTP_PROXY.
+   */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface AdapterHandle {
@@ -102,12 +107,13 @@ export async function startAdapter(ctx: AdapterContext, options: StartAdapterOpt
     NAME: name,
     NAMESPACE: namespace,
     SYSTEM_NAMESPACE: 'knative-eventing',
-    KUBECONFIG: options.kubeconfigPath,
     K_LOGGING_CONFIG: '{}',
-    // Its pprof server otherwise takes :8008 on every interface; port 0 keeps adapters apart.
-    PROFILING_PORT: '0',
     K_OBSERVABILITY_CONFIG: '{}',
     ...(options.ceOverrides ? { K_CE_OVERRIDES: JSON.stringify({ extensions: options.ceOverrides }) } : {}),
+    ...options.env,
+    KUBECONFIG: options.kubeconfigPath,
+    // Its pprof server otherwise takes :8008 on every interface; port 0 keeps adapters apart.
+    PROFILING_PORT: '0',
   };
 
   const started: ManagedProcess[] = [];

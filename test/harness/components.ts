@@ -14,6 +14,8 @@ export interface ComponentVersions {
   eventing: string;
   tekton: string;
   shipwright: string;
+  /** knative.dev/serving: only its Service CRD is installed; Serving does not run. */
+  serving: string;
 }
 
 export interface Binaries {
@@ -40,21 +42,30 @@ export async function readVersions(): Promise<ComponentVersions> {
     eventing: get('EVENTING_VERSION'),
     tekton: get('TEKTON_VERSION'),
     shipwright: get('SHIPWRIGHT_VERSION'),
+    serving: get('SERVING_VERSION'),
   };
 }
 
+/** Knative Eventing's components, built by test/controlplane/build.sh from the eventing module. */
+export interface EventingBinaries {
+  /** Our one process over upstream's reconcilers (test/controlplane/eventing/controllers). */
+  controllers: string;
+  ingress: string;
+  filter: string;
+  dispatcher: string;
+  mtping: string;
+}
+
 /** Same cache layout as test/controlplane/build.sh. */
-export async function locateBinaries(versions: ComponentVersions): Promise<Binaries> {
+function binaryDir(versions: ComponentVersions): string {
   const cacheRoot =
     process.env['BUILD_WATCHER_CACHE'] ??
     join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'build-watcher');
-  const dir = join(cacheRoot, 'controlplane', `${versions.kubernetes}-${versions.etcd}-${versions.eventing}`);
-  const binaries: Binaries = {
-    kubeApiserver: join(dir, 'kube-apiserver'),
-    etcd: join(dir, 'etcd'),
-    receiveAdapter: join(dir, 'apiserver_receive_adapter'),
-  };
-  for (const path of Object.values(binaries)) {
+  return join(cacheRoot, 'controlplane', `${versions.kubernetes}-${versions.etcd}-${versions.eventing}`);
+}
+
+async function mustExist<T extends object>(binaries: T): Promise<T> {
+  for (const path of Object.values(binaries) as string[]) {
     try {
       await access(path);
     } catch {
@@ -62,6 +73,26 @@ export async function locateBinaries(versions: ComponentVersions): Promise<Binar
     }
   }
   return binaries;
+}
+
+export async function locateBinaries(versions: ComponentVersions): Promise<Binaries> {
+  const dir = binaryDir(versions);
+  return mustExist({
+    kubeApiserver: join(dir, 'kube-apiserver'),
+    etcd: join(dir, 'etcd'),
+    receiveAdapter: join(dir, 'apiserver_receive_adapter'),
+  });
+}
+
+export async function eventingBinaries(versions: ComponentVersions): Promise<EventingBinaries> {
+  const dir = binaryDir(versions);
+  return mustExist({
+    controllers: join(dir, 'eventing_controllers'),
+    ingress: join(dir, 'broker_ingress'),
+    filter: join(dir, 'broker_filter'),
+    dispatcher: join(dir, 'imc_dispatcher'),
+    mtping: join(dir, 'mtping'),
+  });
 }
 
 const moduleDirs = new Map<string, Promise<string>>();
