@@ -40,6 +40,11 @@ export type BlobOutcome = 'copied' | 'skipped' | 'mounted';
 const CHUNKED_ONLY = new Set([405, 413, 501]);
 /** PATCH size in chunked uploads: few requests per layer, yet under common request-size limits. */
 const CHUNK_BYTES = 16 * 1024 * 1024;
+/**
+ * A cancel runs on a signal of its own: the copy's signal is already aborted when a sibling
+ * blob failed for good, and the registry should still hear that the upload is abandoned.
+ */
+const CANCEL_TIMEOUT_MS = 5_000;
 
 const short = (digest: string): string => digest.slice(0, digest.indexOf(':') + 13);
 
@@ -186,7 +191,9 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunk
 
 async function cancelUpload(dst: RegistrySession, location: URL, repository: string): Promise<void> {
   try {
-    const res = await dst.request({ method: 'DELETE', path: location.href, what: 'cancel upload', repository });
+    const res = await dst.request({
+      method: 'DELETE', path: location.href, what: 'cancel upload', repository, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
+    });
     discard(res);
   } catch {
     // Best effort: registries purge abandoned uploads themselves.

@@ -34,8 +34,12 @@ import { RegistryError } from './registry-error.js';
 import { RegistrySession } from './registry-session.js';
 import type { RetryPolicy } from '../retry.js';
 
-/** A registry that restarts is answered again within seconds; the first retries come quickly. */
-const REGISTRY_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 10_000 };
+/**
+ * The first retries come quickly, and the waits add up to at least 11.9 s (at most 23.75 s) even
+ * with the unluckiest jitter, so a registry that restarts within 10 s does not fail a copy. The
+ * caller's signal (the delivery's 270 s deadline) bounds the copy as a whole.
+ */
+export const REGISTRY_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 250, maxDelayMs: 8_000 };
 
 export type { CredentialsProvider } from './auth.js';
 export type { RegistryTlsOptions } from './http-transport.js';
@@ -157,12 +161,15 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     }
     return pending;
   };
-  // Promise.all rejects on the first failure; aborting then stops the others at once.
+  // Promise.all rejects on the first failure; aborting then stops the others at once. They are
+  // waited for before the failure goes up, so that their uploads' cancels are sent before the
+  // sessions' sockets are closed.
   const allOrStop = async <T>(tasks: Promise<T>[]): Promise<T[]> => {
     try {
       return await Promise.all(tasks);
     } catch (error) {
       stop.abort();
+      await Promise.allSettled(tasks);
       throw error;
     }
   };

@@ -38,6 +38,11 @@ export interface SessionRequest {
   readonly body?: Buffer | Readable;
   /** Follow redirects by hand (GET and HEAD only). */
   readonly followRedirects?: boolean;
+  /**
+   * Replaces the session's signal for this request: a clean-up (an upload's cancel) must still
+   * go out once the copy has been stopped.
+   */
+  readonly signal?: AbortSignal;
 }
 
 type AuthMode =
@@ -229,11 +234,11 @@ export class RegistrySession {
   }
 
   async #send(method: string, url: URL, headers: OutgoingHttpHeaders, body: Buffer | Readable | undefined,
-    what: string, repository?: string): Promise<IncomingMessage> {
+    what: string, repository?: string, signal: AbortSignal = this.#options.signal): Promise<IncomingMessage> {
     try {
       return await send({
         // Named, as registries and their operators expect of a client.
-        method, url, headers: { 'user-agent': 'build-watcher', ...headers }, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
+        method, url, headers: { 'user-agent': 'build-watcher', ...headers }, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal,
         ...(body === undefined ? {} : { body }),
       });
     } catch (error) {
@@ -252,7 +257,7 @@ export class RegistrySession {
       const headers: OutgoingHttpHeaders = { ...request.headers };
       const authorization = own ? await this.#authorization() : undefined;
       if (authorization !== undefined) headers['authorization'] = authorization;
-      const res = await this.#send(request.method, url, headers, request.body, request.what, request.repository);
+      const res = await this.#send(request.method, url, headers, request.body, request.what, request.repository, request.signal);
       const status = res.statusCode ?? 0;
       if (status === 401 && own && replayable && !reauthenticated) {
         reauthenticated = true;
