@@ -1,6 +1,6 @@
 /**
- * Copies one blob: HEAD the destination and skip it if present; mount it when both sides are
- * one registry; otherwise stream it from the source into one PUT with Content-Length (16 MiB
+ * Copies one blob: mount it when both sides are one registry; else HEAD the destination and
+ * skip it if present; otherwise stream it from the source into one PUT with Content-Length (16 MiB
  * PATCHes then an empty PUT where the registry refuses that), hashing as it flows. Each
  * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
  */
@@ -67,12 +67,16 @@ async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Pr
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
-  const head = await dst.request({
-    method: 'HEAD', path: `/v2/${repository}/blobs/${blob.digest}`, what: 'check blob', repository, followRedirects: true,
-  });
-  discard(head);
-  if (head.statusCode === 200) return 'skipped';
-  if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
+  // A mount answers "already there" by itself, in one request instead of two: a blob the
+  // destination had counts as mounted then.
+  if (!route.mount) {
+    const head = await dst.request({
+      method: 'HEAD', path: `/v2/${repository}/blobs/${blob.digest}`, what: 'check blob', repository, followRedirects: true,
+    });
+    discard(head);
+    if (head.statusCode === 200) return 'skipped';
+    if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
+  }
 
   const mount = route.mount ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}` : '';
   let started = await dst.request({

@@ -118,17 +118,20 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
       'registry request failed; retrying'),
   };
 
-  const sessions = await Promise.allSettled([
-    RegistrySession.open({ ...common, registry: source.registry, tls: options.sourceTls ?? {}, credentials: options.sourceAuth,
-      scopes: [repositoryScope(source.repository, ['pull'])] }),
-    RegistrySession.open({ ...common, registry: destination.registry, tls: options.destinationTls ?? {}, credentials: options.destinationAuth,
-      scopes: [repositoryScope(destination.repository, ['pull', 'push']), ...(mount ? [repositoryScope(source.repository, ['pull'])] : [])] }),
-  ]);
-  const [src, dst] = sessions.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  const sourceOpening = RegistrySession.open({ ...common, registry: source.registry, tls: options.sourceTls ?? {}, credentials: options.sourceAuth,
+    scopes: [repositoryScope(source.repository, ['pull'])] });
+  const destinationOpening = RegistrySession.open({ ...common, registry: destination.registry, tls: options.destinationTls ?? {},
+    credentials: options.destinationAuth,
+    scopes: [repositoryScope(destination.repository, ['pull', 'push']), ...(mount ? [repositoryScope(source.repository, ['pull'])] : [])] });
+  // The source's manifest is read while the destination is still being opened.
+  const topFetch = sourceOpening.then((session) => fetchManifest(session, source.repository, source.digest ?? source.tag ?? 'latest'));
+  const [srcOpened, dstOpened, topFetched] = await Promise.allSettled([sourceOpening, destinationOpening, topFetch]);
+  const src = srcOpened.status === 'fulfilled' ? srcOpened.value : undefined;
+  const dst = dstOpened.status === 'fulfilled' ? dstOpened.value : undefined;
   try {
-    for (const s of sessions) if (s.status === 'rejected') throw s.reason;
-    if (src === undefined || dst === undefined) throw new TypeError('unreachable');
-    return await copyWithSessions(options, src, dst, mount, concurrency, stop);
+    for (const s of [srcOpened, dstOpened, topFetched]) if (s.status === 'rejected') throw s.reason;
+    if (src === undefined || dst === undefined || topFetched.status !== 'fulfilled') throw new TypeError('unreachable');
+    return await copyWithSessions(options, src, dst, topFetched.value, mount, concurrency, stop);
   } catch (error) {
     if (options.signal?.aborted === true) {
       throw new RegistryError('transient', { registry: destination.registry, repository: destination.repository }, 'copy aborted', { cause: error });
@@ -141,8 +144,8 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   }
 }
 
-async function copyWithSessions(options: CopyImageOptions, src: RegistrySession, dst: RegistrySession, mount: boolean,
-  concurrency: number, stop: AbortController): Promise<CopyResult> {
+async function copyWithSessions(options: CopyImageOptions, src: RegistrySession, dst: RegistrySession, top: FetchedManifest,
+  mount: boolean, concurrency: number, stop: AbortController): Promise<CopyResult> {
   const { source, destination, logger } = options;
   const started = Date.now();
   const tally: BlobTally = { copied: 0, skipped: 0, mounted: 0, bytesSent: 0 };
@@ -191,14 +194,17 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     manifestsPushed += 1;
   };
 
-  const top = await fetchManifest(src, source.repository, source.digest ?? source.tag ?? 'latest');
   if (destination.digest !== undefined && destination.digest !== top.digest) {
     throw invalid('destination digest differs from the source image digest');
   }
   const reference = destination.tag ?? top.digest;
-  const atReference = await headManifest(dst, destination.repository, reference);
+  // Both questions at once: is it there under the tag, and is it there at all.
+  const [atReference, atDigest] = await Promise.all([
+    headManifest(dst, destination.repository, reference),
+    reference === top.digest ? undefined : headManifest(dst, destination.repository, top.digest),
+  ]);
   if (atReference !== top.digest) {
-    const present = reference !== top.digest && (await headManifest(dst, destination.repository, top.digest)) === top.digest;
+    const present = reference !== top.digest && atDigest === top.digest;
     if (present) {
       // The content is all there already (registries refuse manifests whose parts are missing): only tag it.
       await pushManifest(dst, destination.repository, reference, top);
