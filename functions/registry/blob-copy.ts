@@ -5,6 +5,7 @@
  * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { byteChunks } from './byte-chunks.js';
 import { DigestVerifier } from './digest-verifier.js';
 import type { VerifyFailure } from './digest-verifier.js';
@@ -119,13 +120,22 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   const repository = route.sourceRepository;
   const where = { registry: route.source.registry, repository };
   const what = `blob ${short(blob.digest)}`;
-  const res = await route.source.request({
-    method: 'GET', path: `/v2/${repository}/blobs/${blob.digest}`, what: `fetch ${what}`, repository, followRedirects: true,
-  });
-  if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch ${what}`);
-  const declared = res.headers['content-length'];
+  const path = `/v2/${repository}/blobs/${blob.digest}`;
+  const raw = await route.source.getBody(path, `fetch ${what}`, repository);
+  let body: Readable;
+  let declared: string | undefined;
+  if (raw.kind === 'body') {
+    body = raw.body;
+    declared = String(raw.contentLength);
+  } else {
+    // Redirected, asked to authenticate again, or anything else: node:http handles it all.
+    const res = await route.source.request({ method: 'GET', path, what: `fetch ${what}`, repository, followRedirects: true });
+    if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch ${what}`);
+    body = res;
+    declared = res.headers['content-length'];
+  }
   if (declared !== undefined && Number(declared) !== blob.size) {
-    res.destroy();
+    body.destroy();
     throw new RegistryError('refused', where, `${what} has ${declared} bytes, its descriptor says ${blob.size}`);
   }
   const fail = (why: VerifyFailure): RegistryError => why === 'too-short'
@@ -136,11 +146,11 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   // be waiting for a token), and an 'error' without a listener would end the process. The
   // failure stays in `verifier.errored`, where `send` finds it.
   verifier.on('error', () => undefined);
-  res.on('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
+  body.on('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
   verifier.once('close', () => {
-    if (!res.complete) res.destroy();
+    if (!body.readableEnded) body.destroy();
   });
-  res.pipe(verifier);
+  body.pipe(verifier);
   return verifier;
 }
 

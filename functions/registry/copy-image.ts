@@ -13,7 +13,7 @@
  *   });
  *   // result.digest equals the source's digest; result.bytesSent is 0 on a re-copy.
  *
- * Order: blobs (HEAD-skipped, mounted within one registry, else streamed), then child
+ * Order: blobs (mounted within one registry, else HEAD-skipped or streamed), then child
  * manifests by digest, then the top manifest under the tag (or by digest without one).
  * Failures are RegistryErrors: kind 'transient' (worth retrying later) or 'refused'.
  */
@@ -74,7 +74,10 @@ export interface CopyResult {
   readonly digest: string;
   readonly mediaType: string;
   readonly blobsCopied: number;
-  /** Blobs found at the destination (inside manifests found there, they are not counted). */
+  /**
+   * Blobs found at the destination (inside manifests found there, they are not counted). Within
+   * one registry, where blobs are mounted without asking first, those count as mounted.
+   */
   readonly blobsSkipped: number;
   readonly blobsMounted: number;
   readonly manifestsPushed: number;

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
 // ESM imports of node:http and node:tls snapshot their lazy exports: http's `WebSocket` loads
@@ -15,6 +16,7 @@ import type { Readable } from 'node:stream';
 // between plain-HTTP loopback registries on a busy machine (measured).
 const builtin = createRequire(import.meta.url);
 const http = builtin('node:http') as typeof import('node:http');
+const net = builtin('node:net') as typeof import('node:net');
 const httpsModule = (): typeof import('node:https') => builtin('node:https') as typeof import('node:https');
 const tlsModule = (): typeof import('node:tls') => builtin('node:tls') as typeof import('node:tls');
 
@@ -35,6 +37,8 @@ export interface Agents {
   readonly http: HttpAgent;
   /** Made on first use. */
   https(): HttpsAgent;
+  /** A new connection outside the pools, with the same TLS settings. */
+  connect(url: URL): Socket;
   destroy(): void;
 }
 
@@ -44,15 +48,22 @@ export async function createAgents(options: RegistryTlsOptions, maxSockets: numb
   const common = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   const plain = new http.Agent(common);
   let secure: HttpsAgent | undefined;
+  const tlsOptions = (): { rejectUnauthorized: boolean; ca?: string[] } => ({
+    rejectUnauthorized: options.verify !== false,
+    ...(extraCa === undefined ? {} : { ca: [...tlsModule().rootCertificates, extraCa] }),
+  });
   const https = (): HttpsAgent => {
-    secure ??= new (httpsModule().Agent)({
-      ...common,
-      rejectUnauthorized: options.verify !== false,
-      ...(extraCa === undefined ? {} : { ca: [...tlsModule().rootCertificates, extraCa] }),
-    });
+    secure ??= new (httpsModule().Agent)({ ...common, ...tlsOptions() });
     return secure;
   };
-  return { http: plain, https, destroy: () => { plain.destroy(); secure?.destroy(); } };
+  const connect = (url: URL): Socket => {
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (url.protocol !== 'https:') return net.connect({ host, port: Number(url.port === '' ? 80 : url.port) });
+    return tlsModule().connect({
+      host, port: Number(url.port === '' ? 443 : url.port), ...tlsOptions(), ...(net.isIP(host) === 0 ? { servername: host } : {}),
+    });
+  };
+  return { http: plain, https, connect, destroy: () => { plain.destroy(); secure?.destroy(); } };
 }
 
 export interface Exchange {

@@ -10,6 +10,8 @@ import { basicAuthorization, parseChallenges, parseTokenResponse, realmProblem }
 import type { Challenge, CredentialsProvider, IssuedToken } from './auth.js';
 import { createAgents, discard, isLoopbackHost, readLimited, send } from './http-transport.js';
 import type { Agents, RegistryTlsOptions } from './http-transport.js';
+import { rawGet } from './raw-body-get.js';
+import type { RawGetAnswer } from './raw-body-get.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
 import { withRetries, type RetryOptions, type RetryPolicy } from '../retry.js';
 
@@ -240,6 +242,23 @@ export class RegistrySession {
         // Named, as registries and their operators expect of a client.
         method, url, headers: { 'user-agent': 'build-watcher', ...headers }, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal,
         ...(body === undefined ? {} : { body }),
+      });
+    } catch (error) {
+      throw networkError(error, this.#where(repository), what);
+    }
+  }
+
+  /**
+   * A GET whose body, when the answer is a plain 200, is read straight off its own connection
+   * (raw-body-get.ts says why); for any other answer the caller asks again with `request`.
+   */
+  async getBody(path: string, what: string, repository?: string): Promise<RawGetAnswer> {
+    const url = new URL(path, this.origin);
+    const authorization = await this.#authorization();
+    try {
+      return await rawGet({
+        url, headers: { 'user-agent': 'build-watcher', ...(authorization === undefined ? {} : { authorization }) },
+        connect: () => this.#agents.connect(url), idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
       });
     } catch (error) {
       throw networkError(error, this.#where(repository), what);
