@@ -46,6 +46,8 @@ const CHUNK_BYTES = 16 * 1024 * 1024;
  * blob failed for good, and the registry should still hear that the upload is abandoned.
  */
 const CANCEL_TIMEOUT_MS = 5_000;
+/** Blobs from this size are read off a socket of their own, outside node:http (raw-body-get.ts). */
+const RAW_BODY_MIN_BYTES = 1024 * 1024;
 
 const short = (digest: string): string => digest.slice(0, digest.indexOf(':') + 13);
 
@@ -121,10 +123,12 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   const where = { registry: route.source.registry, repository };
   const what = `blob ${short(blob.digest)}`;
   const path = `/v2/${repository}/blobs/${blob.digest}`;
-  const raw = await route.source.getBody(path, `fetch ${what}`, repository);
+  // A raw read has a connection of its own (a TLS handshake, on https): worth it for big blobs
+  // only; small ones reuse the pool's kept-alive connections.
+  const raw = blob.size >= RAW_BODY_MIN_BYTES ? await route.source.getBody(path, `fetch ${what}`, repository) : undefined;
   let body: Readable;
   let declared: string | undefined;
-  if (raw.kind === 'body') {
+  if (raw?.kind === 'body') {
     body = raw.body;
     declared = String(raw.contentLength);
   } else {

@@ -19,6 +19,8 @@ export type Tool = (typeof TOOLS)[number];
 
 export interface Measured {
   readonly wallMs: number;
+  /** Ours only: the copy alone, inside the process (start-up and module loading left out). */
+  readonly insideMs?: number;
   readonly cpuMs: number;
   readonly maxRssBytes: number;
 }
@@ -93,11 +95,12 @@ function command(tool: Tool, job: CopyJob, paths: ToolPaths): string[] {
 export async function runTool(tool: Tool, job: CopyJob, paths: ToolPaths): Promise<Measured> {
   const [file, ...args] = command(tool, job, paths);
   const started = performance.now();
-  const { stderr } = await run('/usr/bin/time', ['-f', 'bench-time %U %S %M', file ?? '', ...args], {
+  const { stdout, stderr } = await run('/usr/bin/time', ['-f', 'bench-time %U %S %M', file ?? '', ...args], {
     maxBuffer: 1 << 20, env: { ...process.env, REGCTL_CONFIG: join(dirname(paths.copyChild), 'regctl.json') },
   });
   const wallMs = performance.now() - started;
   const match = /bench-time ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
   if (match === null) throw new Error(`${tool}: no timing from /usr/bin/time: ${stderr.slice(-500)}`);
-  return { wallMs, cpuMs: (Number(match[1]) + Number(match[2])) * 1000, maxRssBytes: Number(match[3]) * 1024 };
+  const measured = { wallMs, cpuMs: (Number(match[1]) + Number(match[2])) * 1000, maxRssBytes: Number(match[3]) * 1024 };
+  return tool === 'ours' ? { ...measured, insideMs: (JSON.parse(stdout) as { ms: number }).ms } : measured;
 }

@@ -8,8 +8,8 @@
  *   60 layers of 100 kB;
  * - a cross-repository mount within one registry;
  * - a re-copy with everything present (ours in-process, warm, as the function calls it).
- * It prints medians of wall time, CPU seconds and peak RSS, and ours against the faster of
- * crane and regctl; it checks that every copy left the source's digests at the destination,
+ * It prints medians of wall time, CPU seconds and peak RSS, ours against the faster of crane
+ * and regctl, and our copy's own time without node's start-up; it checks that every copy left the source's digests at the destination,
  * index children included. A benchmark prints: it asserts nothing about speed.
  * Env: BENCH_TRIALS (default 5), BENCH_COPY_SCALE (default 1, multiplies every size),
  * BENCH_COPY_CASES (comma-separated case names, default all).
@@ -76,16 +76,18 @@ function report(samples: Samples, labels: ReadonlyMap<string, string>): void {
     return `${(median(list.map((m) => m.wallMs)) / 1000).toFixed(3)} s, ${Number.isNaN(cpu) ? '-' : (cpu / 1000).toFixed(2)} s CPU, `
       + `${Number.isNaN(rss) ? '-' : (rss / MiB).toFixed(0)} MiB`;
   };
-  console.log(`\n| case | ${TOOLS.join(' | ')} | ours / faster of crane, regctl | ours CPU / crane CPU |`);
-  console.log(`|---|${TOOLS.map(() => '---|').join('')}---|---|`);
+  console.log(`\n| case | ${TOOLS.join(' | ')} | ours / faster of crane, regctl | ours CPU / crane CPU | ours, the copy alone |`);
+  console.log(`|---|${TOOLS.map(() => '---|').join('')}---|---|---|`);
   for (const [name, byTool] of samples) {
     const wall = (tool: Tool): number => median((byTool.get(tool) ?? []).map((m) => m.wallMs));
     const cpu = (tool: Tool): number => median((byTool.get(tool) ?? []).map((m) => m.cpuMs));
     const best = Math.min(wall('crane'), wall('regctl'));
     const ratio = Number.isNaN(best) ? '-' : (wall('ours') / best).toFixed(2);
     const cpuRatio = cpu('ours') / cpu('crane');
+    const insideMs = median((byTool.get('ours') ?? []).flatMap((m) => (m.insideMs === undefined ? [] : [m.insideMs])));
+    const inside = Number.isNaN(insideMs) ? '-' : `${(insideMs / 1000).toFixed(3)} s`;
     console.log(`| ${labels.get(name) ?? name} | ${TOOLS.map((t) => cell(byTool.get(t))).join(' | ')} | ${ratio} | `
-      + `${Number.isFinite(cpuRatio) ? cpuRatio.toFixed(2) : '-'} |`);
+      + `${Number.isFinite(cpuRatio) ? cpuRatio.toFixed(2) : '-'} | ${inside} |`);
   }
 }
 

@@ -228,4 +228,39 @@ describe('copyImage when connections fail mid-transfer', { timeout: 120_000 }, (
       await restarting.stop();
     }
   });
+  for (const fault of [{ kind: 'drop-response', afterBytes: 1_000_000 }, { kind: 'stall-response', afterBytes: 1_000_000 }] as const) {
+    it(`retries a big blob, read off a socket of its own, whose body is cut mid-way (${fault.kind})`, async () => {
+      const repository = `raw/${fault.kind}`;
+      const image = await pushTestImage(source, { repository, tag: 'v1', layerSizes: [3_000_000] });
+      let cuts = 0;
+      const cutting = await proxy({
+        target: source.url,
+        fault: (req) => (isBlobGet(req.method, req.url) && (req.url ?? '').includes(image.blobDigests[0] ?? '-') && cuts++ === 0 ? fault : undefined),
+      });
+      const result = await copyImage({
+        source: { registry: cutting.host, repository, tag: 'v1' },
+        destination: { registry: destination.host, repository, tag: 'v1' },
+        retry: FAST_RETRY, idleTimeoutMs: 500,
+      });
+      assert.equal(result.digest, image.digest);
+      assert.equal(cuts, 2, 'fetched again after the cut');
+    });
+  }
+
+  it('refuses a big blob, read off a socket of its own, whose bytes do not match its digest', async () => {
+    const repository = 'raw/corrupt';
+    await pushTestImage(source, { repository, tag: 'v1', layerSizes: [3_000_000] });
+    const flipping = await proxy({
+      target: source.url,
+      fault: (req) => (isBlobGet(req.method, req.url) ? { kind: 'flip-response', atByte: 2_000_000 } : undefined),
+    });
+    const error = await copyImage({
+      source: { registry: flipping.host, repository, tag: 'v1' },
+      destination: { registry: destination.host, repository, tag: 'v1' },
+      retry: FAST_RETRY,
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof RegistryError && error.kind === 'refused', String(error));
+    assert.match(error.message, /does not match its digest/);
+    assert.equal(await new TestRegistryClient(destination).getManifest(repository, 'v1'), undefined, 'nothing committed');
+  });
 });
