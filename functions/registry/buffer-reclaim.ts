@@ -5,13 +5,12 @@
  * soft limit) before it collects.
  * A young-generation GC every few MiB streamed frees the Buffers that died young, and now and
  * then a concurrent full GC frees those that lived long enough to be promoted.
- * Measured on a 1 GiB one-layer copy in its own process (node 24, compiled JavaScript, 2 cores
- * at load 8-13): peak RSS 66-70 MiB with it, 90-106 MiB without; CPU 3.6-3.8 s with it,
- * 2.7-2.9 s without. A GC every 2 MiB instead gave 58-62 MiB for 4.3-4.7 s of CPU.
+ * Measured on a 1 GiB one-layer copy in its own process (Node 24, compiled JavaScript, 2 cores
+ * at load 4-6): peak RSS 72-74 MiB with it, 122-124 MiB without, for 0.3-0.7 s more CPU.
  * It needs `--expose-gc`, set here at first use: the flagless ways to make V8 collect were
- * tried and do not help (`vm.measureMemory({ execution: 'eager' })`: 90 MiB and twice the
- * time; `v8.queryObjects`: 69 MiB for 15 s of CPU). It stays for the memory; README
- * "Benchmarks" has the trade-off.
+ * tried (Node 20) and do not help (`vm.measureMemory({ execution: 'eager' })`: 90 MiB and
+ * twice the time; `v8.queryObjects`: 69 MiB for 15 s of CPU). It stays for the memory;
+ * README "Benchmarks" has the trade-off.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
