@@ -1,10 +1,11 @@
 /**
- * Copies one blob: HEAD the destination and skip it if present; mount it when both sides are
- * one registry; otherwise stream it from the source into one PUT with Content-Length (16 MiB
+ * Copies one blob: mount it when both sides are one registry; else HEAD the destination and
+ * skip it if present; otherwise stream it from the source into one PUT with Content-Length (16 MiB
  * PATCHes then an empty PUT where the registry refuses that), hashing as it flows. Each
  * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { byteChunks } from './byte-chunks.js';
 import { DigestVerifier } from './digest-verifier.js';
 import type { VerifyFailure } from './digest-verifier.js';
@@ -40,6 +41,13 @@ export type BlobOutcome = 'copied' | 'skipped' | 'mounted';
 const CHUNKED_ONLY = new Set([405, 413, 501]);
 /** PATCH size in chunked uploads: few requests per layer, yet under common request-size limits. */
 const CHUNK_BYTES = 16 * 1024 * 1024;
+/**
+ * A cancel runs on a signal of its own: the copy's signal is already aborted when a sibling
+ * blob failed for good, and the registry should still hear that the upload is abandoned.
+ */
+const CANCEL_TIMEOUT_MS = 5_000;
+/** Blobs from this size are read off a socket of their own, outside node:http (raw-body-get.ts). */
+const RAW_BODY_MIN_BYTES = 1024 * 1024;
 
 const short = (digest: string): string => digest.slice(0, digest.indexOf(':') + 13);
 
@@ -62,12 +70,16 @@ async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Pr
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
-  const head = await dst.request({
-    method: 'HEAD', path: `/v2/${repository}/blobs/${blob.digest}`, what: 'check blob', repository, followRedirects: true,
-  });
-  discard(head);
-  if (head.statusCode === 200) return 'skipped';
-  if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
+  // A mount answers "already there" by itself, in one request instead of two: a blob the
+  // destination had counts as mounted then.
+  if (!route.mount) {
+    const head = await dst.request({
+      method: 'HEAD', path: `/v2/${repository}/blobs/${blob.digest}`, what: 'check blob', repository, followRedirects: true,
+    });
+    discard(head);
+    if (head.statusCode === 200) return 'skipped';
+    if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
+  }
 
   const mount = route.mount ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}` : '';
   let started = await dst.request({
@@ -110,13 +122,24 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   const repository = route.sourceRepository;
   const where = { registry: route.source.registry, repository };
   const what = `blob ${short(blob.digest)}`;
-  const res = await route.source.request({
-    method: 'GET', path: `/v2/${repository}/blobs/${blob.digest}`, what: `fetch ${what}`, repository, followRedirects: true,
-  });
-  if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch ${what}`);
-  const declared = res.headers['content-length'];
+  const path = `/v2/${repository}/blobs/${blob.digest}`;
+  // A raw read has a connection of its own (a TLS handshake, on https): worth it for big blobs
+  // only; small ones reuse the pool's kept-alive connections.
+  const raw = blob.size >= RAW_BODY_MIN_BYTES ? await route.source.getBody(path, `fetch ${what}`, repository) : undefined;
+  let body: Readable;
+  let declared: string | undefined;
+  if (raw?.kind === 'body') {
+    body = raw.body;
+    declared = String(raw.contentLength);
+  } else {
+    // Redirected, asked to authenticate again, or anything else: node:http handles it all.
+    const res = await route.source.request({ method: 'GET', path, what: `fetch ${what}`, repository, followRedirects: true });
+    if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch ${what}`);
+    body = res;
+    declared = res.headers['content-length'];
+  }
   if (declared !== undefined && Number(declared) !== blob.size) {
-    res.destroy();
+    body.destroy();
     throw new RegistryError('refused', where, `${what} has ${declared} bytes, its descriptor says ${blob.size}`);
   }
   const fail = (why: VerifyFailure): RegistryError => why === 'too-short'
@@ -127,11 +150,11 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   // be waiting for a token), and an 'error' without a listener would end the process. The
   // failure stays in `verifier.errored`, where `send` finds it.
   verifier.on('error', () => undefined);
-  res.on('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
+  body.on('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
   verifier.once('close', () => {
-    if (!res.complete) res.destroy();
+    if (!body.readableEnded) body.destroy();
   });
-  res.pipe(verifier);
+  body.pipe(verifier);
   return verifier;
 }
 
@@ -186,7 +209,9 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunk
 
 async function cancelUpload(dst: RegistrySession, location: URL, repository: string): Promise<void> {
   try {
-    const res = await dst.request({ method: 'DELETE', path: location.href, what: 'cancel upload', repository });
+    const res = await dst.request({
+      method: 'DELETE', path: location.href, what: 'cancel upload', repository, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
+    });
     discard(res);
   } catch {
     // Best effort: registries purge abandoned uploads themselves.

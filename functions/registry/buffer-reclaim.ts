@@ -1,11 +1,16 @@
 /**
  * Keeps the copier's memory flat whatever the image size. Every socket read is a fresh
  * 64 KiB Buffer. V8 frees dead Buffers only when a GC runs, and a copy makes almost no
- * JavaScript garbage, so on its own V8 lets 64 MiB and more of them pile up per burst:
- * measured, a 1 GiB copy peaked at 165 MiB resident, against a budget of 96 MiB.
- * A young-generation GC every few MiB streamed frees the Buffers that died young (it costs
- * about 0.1 ms, as almost nothing else is young), and now and then a concurrent full GC frees
- * those that lived long enough to be promoted. Measured: peak 81-86 MiB, no slower.
+ * JavaScript garbage, so on its own V8 lets about 64 MiB of them pile up (its external-memory
+ * soft limit) before it collects.
+ * A young-generation GC every few MiB streamed frees the Buffers that died young, and now and
+ * then a concurrent full GC frees those that lived long enough to be promoted.
+ * Measured on a 1 GiB one-layer copy in its own process (Node 24, compiled JavaScript, 2 cores
+ * at load 4-6): peak RSS 72-74 MiB with it, 122-124 MiB without, for 0.3-0.7 s more CPU.
+ * It needs `--expose-gc`, set here at first use: the flagless ways to make V8 collect were
+ * tried (Node 20) and do not help (`vm.measureMemory({ execution: 'eager' })`: 90 MiB and
+ * twice the time; `v8.queryObjects`: 69 MiB for 15 s of CPU). It stays for the memory;
+ * README "Benchmarks" has the trade-off.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -13,7 +13,7 @@
  *   });
  *   // result.digest equals the source's digest; result.bytesSent is 0 on a re-copy.
  *
- * Order: blobs (HEAD-skipped, mounted within one registry, else streamed), then child
+ * Order: blobs (mounted within one registry, else HEAD-skipped or streamed), then child
  * manifests by digest, then the top manifest under the tag (or by digest without one).
  * Failures are RegistryErrors: kind 'transient' (worth retrying later) or 'refused'.
  */
@@ -34,8 +34,12 @@ import { RegistryError } from './registry-error.js';
 import { RegistrySession } from './registry-session.js';
 import type { RetryPolicy } from '../retry.js';
 
-/** A registry that restarts is answered again within seconds; the first retries come quickly. */
-const REGISTRY_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 250, maxDelayMs: 10_000 };
+/**
+ * The first retries come quickly, and the waits add up to at least 11.9 s (at most 23.75 s) even
+ * with the unluckiest jitter, so a registry that restarts within 10 s does not fail a copy. The
+ * caller's signal (the delivery's 270 s deadline) bounds the copy as a whole.
+ */
+export const REGISTRY_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 250, maxDelayMs: 8_000 };
 
 export type { CredentialsProvider } from './auth.js';
 export type { RegistryTlsOptions } from './http-transport.js';
@@ -70,7 +74,10 @@ export interface CopyResult {
   readonly digest: string;
   readonly mediaType: string;
   readonly blobsCopied: number;
-  /** Blobs found at the destination (inside manifests found there, they are not counted). */
+  /**
+   * Blobs found at the destination (inside manifests found there, they are not counted). Within
+   * one registry, where blobs are mounted without asking first, those count as mounted.
+   */
   readonly blobsSkipped: number;
   readonly blobsMounted: number;
   readonly manifestsPushed: number;
@@ -114,17 +121,20 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
       'registry request failed; retrying'),
   };
 
-  const sessions = await Promise.allSettled([
-    RegistrySession.open({ ...common, registry: source.registry, tls: options.sourceTls ?? {}, credentials: options.sourceAuth,
-      scopes: [repositoryScope(source.repository, ['pull'])] }),
-    RegistrySession.open({ ...common, registry: destination.registry, tls: options.destinationTls ?? {}, credentials: options.destinationAuth,
-      scopes: [repositoryScope(destination.repository, ['pull', 'push']), ...(mount ? [repositoryScope(source.repository, ['pull'])] : [])] }),
-  ]);
-  const [src, dst] = sessions.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+  const sourceOpening = RegistrySession.open({ ...common, registry: source.registry, tls: options.sourceTls ?? {}, credentials: options.sourceAuth,
+    scopes: [repositoryScope(source.repository, ['pull'])] });
+  const destinationOpening = RegistrySession.open({ ...common, registry: destination.registry, tls: options.destinationTls ?? {},
+    credentials: options.destinationAuth,
+    scopes: [repositoryScope(destination.repository, ['pull', 'push']), ...(mount ? [repositoryScope(source.repository, ['pull'])] : [])] });
+  // The source's manifest is read while the destination is still being opened.
+  const topFetch = sourceOpening.then((session) => fetchManifest(session, source.repository, source.digest ?? source.tag ?? 'latest'));
+  const [srcOpened, dstOpened, topFetched] = await Promise.allSettled([sourceOpening, destinationOpening, topFetch]);
+  const src = srcOpened.status === 'fulfilled' ? srcOpened.value : undefined;
+  const dst = dstOpened.status === 'fulfilled' ? dstOpened.value : undefined;
   try {
-    for (const s of sessions) if (s.status === 'rejected') throw s.reason;
-    if (src === undefined || dst === undefined) throw new TypeError('unreachable');
-    return await copyWithSessions(options, src, dst, mount, concurrency, stop);
+    for (const s of [srcOpened, dstOpened, topFetched]) if (s.status === 'rejected') throw s.reason;
+    if (src === undefined || dst === undefined || topFetched.status !== 'fulfilled') throw new TypeError('unreachable');
+    return await copyWithSessions(options, src, dst, topFetched.value, mount, concurrency, stop);
   } catch (error) {
     if (options.signal?.aborted === true) {
       throw new RegistryError('transient', { registry: destination.registry, repository: destination.repository }, 'copy aborted', { cause: error });
@@ -137,8 +147,8 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   }
 }
 
-async function copyWithSessions(options: CopyImageOptions, src: RegistrySession, dst: RegistrySession, mount: boolean,
-  concurrency: number, stop: AbortController): Promise<CopyResult> {
+async function copyWithSessions(options: CopyImageOptions, src: RegistrySession, dst: RegistrySession, top: FetchedManifest,
+  mount: boolean, concurrency: number, stop: AbortController): Promise<CopyResult> {
   const { source, destination, logger } = options;
   const started = Date.now();
   const tally: BlobTally = { copied: 0, skipped: 0, mounted: 0, bytesSent: 0 };
@@ -157,12 +167,15 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     }
     return pending;
   };
-  // Promise.all rejects on the first failure; aborting then stops the others at once.
+  // Promise.all rejects on the first failure; aborting then stops the others at once. They are
+  // waited for before the failure goes up, so that their uploads' cancels are sent before the
+  // sessions' sockets are closed.
   const allOrStop = async <T>(tasks: Promise<T>[]): Promise<T[]> => {
     try {
       return await Promise.all(tasks);
     } catch (error) {
       stop.abort();
+      await Promise.allSettled(tasks);
       throw error;
     }
   };
@@ -184,14 +197,17 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     manifestsPushed += 1;
   };
 
-  const top = await fetchManifest(src, source.repository, source.digest ?? source.tag ?? 'latest');
   if (destination.digest !== undefined && destination.digest !== top.digest) {
     throw invalid('destination digest differs from the source image digest');
   }
   const reference = destination.tag ?? top.digest;
-  const atReference = await headManifest(dst, destination.repository, reference);
+  // Both questions at once: is it there under the tag, and is it there at all.
+  const [atReference, atDigest] = await Promise.all([
+    headManifest(dst, destination.repository, reference),
+    reference === top.digest ? undefined : headManifest(dst, destination.repository, top.digest),
+  ]);
   if (atReference !== top.digest) {
-    const present = reference !== top.digest && (await headManifest(dst, destination.repository, top.digest)) === top.digest;
+    const present = reference !== top.digest && atDigest === top.digest;
     if (present) {
       // The content is all there already (registries refuse manifests whose parts are missing): only tag it.
       await pushManifest(dst, destination.repository, reference, top);

@@ -6,15 +6,19 @@ import { readFile } from 'node:fs/promises';
 import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
 // ESM imports of node:http and node:tls snapshot their lazy exports: http's `WebSocket` loads
 // undici (+14 MiB resident, +40 ms at start), tls's `rootCertificates` parses every public
-// root. require() leaves them lazy, and we use neither.
+// root. require() leaves them lazy, and we use neither. node:https (with tls and crypto's TLS
+// parts) is required only when a registry speaks TLS: loading it took 40-90 ms of a copy
+// between plain-HTTP loopback registries on a busy machine (measured).
 const builtin = createRequire(import.meta.url);
 const http = builtin('node:http') as typeof import('node:http');
-const https = builtin('node:https') as typeof import('node:https');
-const tls = builtin('node:tls') as typeof import('node:tls');
+const net = builtin('node:net') as typeof import('node:net');
+const httpsModule = (): typeof import('node:https') => builtin('node:https') as typeof import('node:https');
+const tlsModule = (): typeof import('node:tls') => builtin('node:tls') as typeof import('node:tls');
 
 /** TLS settings for one side of a copy. */
 export interface RegistryTlsOptions {
@@ -31,21 +35,35 @@ export interface RegistryTlsOptions {
 
 export interface Agents {
   readonly http: HttpAgent;
-  readonly https: HttpsAgent;
+  /** Made on first use. */
+  https(): HttpsAgent;
+  /** A new connection outside the pools, with the same TLS settings. */
+  connect(url: URL): Socket;
   destroy(): void;
 }
 
 export async function createAgents(options: RegistryTlsOptions, maxSockets: number): Promise<Agents> {
   // Read lazily: parsing the public roots costs some 9 MiB, paid only with an extra CA.
-  const ca = options.caPath === undefined ? undefined : [...tls.rootCertificates, await readFile(options.caPath, 'utf8')];
+  const extraCa = options.caPath === undefined ? undefined : await readFile(options.caPath, 'utf8');
   const common = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   const plain = new http.Agent(common);
-  const secure: HttpsAgent = new https.Agent({
-    ...common,
+  let secure: HttpsAgent | undefined;
+  const tlsOptions = (): { rejectUnauthorized: boolean; ca?: string[] } => ({
     rejectUnauthorized: options.verify !== false,
-    ...(ca === undefined ? {} : { ca }),
+    ...(extraCa === undefined ? {} : { ca: [...tlsModule().rootCertificates, extraCa] }),
   });
-  return { http: plain, https: secure, destroy: () => { plain.destroy(); secure.destroy(); } };
+  const https = (): HttpsAgent => {
+    secure ??= new (httpsModule().Agent)({ ...common, ...tlsOptions() });
+    return secure;
+  };
+  const connect = (url: URL): Socket => {
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (url.protocol !== 'https:') return net.connect({ host, port: Number(url.port === '' ? 80 : url.port) });
+    return tlsModule().connect({
+      host, port: Number(url.port === '' ? 443 : url.port), ...tlsOptions(), ...(net.isIP(host) === 0 ? { servername: host } : {}),
+    });
+  };
+  return { http: plain, https, connect, destroy: () => { plain.destroy(); secure?.destroy(); } };
 }
 
 export interface Exchange {
@@ -71,10 +89,9 @@ export function send(exchange: Exchange): Promise<IncomingMessage> {
   const { method, url, headers, body, agents, idleTimeoutMs, signal } = exchange;
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
-    const req = (isHttps ? https.request : http.request)(url, {
-      method, headers, signal,
-      agent: isHttps ? agents.https : agents.http,
-    });
+    const req = isHttps
+      ? httpsModule().request(url, { method, headers, signal, agent: agents.https() })
+      : http.request(url, { method, headers, signal, agent: agents.http });
     req.setTimeout(idleTimeoutMs, () => req.destroy(new IdleTimeoutError()));
     req.once('response', resolve);
     req.once('error', (error) => {

@@ -10,6 +10,8 @@ import { basicAuthorization, parseChallenges, parseTokenResponse, realmProblem }
 import type { Challenge, CredentialsProvider, IssuedToken } from './auth.js';
 import { createAgents, discard, isLoopbackHost, readLimited, send } from './http-transport.js';
 import type { Agents, RegistryTlsOptions } from './http-transport.js';
+import { rawGet } from './raw-body-get.js';
+import type { RawGetAnswer } from './raw-body-get.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
 import { withRetries, type RetryOptions, type RetryPolicy } from '../retry.js';
 
@@ -38,6 +40,11 @@ export interface SessionRequest {
   readonly body?: Buffer | Readable;
   /** Follow redirects by hand (GET and HEAD only). */
   readonly followRedirects?: boolean;
+  /**
+   * Replaces the session's signal for this request: a clean-up (an upload's cancel) must still
+   * go out once the copy has been stopped.
+   */
+  readonly signal?: AbortSignal;
 }
 
 type AuthMode =
@@ -229,12 +236,29 @@ export class RegistrySession {
   }
 
   async #send(method: string, url: URL, headers: OutgoingHttpHeaders, body: Buffer | Readable | undefined,
-    what: string, repository?: string): Promise<IncomingMessage> {
+    what: string, repository?: string, signal: AbortSignal = this.#options.signal): Promise<IncomingMessage> {
     try {
       return await send({
         // Named, as registries and their operators expect of a client.
-        method, url, headers: { 'user-agent': 'build-watcher', ...headers }, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
+        method, url, headers: { 'user-agent': 'build-watcher', ...headers }, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal,
         ...(body === undefined ? {} : { body }),
+      });
+    } catch (error) {
+      throw networkError(error, this.#where(repository), what);
+    }
+  }
+
+  /**
+   * A GET whose body, when the answer is a plain 200, is read straight off its own connection
+   * (raw-body-get.ts says why); for any other answer the caller asks again with `request`.
+   */
+  async getBody(path: string, what: string, repository?: string): Promise<RawGetAnswer> {
+    const url = new URL(path, this.origin);
+    const authorization = await this.#authorization();
+    try {
+      return await rawGet({
+        url, headers: { 'user-agent': 'build-watcher', ...(authorization === undefined ? {} : { authorization }) },
+        connect: () => this.#agents.connect(url), idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
       });
     } catch (error) {
       throw networkError(error, this.#where(repository), what);
@@ -252,7 +276,7 @@ export class RegistrySession {
       const headers: OutgoingHttpHeaders = { ...request.headers };
       const authorization = own ? await this.#authorization() : undefined;
       if (authorization !== undefined) headers['authorization'] = authorization;
-      const res = await this.#send(request.method, url, headers, request.body, request.what, request.repository);
+      const res = await this.#send(request.method, url, headers, request.body, request.what, request.repository, request.signal);
       const status = res.statusCode ?? 0;
       if (status === 401 && own && replayable && !reauthenticated) {
         reauthenticated = true;

@@ -56,13 +56,18 @@ export interface RunningRegistry {
   readonly tokenRealm?: TokenRealm;
   readonly dataDir: string;
   readonly logPath: string;
+  /**
+   * Stops the registry process, awaits `outage`, and starts it again on the same port with the
+   * same storage: a registry restart as clients see it (connections refused meanwhile).
+   */
+  restart(outage: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
 const run = promisify(execFile);
 
 function registryConfig(opts: {
-  dataDir: string; secret: string; tls?: ServerPki; htpasswdPath?: string;
+  addr: string; dataDir: string; secret: string; tls?: ServerPki; htpasswdPath?: string;
   token?: { realm: string; service: string; issuer: string; bundle: string };
 }): string {
   const lines = [
@@ -80,7 +85,7 @@ function registryConfig(opts: {
     '    uploadpurging:',
     '      enabled: false',
     'http:',
-    '  addr: 127.0.0.1:0',
+    `  addr: ${opts.addr}`,
     `  secret: ${opts.secret}`,
   ];
   if (opts.tls !== undefined) {
@@ -133,13 +138,16 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   let realm: TokenRealm | undefined;
   let child: ChildProcess | undefined;
 
-  const cleanup = async (): Promise<void> => {
+  const end = async (): Promise<void> => {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child?.kill('SIGKILL'), 5000);
       await exited(child);
       clearTimeout(timer);
     }
+  };
+  const cleanup = async (): Promise<void> => {
+    await end();
     await realm?.close();
     await rm(dir, { recursive: true, force: true });
   };
@@ -167,36 +175,48 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       token = { realm: realm.url, service, issuer, bundle: signing.certPath };
     }
     const configPath = join(dir, 'config.yml');
-    await writeFile(configPath, registryConfig({
-      dataDir, secret: randomBytes(16).toString('hex'),
-      ...(tls === undefined ? {} : { tls }),
-      ...(htpasswdPath === undefined ? {} : { htpasswdPath }),
-      ...(token === undefined ? {} : { token }),
-    }));
-
-    // The log goes to a file, not a pipe, so a chatty registry never blocks on a full pipe.
-    const log = await open(logPath, 'w');
-    child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', log.fd, log.fd] });
-    await log.close();
-    const spawnError = new Promise<never>((_, reject) => child?.once('error', reject));
-    spawnError.catch(() => undefined);
-
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
-    const host = await Promise.race([spawnError, waitFor('docker-registry to listen', deadline, async () => {
-      if (child?.exitCode !== null) throw new Error(`docker-registry exited: ${(await readFile(logPath, 'utf8')).slice(-2000)}`);
-      const match = /listening on (127\.0\.0\.1:\d+)/.exec(await readFile(logPath, 'utf8'));
-      return match?.[1];
-    })]);
-    const url = `${tls === undefined ? 'http' : 'https'}://${host}`;
+    const secret = randomBytes(16).toString('hex');
     const ca = tls === undefined ? undefined : await readFile(tls.caPath);
-    await waitFor('docker-registry to answer /v2/', deadline, async () => ((await probeV2(url, ca)) ? true : undefined));
+    /** Starts the process listening on `addr` and resolves with the address it took. */
+    const launch = async (addr: string): Promise<string> => {
+      await writeFile(configPath, registryConfig({
+        addr, dataDir, secret,
+        ...(tls === undefined ? {} : { tls }),
+        ...(htpasswdPath === undefined ? {} : { htpasswdPath }),
+        ...(token === undefined ? {} : { token }),
+      }));
+      // The log goes to a file, not a pipe, so a chatty registry never blocks on a full pipe.
+      const log = await open(logPath, 'w');
+      const started = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', log.fd, log.fd] });
+      child = started;
+      await log.close();
+      const spawnError = new Promise<never>((_, reject) => started.once('error', reject));
+      spawnError.catch(() => undefined);
+
+      const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+      const listening = await Promise.race([spawnError, waitFor('docker-registry to listen', deadline, async () => {
+        if (started.exitCode !== null) throw new Error(`docker-registry exited: ${(await readFile(logPath, 'utf8')).slice(-2000)}`);
+        const match = /listening on (127\.0\.0\.1:\d+)/.exec(await readFile(logPath, 'utf8'));
+        return match?.[1];
+      })]);
+      const url = `${tls === undefined ? 'http' : 'https'}://${listening}`;
+      await waitFor('docker-registry to answer /v2/', deadline, async () => ((await probeV2(url, ca)) ? true : undefined));
+      return listening;
+    };
+    const host = await launch('127.0.0.1:0');
+    const url = `${tls === undefined ? 'http' : 'https'}://${host}`;
+    const restart = async (outage: () => Promise<void>): Promise<void> => {
+      await end();
+      await outage();
+      await launch(host);
+    };
 
     return {
       host, url, dataDir, logPath,
       ...(tls === undefined ? {} : { caPath: tls.caPath }),
       ...(credentials === undefined ? {} : { credentials }),
       ...(realm === undefined ? {} : { tokenRealm: realm }),
-      stop: cleanup,
+      restart, stop: cleanup,
     };
   } catch (error) {
     await cleanup();

@@ -5,7 +5,7 @@
  * proxy and every later request of an upload goes through it too.
  */
 import { createServer, request } from 'node:http';
-import type { IncomingMessage, OutgoingHttpHeaders, Server } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Transform } from 'node:stream';
 
@@ -20,7 +20,9 @@ export type Fault =
   | { readonly kind: 'flip-response'; readonly atByte: number }
   | { readonly kind: 'status'; readonly status: number; readonly headers?: OutgoingHttpHeaders }
   /** Answer 307 to the same path on `origin`. */
-  | { readonly kind: 'redirect'; readonly origin: string };
+  | { readonly kind: 'redirect'; readonly origin: string }
+  /** Forward the request only once `until` settles, and not at all if the client gave up meanwhile. */
+  | { readonly kind: 'hold'; readonly until: Promise<void> };
 
 export interface SeenRequest {
   readonly method: string;
@@ -104,6 +106,17 @@ export async function startFaultyProxy(options: FaultyProxyOptions): Promise<Fau
       res.writeHead(307, { location: new URL(req.url ?? '/', fault.origin).href, 'content-length': '0' }).end();
       return;
     }
+    if (fault?.kind === 'hold') {
+      void fault.until.then(() => {
+        if (req.destroyed) return;
+        forward(req, res, undefined);
+      });
+      return;
+    }
+    forward(req, res, fault);
+  });
+
+  function forward(req: IncomingMessage, res: ServerResponse, fault: Fault | undefined): void {
     const headers = { ...req.headers };
     if (options.upstreamAuthorization !== undefined) headers.authorization = options.upstreamAuthorization;
     const upstream = request(new URL(req.url ?? '/', target), { method: req.method, headers });
@@ -136,7 +149,7 @@ export async function startFaultyProxy(options: FaultyProxyOptions): Promise<Fau
     } else {
       req.pipe(upstream);
     }
-  });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
