@@ -58,12 +58,12 @@ function printPaths(hops: readonly ProxiedRequest[], triggers: readonly TriggerJ
     const path = hops.filter((hop) => hop.attributes['id'] === id);
     const attributes = path[0]?.attributes ?? {};
     const passing = triggers.filter((t) => Object.entries(t.spec.filter?.attributes ?? {}).every(([key, value]) => attributes[key] === value));
-    const answer = (host: string): string => String(path.find((hop) => hop.host.startsWith(host))?.status ?? '-');
+    const answer = (host: string): string => String(path.find((hop) => hop.host.startsWith(host))?.status || 'pending');
     const fn = path.find((hop) => hop.host === `build-watcher.${NS}.svc.cluster.local`);
     console.log(`  ${attributes['type'] ?? '?'}`);
     console.log(`    → Broker build-watcher (ingress ${answer('broker-ingress.')}) → InMemoryChannel (dispatcher ${answer('build-watcher-kne-trigger-kn-channel.')})`);
     console.log(`    → Triggers: ${passing.length === 0 ? 'none matches: dropped' : passing.map((t) => t.metadata.name).join(', ')}`);
-    if (fn !== undefined) console.log(`    → Service build-watcher (the function) answered ${fn.status}${fn.status === 200 ? ' with a reply CloudEvent (below)' : ''}`);
+    if (fn !== undefined) console.log(`    → Service build-watcher (the function) answered ${fn.status || 'nothing yet'}${fn.status === 200 ? ' with a reply CloudEvent (below)' : ''}`);
   }
 }
 
@@ -136,6 +136,13 @@ async function main(): Promise<void> {
     for (const event of events.items.filter((e) => e.involvedObject.name === 'demo-app-1')) console.log(`  Event ${event.type} ${event.reason}: ${event.message}`);
 
     step('the path each event took (every hop through cluster DNS, as the components sent it)');
+    const ours = (hop: ProxiedRequest): boolean =>
+      hop.attributes['name'] === 'demo-app-1' || hop.attributes['type']?.startsWith('dev.build-watcher.analysis.') === true;
+    // The function's own annotation updates are still on their way: let their hops answer first.
+    await waitFor(async () => (eventing.hops.filter(ours).every((hop) => hop.status !== 0) ? true : undefined), {
+      what: 'the last hops to answer',
+      timeoutMs: 15_000,
+    }).catch(() => undefined);
     const triggers = ((await cp.admin.json({ path: `/apis/eventing.knative.dev/v1/namespaces/${NS}/triggers` })) as { items: TriggerJson[] }).items;
     console.log(`  the Build's events, from the ApiServerSource's adapter (K_SINK = the Broker's address):`);
     printPaths(eventing.hops, triggers, (hop) => hop.attributes['name'] === 'demo-app-1');

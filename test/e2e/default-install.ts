@@ -5,8 +5,8 @@
  * ApiServerSource's receive adapter run from the Deployment its reconciler wrote. The function
  * and the adapter use their own service accounts' tokens, never admin.
  *
- * Order matters only where Knative's reconcilers need it: the Broker is Ready before its
- * Triggers are applied (a Trigger applied earlier waits for its next resync, hours away).
+ * The Broker is applied and Ready before its Triggers, and the webhook's defaulting (a stand-in,
+ * see eventing.ts) is applied to it right after it is created, before anything reads it.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
