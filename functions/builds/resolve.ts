@@ -4,6 +4,7 @@
  */
 import type { BuiltImage, ImageReference } from '../domain/built-image.js';
 import { isKubeStatus } from '../kube/api.js';
+import { streamRepositories } from '../kube/imagestream-repositories.js';
 import { imageAccess, NO_ACCESS, trustedNamespaces, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { PlanContext } from '../pipeline/source-kind.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
@@ -45,13 +46,6 @@ function currentTagReference(stream: KubeObject, tag: string): string | undefine
   return undefined;
 }
 
-function repositoryOf(stream: KubeObject): string | undefined {
-  const status = stream.raw['status'];
-  if (!isRecord(status)) return undefined;
-  const repository = status['dockerImageRepository'];
-  return typeof repository === 'string' && repository !== '' ? repository : undefined;
-}
-
 async function readImageStream(namespace: string, name: string, context: PlanContext): Promise<KubeObject | undefined> {
   try {
     return await context.store.read({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace, name }, context.signal);
@@ -70,7 +64,7 @@ async function resolveBase(from: ImageSource, context: PlanContext, ports: Build
   const { stream: streamName, tag } = from.kind === 'ImageStreamTag' ? splitImageStreamTag(from.name) : { stream: from.name.slice(0, at), tag: '' };
   if (from.kind === 'ImageStreamImage' && at <= 0) throw invalid(`ImageStreamImage ${JSON.stringify(from.name.slice(0, 80))}: expected name@sha256:digest`);
   const stream = await readImageStream(from.namespace, streamName, context);
-  const repository = stream === undefined ? undefined : repositoryOf(stream);
+  const repository = stream === undefined ? undefined : streamRepositories(stream).own;
   if (stream === undefined || (from.kind === 'ImageStreamImage' && repository === undefined)) {
     ports.warn(`base image ${from.kind} ${from.namespace}/${from.name} not found or not readable; base image not sent`);
     return {};

@@ -18,9 +18,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { CredentialSource, ImageAccess, ImageReference, RegistryCredentials } from '../domain/built-image.js';
-import { parseImageReference } from '../domain/image-reference.js';
 import { refused } from '../errors.js';
-import { isRecord, type KubeObject } from '../kube/object.js';
+import { streamRepositories } from '../kube/imagestream-repositories.js';
+import type { KubeObject } from '../kube/object.js';
 import { registerRotatingSecret } from '../observability/redact.js';
 import type { PlanContext } from './source-kind.js';
 
@@ -43,19 +43,6 @@ export interface CredentialPolicy {
 
 /** No credentials, TLS verified, not ours to fetch: what an unknown image gets. */
 export const NO_ACCESS: ImageAccess = { credentials: { kind: 'none' }, verifyTls: true, fetchable: false };
-
-/** `host[:port]/repository` of every repository the stream says it is served at. */
-export function streamRepositories(stream: KubeObject): Set<string> {
-  const status = stream.raw['status'];
-  const repositories = new Set<string>();
-  if (!isRecord(status)) return repositories;
-  for (const field of ['dockerImageRepository', 'publicDockerImageRepository']) {
-    const value = status[field];
-    const parsed = typeof value === 'string' && value !== '' ? parseImageReference(value) : undefined;
-    if (parsed?.ok === true) repositories.add(`${parsed.reference.registry}/${parsed.reference.repository}`);
-  }
-  return repositories;
-}
 
 /** The namespaces whose ImageStreams vouch for images of an object in `namespace`. */
 export function trustedNamespaces(policy: CredentialPolicy, namespace: string): ReadonlySet<string> {
@@ -80,7 +67,9 @@ async function servedByTrustedStream(image: ImageReference, owner: KubeObject, p
       return false;
     }
   }
-  return stream !== undefined && streamRepositories(stream).has(repository);
+  if (stream === undefined) return false;
+  const served = streamRepositories(stream);
+  return served.own === repository || served.route === repository;
 }
 
 /** The one decision: credentials, TLS and fetching for one image of `owner`. */

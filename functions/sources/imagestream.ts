@@ -7,6 +7,7 @@
 import type { ImageReference, SourceObjectRef } from '../domain/built-image.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
+import { streamRepositories } from '../kube/imagestream-repositories.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import { SkipList, type Skipped } from './run.js';
 import { isSubmitted, parseSubmittedImages, recordedDigests, type SubmittedImages, type TagState } from './submitted-images.js';
@@ -39,13 +40,6 @@ export interface PendingImage {
   readonly tags: readonly string[];
   /** The oldest `created` among those tags' current items. */
   readonly created?: string;
-}
-
-function ownRepository(status: Record<string, unknown>): string | undefined {
-  const repository = status['dockerImageRepository'];
-  if (typeof repository !== 'string') return undefined;
-  const parsed = parseImageReference(repository);
-  return parsed.ok ? `${parsed.reference.registry}/${parsed.reference.repository}` : undefined;
 }
 
 function readTag(entry: unknown, own: string | undefined): { tag: StreamTag } | { name: string; why: string } {
@@ -95,7 +89,7 @@ export function readImageStream(object: KubeObject): ImageStreamRead {
   const { record, problem } = parseSubmittedImages(object.annotations[ANNOTATIONS.submittedImages]);
   if (problem !== undefined) skipped.add(ANNOTATIONS.submittedImages, `${problem}; read as empty`);
 
-  const own = ownRepository(status);
+  const own = streamRepositories(object).own;
   const seen = new Set<string>();
   const tags: StreamTag[] = [];
   for (const entry of list) {
