@@ -18,7 +18,7 @@ import { onFirstUse } from './on-first-use.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
 import type { CredentialPolicy } from './pipeline/credentials.js';
 import type { Outcome } from './pipeline/outcome.js';
-import type { ImageCopier } from './pipeline/ports.js';
+import type { ImageCopier, Submitter } from './pipeline/ports.js';
 import type { PushPolicy } from './pipeline/push.js';
 import type { SourceKind } from './pipeline/source-kind.js';
 import { PipelineState } from './pipeline/state.js';
@@ -28,7 +28,7 @@ import { shipwrightSource } from './sources/shipwright-source.js';
 import { tektonSource } from './sources/tekton-source.js';
 import { ownNamespace } from './sweep/namespaces.js';
 import { SweepRequests } from './sweep/request.js';
-import type { ThothClientOptions, ThothSubmitter } from './thoth/client.js';
+import type { ThothClientOptions } from './thoth/client.js';
 
 /** Mounted into every OpenShift pod: the CA of the internal registry's serving certificate. */
 export const SERVICE_CA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt';
@@ -80,7 +80,7 @@ export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
  * first submission, not on the cold start that ends every scale-to-zero pause. A failed load
  * is tried again on the next use.
  */
-export function lazyThothClient(options: ThothClientOptions, load = () => import('./thoth/client.js')): ThothSubmitter {
+export function lazyThothClient(options: ThothClientOptions, load = () => import('./thoth/client.js')): Submitter {
   const client = onFirstUse(async () => new (await load()).ThothClient(options));
   return {
     submitBuildAnalysis: async (request, signal) => (await client()).submitBuildAnalysis(request, signal),

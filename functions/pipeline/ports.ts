@@ -7,6 +7,7 @@ import type { ImageReference, RegistryCredentials } from '../domain/built-image.
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../thoth/requests.js';
 import type { AnalysisTicket, BuildAnalysisResult } from '../thoth/responses.js';
 
+/** What the pipeline needs from Thoth: thoth/client.ts's ThothClient, or a test's own. */
 export interface Submitter {
   submitBuildAnalysis(request: BuildAnalysisRequest, signal?: AbortSignal): Promise<BuildAnalysisResult>;
   submitImageAnalysis(request: ImageAnalysisRequest, signal?: AbortSignal): Promise<AnalysisTicket>;

@@ -51,12 +51,6 @@ export interface SubmittedBuildAnalysis extends BuildAnalysisResult {
   readonly logBytesCut: number;
 }
 
-/** What the pipeline needs from Thoth; tests substitute their own. */
-export interface ThothSubmitter {
-  submitBuildAnalysis(request: BuildAnalysisRequest, signal?: AbortSignal): Promise<SubmittedBuildAnalysis>;
-  submitImageAnalysis(request: ImageAnalysisRequest, signal?: AbortSignal): Promise<AnalysisTicket>;
-}
-
 const DEFAULT_TIMEOUT_MS = 120_000;
 const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxDelayMs: 8_000 };
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -90,7 +84,8 @@ function unwrap<T>(parsed: Parsed<T>, endpoint: ThothEndpoint): T {
   throw transient(`Thoth answered ${endpoint} with an unexpected body: ${parsed.problem}`);
 }
 
-export class ThothClient implements ThothSubmitter {
+/** The real `Submitter` of pipeline/ports.ts; functions/wiring.ts hands it to the pipeline. */
+export class ThothClient {
   readonly baseUrl: string;
   readonly #http: AxiosInstance;
   readonly #httpAgent: http.Agent;
