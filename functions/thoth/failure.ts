@@ -4,6 +4,7 @@
  * the status and the short `error` text only, scrubbed of every credential value.
  */
 
+import { isRecord } from '../kube/object.js';
 import { encodingsOf, redact } from '../observability/redact.js';
 
 const MAX_DETAIL_CHARS = 200;
@@ -27,9 +28,7 @@ export function oneLine(text: string): string {
 }
 
 function field(body: unknown, name: string): unknown {
-  return typeof body === 'object' && body !== null && !Array.isArray(body)
-    ? (body as Readonly<Record<string, unknown>>)[name]
-    : undefined;
+  return isRecord(body) ? body[name] : undefined;
 }
 
 /** The short text a 4xx body carries: Thoth's `error`, or connexion's problem `detail`. */

@@ -2,6 +2,7 @@
  * Thoth's answers, validated at the boundary into typed values. Problems name the field,
  * never its value: the 202 of /analyze echoes the registry password in `parameters`.
  */
+import { isRecord } from '../kube/object.js';
 
 export interface AnalysisTicket {
   readonly analysisId: string;
@@ -18,17 +19,11 @@ export interface BuildAnalysisResult {
 
 export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
 
-type Json = Readonly<Record<string, unknown>>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 class ShapeProblem extends Error {}
 
 function ticket(value: unknown, field: string): AnalysisTicket | undefined {
   if (value === null || value === undefined) return undefined;
-  if (!isObject(value)) throw new ShapeProblem(`${field} is not an object`);
+  if (!isRecord(value)) throw new ShapeProblem(`${field} is not an object`);
   const analysisId = value['analysis_id'];
   const cached = value['cached'];
   if (typeof analysisId !== 'string' || analysisId === '') throw new ShapeProblem(`${field}.analysis_id is not a non-empty string`);
@@ -54,7 +49,7 @@ function parse<T>(read: () => T): Parsed<T> {
 /** The 202 of POST /build-analysis. `logSent` drops the parser id Thoth invents without a log. */
 export function parseBuildAnalysisResponse(body: unknown, logSent: boolean): Parsed<BuildAnalysisResult> {
   return parse(() => {
-    if (!isObject(body)) throw new ShapeProblem('the body is not a JSON object');
+    if (!isRecord(body)) throw new ShapeProblem('the body is not a JSON object');
     const base = ticket(body['base_image_analysis'], 'base_image_analysis');
     const output = ticket(body['output_image_analysis'], 'output_image_analysis');
     const buildLog = ticket(body['buildlog_analysis'], 'buildlog_analysis');
@@ -81,7 +76,7 @@ export function parseImageAnalysisResponse(body: unknown): Parsed<AnalysisTicket
 /** The answer to GET /api/v1: the route list. */
 export function parseDiscovery(body: unknown): Parsed<readonly string[]> {
   return parse(() => {
-    if (!isObject(body)) throw new ShapeProblem('the body is not a JSON object');
+    if (!isRecord(body)) throw new ShapeProblem('the body is not a JSON object');
     const paths = body['paths'];
     if (!Array.isArray(paths) || !paths.every((path) => typeof path === 'string')) {
       throw new ShapeProblem('paths is not a list of strings');

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { isRecord } from '../../functions/kube/object.js';
 import type { ManifestObject } from '../harness/apply.js';
 import { startControlPlane } from '../harness/controlplane.js';
 import type { ControlPlane } from '../harness/controlplane.js';
@@ -24,7 +25,6 @@ import {
   REPO_ROOT,
   field,
   installedBy,
-  isRecord,
   loadAllManifests,
   manifestFiles,
   moveNamespace,

@@ -14,7 +14,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
-import { REPO_ROOT, field, isRecord, loadFuncYaml } from './manifests.js';
+import { isRecord } from '../../functions/kube/object.js';
+import { REPO_ROOT, field, loadFuncYaml } from './manifests.js';
 
 const schema: unknown = JSON.parse(readFileSync(join(REPO_ROOT, 'test/manifests/knative-func-schema/func_yaml-schema.json'), 'utf8'));
 const funcYamlText = readFileSync(join(REPO_ROOT, 'func.yaml'), 'utf8');

@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import Ajv from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import { CONFIG_VARIABLES, SECRET_VARIABLES } from '../../functions/config.js';
-import { NAMESPACE, RECIPES, REPO_ROOT, field, installedBy, isRecord, loadAllManifests, loadFuncYaml } from './manifests.js';
+import { isRecord } from '../../functions/kube/object.js';
+import { NAMESPACE, RECIPES, REPO_ROOT, field, installedBy, loadAllManifests, loadFuncYaml } from './manifests.js';
 
 const func = loadFuncYaml();
 const manifests = loadAllManifests();

@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { field, isRecord, loadAllManifests, loadFuncYaml } from './manifests.js';
+import { isRecord } from '../../functions/kube/object.js';
+import { field, loadAllManifests, loadFuncYaml } from './manifests.js';
 
 const REFERENCE = /^\{\{ (secret|configMap):([a-z0-9-]+):([A-Za-z_][A-Za-z0-9_]*) \}\}$/;
 

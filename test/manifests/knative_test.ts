@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CONFIG_VARIABLES, SECRET_VARIABLES, loadConfig } from '../../functions/config.js';
+import { isRecord } from '../../functions/kube/object.js';
 import { replyFor } from '../../functions/reply.js';
 import {
   APISERVER_RESOURCE_PREFIX,
@@ -21,7 +22,6 @@ import {
   REPO_ROOT,
   field,
   installedBy,
-  isRecord,
   loadAllManifests,
   loadFuncYaml,
   manifestFiles,

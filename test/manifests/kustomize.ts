@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { ManifestObject } from '../harness/apply.js';
 import { goModuleDir } from '../harness/components.js';
-import { REPO_ROOT, field, isRecord } from './manifests.js';
+import { isRecord } from '../../functions/kube/object.js';
+import { REPO_ROOT, field } from './manifests.js';
 
 function toolVersions(): Map<string, string> {
   const text = readFileSync(join(REPO_ROOT, 'test/tools/versions.env'), 'utf8');

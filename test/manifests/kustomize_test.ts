@@ -17,7 +17,8 @@ import type { ManifestObject } from '../harness/apply.js';
 import { startControlPlane } from '../harness/controlplane.js';
 import type { ControlPlane } from '../harness/controlplane.js';
 import { kustomizeBuild, layoutCrds } from './kustomize.js';
-import { NAMESPACE, RECIPES, REPO_ROOT, applyStep, field, installedBy, isRecord, objectKey, type KubeObject } from './manifests.js';
+import { isRecord } from '../../functions/kube/object.js';
+import { NAMESPACE, RECIPES, REPO_ROOT, applyStep, field, installedBy, objectKey, type KubeObject } from './manifests.js';
 
 const OVERLAYS: readonly { dir: string; recipe: string }[] = [
   { dir: 'knative/base', recipe: 'default' },

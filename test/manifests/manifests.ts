@@ -6,6 +6,7 @@ import { lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { isRecord } from '../../functions/kube/object.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const KNATIVE_DIR = join(REPO_ROOT, 'knative');
@@ -27,10 +28,6 @@ export interface Manifest {
   /** Path relative to the repository root, e.g. `knative/broker.yaml`. */
   readonly file: string;
   readonly object: KubeObject;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Dates become ISO strings so YAML 1.1 and 1.2 readings can be compared. */

@@ -2,7 +2,8 @@
  * RBAC as the API server evaluates it, reduced to what our manifests use: which requests a
  * service account may make once a set of manifests is applied.
  */
-import { field, isRecord, type KubeObject, type Manifest } from './manifests.js';
+import { isRecord } from '../../functions/kube/object.js';
+import { field, type KubeObject, type Manifest } from './manifests.js';
 
 export interface PolicyRule {
   readonly apiGroups: readonly string[];

@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { startFunction, type RunningFunction } from '../function/run-function.js';
-import { REPO_ROOT, field, isRecord, parseYamlStream } from '../manifests/manifests.js';
+import { isRecord } from '../../functions/kube/object.js';
+import { REPO_ROOT, field, parseYamlStream } from '../manifests/manifests.js';
 import { histogramBase, metricNames } from './promql.js';
 
 const DIR = join(REPO_ROOT, 'knative/optional/observability');
