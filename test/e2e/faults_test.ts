@@ -173,6 +173,45 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     await fn.stop();
   }
 
+  /** One function behind an address the adapter posts to, so that another can take its place. */
+  async function functionBehindAddress(ns: string): Promise<{ address: HttpRelay; first: RunningFunction }> {
+    const address = await startHttpRelay();
+    cleanups.push(() => address.close());
+    const first = await functionFor(ns);
+    address.setUpstreams([first.url]);
+    await adapterFor(ns, address.url);
+    return { address, first };
+  }
+
+  /** Once every claim has expired (`whose`, for the timeout message), one sweep with nothing failed. */
+  async function sweepOnceClaimsExpire(ns: string, url: string, whose: string): Promise<SweepSummary> {
+    await waitFor(() => noLiveClaim(ns), { what: whose, timeoutMs: 30_000 });
+    const summary = await sweep(url);
+    assert.equal(summary.failed, 0, JSON.stringify(summary));
+    return summary;
+  }
+
+  /** kill -9 of the function behind `address`, a new one in its place, and one sweep. */
+  async function replaceAfterKill(ns: string, address: HttpRelay, dead: RunningFunction): Promise<{ second: RunningFunction; summary: SweepSummary }> {
+    await kill9(dead);
+    address.setUpstreams([]);
+    const second = await functionFor(ns);
+    address.setUpstreams([second.url]);
+    return { second, summary: await sweepOnceClaimsExpire(ns, address.url, "the dead holder's claim to expire") };
+  }
+
+  /** Stalls Thoth's next submission; the answer waits until that submission is in flight. */
+  function stallNextSubmission(onTimeout?: () => string): () => Promise<void> {
+    const stalled = () => thoth.requests.filter((request) => request.status === 'stalled').length;
+    const before = stalled();
+    thoth.stallNext(1);
+    return () => waitFor(async () => (stalled() > before ? true : undefined), { what: 'a submission in flight', timeoutMs: 60_000, ...(onTimeout ? { onTimeout } : {}) });
+  }
+
+  /** Every Build of `ns` submitted exactly once, none of any other name. */
+  const assertEachOnce = (ns: string, builds: readonly string[]) =>
+    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
+
   /** The counts behind each scenario, in the test report. */
   const report = (t: TestContext, ns: string, extra: Readonly<Record<string, unknown>>) =>
     t.diagnostic(JSON.stringify({ perBuild: Object.fromEntries(submissionsPerBuild(ns)), ...extra }));
@@ -183,25 +222,15 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
   it('function kill -9 after Thoth accepted, before the mark: the one stated duplicate, answered from cache and counted', async (t) => {
     const ns = 'faults-fn-window';
     await namespace(ns);
-    const address = await startHttpRelay();
-    cleanups.push(() => address.close());
-    const first = await functionFor(ns);
-    address.setUpstreams([first.url]);
-    await adapterFor(ns, address.url);
+    const { address, first } = await functionBehindAddress(ns);
 
     thothFront.withholdNext(1, 202);
     const builds = names('w', 4);
     await finishBuilds(ns, builds);
     await waitFor(async () => (thothFront.withheld() === 1 ? true : undefined), { what: 'an accepted answer withheld from the function', timeoutMs: 60_000, onTimeout: tail(first) });
     const [interrupted] = [...submissionsPerBuild(ns).keys()];
-    await kill9(first);
-    address.setUpstreams([]);
 
-    const second = await functionFor(ns);
-    address.setUpstreams([second.url]);
-    await waitFor(() => noLiveClaim(ns), { what: 'the dead holder\'s claim to expire', timeoutMs: 30_000 });
-    const summary = await sweep(address.url);
-    assert.equal(summary.failed, 0, JSON.stringify(summary));
+    const { second, summary } = await replaceAfterKill(ns, address, first);
     await allMarked(ns, builds, tail(second));
 
     const counts = submissionsPerBuild(ns);
@@ -218,21 +247,12 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
   it('function kill -9 while a submission is in flight (Thoth stalled), then a restart and one sweep: 0 lost, 0 twice', async (t) => {
     const ns = 'faults-fn-stall';
     await namespace(ns);
-    const address = await startHttpRelay();
-    cleanups.push(() => address.close());
-    const first = await functionFor(ns);
-    address.setUpstreams([first.url]);
-    await adapterFor(ns, address.url);
+    const { address, first } = await functionBehindAddress(ns);
 
-    const stalledBefore = thoth.requests.filter((request) => request.status === 'stalled').length;
-    thoth.stallNext(1);
+    const inFlight = stallNextSubmission(tail(first));
     const builds = names('s', 4);
     await finishBuilds(ns, builds);
-    await waitFor(async () => (thoth.requests.filter((request) => request.status === 'stalled').length > stalledBefore ? true : undefined), {
-      what: 'a submission in flight',
-      timeoutMs: 60_000,
-      onTimeout: tail(first),
-    });
+    await inFlight();
     // One event at a time: while this one waits for Thoth, the adapter sends nothing else, not
     // the other Builds' events, not the updates each renewal of the claim causes.
     const delivered = address.requests();
@@ -240,17 +260,11 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     const seen = new Set([await claim()]);
     await waitFor(async () => (seen.add(await claim()).size >= 3 ? true : undefined), { what: 'two renewals of the claim', timeoutMs: 30_000 });
     assert.equal(address.requests(), delivered, 'nothing more was delivered while one event was in flight');
-    await kill9(first);
-    address.setUpstreams([]);
 
-    const second = await functionFor(ns);
-    address.setUpstreams([second.url]);
-    await waitFor(() => noLiveClaim(ns), { what: 'the dead holder\'s claim to expire', timeoutMs: 30_000 });
-    const summary = await sweep(address.url);
-    assert.equal(summary.failed, 0, JSON.stringify(summary));
+    const { second, summary } = await replaceAfterKill(ns, address, first);
     await allMarked(ns, builds, tail(second));
 
-    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
+    assertEachOnce(ns, builds);
     assert.equal(await resubmissions(second), 1, 'the stalled Build was taken over from its dead holder');
     report(t, ns, { sweep: summary, delivered });
   });
@@ -272,13 +286,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     const builds = names('c', 10);
     await finishBuilds(ns, builds);
     await waitFor(async () => (submittedIn(ns) >= 3 ? true : undefined), { what: 'the burst under way', timeoutMs: 60_000, onTimeout: () => killed.output.stderr });
-    const stalledBefore = thoth.requests.filter((request) => request.status === 'stalled').length;
-    thoth.stallNext(1);
-    await waitFor(async () => (thoth.requests.filter((request) => request.status === 'stalled').length > stalledBefore ? true : undefined), {
-      what: 'a submission in flight',
-      timeoutMs: 60_000,
-      onTimeout: () => killed.output.stderr,
-    });
+    await stallNextSubmission(() => killed.output.stderr)();
     killed.child.kill('SIGKILL');
     await killed.exited;
     const unsubmitted = builds.filter((name) => !submissionsPerBuild(ns).has(name));
@@ -290,7 +298,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     // Its default resync is 30 minutes away: only retrying the busy object takes it over.
     const restarted = cli('watch', LEASE_SECONDS);
     await allMarked(ns, builds, () => restarted.output.stderr);
-    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
+    assertEachOnce(ns, builds);
     restarted.child.kill('SIGTERM');
     assert.equal(await restarted.exited, 0);
     report(t, ns, { analyzeExisting: existing.output.stdout.trim() });
@@ -313,22 +321,16 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
       what: `${outage} submissions answered 503`,
       timeoutMs: 90_000,
     });
-    await waitFor(() => noLiveClaim(ns), { what: 'claims left by failed attempts to expire', timeoutMs: 30_000 });
-    const afterOutage = await sweep(address.url);
-    assert.equal(afterOutage.failed, 0, JSON.stringify(afterOutage));
+    const afterOutage = await sweepOnceClaimsExpire(ns, address.url, 'claims left by failed attempts to expire');
     assert.equal(afterOutage.complete, true, JSON.stringify(afterOutage));
     // An object the other replica is working on right now is busy: that replica finishes it.
     await allMarked(ns, builds, () => `${tail(a)()}\n---\n${tail(b)()}`);
 
     // One replica holds a live claim, its submission stalled; Builds that finish meanwhile wait
     // behind that event in the adapter, so only the other replica's sweep can submit them.
-    const stalledBefore = thoth.requests.filter((request) => request.status === 'stalled').length;
-    thoth.stallNext(1);
+    const inFlight = stallNextSubmission();
     await finishBuilds(ns, ['held']);
-    await waitFor(async () => (thoth.requests.filter((request) => request.status === 'stalled').length > stalledBefore ? true : undefined), {
-      what: 'a submission in flight',
-      timeoutMs: 60_000,
-    });
+    await inFlight();
     const claim = (await listBuilds(ns)).find((build) => build.metadata.name === 'held')?.metadata.annotations?.[ANNOTATIONS.claim] ?? '';
     const [holder, other] = claim.startsWith('replica-a-') ? [a, b] : [b, a];
     const waiting = names('later', 2);
@@ -342,12 +344,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
 
     await kill9(holder);
     address.setUpstreams([other.url]);
-    await waitFor(() => noLiveClaim(ns), { what: 'the dead replica\'s claim to expire', timeoutMs: 30_000 });
-    const afterCrash = await sweep(other.url);
-    assert.equal(afterCrash.failed, 0, JSON.stringify(afterCrash));
+    const afterCrash = await sweepOnceClaimsExpire(ns, other.url, "the dead replica's claim to expire");
     const all = [...builds, 'held', ...waiting];
     await allMarked(ns, all, tail(other));
-    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(all.map((name) => [name, 1])));
+    assertEachOnce(ns, all);
     report(t, ns, { afterOutage, meanwhile, afterCrash, resubmissions: await resubmissions(other) });
   });
 
@@ -375,12 +375,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     const counts = submissionsPerBuild(ns);
     assert.deepEqual(whileDown.map((name) => counts.get(name) ?? 0), [0, 0, 0], 'the restarted adapter sent nothing for them');
 
-    await waitFor(() => noLiveClaim(ns), { what: 'no claim in progress', timeoutMs: 30_000 });
-    const summary = await sweep(fn.url);
-    assert.equal(summary.failed, 0, JSON.stringify(summary));
+    const summary = await sweepOnceClaimsExpire(ns, fn.url, 'no claim in progress');
     const all = [...burst, ...whileDown, 'f-1'];
     await allMarked(ns, all, tail(fn));
-    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(all.map((name) => [name, 1])));
+    assertEachOnce(ns, all);
 
     // An idle sweep: one LIST page of Builds, and not one GET or PATCH of a Build. Counted at the
     // API server, so it is measured alone: the other scenarios' processes are stopped, and so
