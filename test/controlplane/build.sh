@@ -10,14 +10,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 . "$here/versions.env"
-
-cache_root="${BUILD_WATCHER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/build-watcher}"
-out="$cache_root/controlplane/$K8S_VERSION-$ETCD_VERSION-$EVENTING_VERSION"
-mkdir -p "$out"
-
-# Two test runs starting at once must not compile the same thing twice.
-exec 9>"$out/.lock"
-flock 9
+# shellcheck source=../go-cache.sh
+. "$here/../go-cache.sh"
+use_cache_dir "controlplane/$K8S_VERSION-$ETCD_VERSION-$EVENTING_VERSION"
 
 build() { # name module-dir package [ldflags]
   local name="$1" dir="$2" pkg="$3" ldflags="${4:-}"
@@ -46,10 +41,8 @@ build broker_filter eventing knative.dev/eventing/cmd/broker/filter
 build imc_dispatcher eventing knative.dev/eventing/cmd/in_memory/channel_dispatcher
 build mtping eventing knative.dev/eventing/cmd/mtping
 
-# The harness reads CRDs out of these modules; download them now so tests never do.
-for mod in "knative.dev/eventing@$EVENTING_VERSION" "github.com/tektoncd/pipeline@$TEKTON_VERSION" \
-  "github.com/shipwright-io/build@$SHIPWRIGHT_VERSION" "knative.dev/serving@$SERVING_VERSION"; do
-  (cd / && GOFLAGS=-mod=mod go mod download "$mod")
-done
+# The harness reads CRDs out of these modules.
+go_download "knative.dev/eventing@$EVENTING_VERSION" "github.com/tektoncd/pipeline@$TEKTON_VERSION" \
+  "github.com/shipwright-io/build@$SHIPWRIGHT_VERSION" "knative.dev/serving@$SERVING_VERSION"
 
 echo "$out"

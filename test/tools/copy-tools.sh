@@ -8,21 +8,10 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=versions.env
 . "$here/versions.env"
+# shellcheck source=../go-cache.sh
+. "$here/../go-cache.sh"
+use_cache_dir "tools/copy-crane-$CRANE_VERSION-regctl-$REGCTL_VERSION"
 
-cache_root="${BUILD_WATCHER_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/build-watcher}"
-out="$cache_root/tools/copy-crane-$CRANE_VERSION-regctl-$REGCTL_VERSION"
-mkdir -p "$out"
-exec 9>"$out/.lock"
-flock 9
-
-install() { # name module-path
-  local name="$1" pkg="$2"
-  [ -x "$out/$name" ] && return 0
-  echo "installing $pkg (first time only)..." >&2
-  (cd / && GOBIN="$out/.partial" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" "$pkg")
-  mv "$out/.partial/$name" "$out/$name"
-  rmdir "$out/.partial"
-}
-install crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
-install regctl "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION"
+go_install crane "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"
+go_install regctl "github.com/regclient/regclient/cmd/regctl@$REGCTL_VERSION"
 echo "$out"
