@@ -205,7 +205,9 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     const stalled = () => thoth.requests.filter((request) => request.status === 'stalled').length;
     const before = stalled();
     thoth.stallNext(1);
-    return () => waitFor(async () => (stalled() > before ? true : undefined), { what: 'a submission in flight', timeoutMs: 60_000, ...(onTimeout ? { onTimeout } : {}) });
+    return async () => {
+      await waitFor(async () => (stalled() > before ? true : undefined), { what: 'a submission in flight', timeoutMs: 60_000, ...(onTimeout ? { onTimeout } : {}) });
+    };
   }
 
   /** Every Build of `ns` submitted exactly once, none of any other name. */
