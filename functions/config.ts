@@ -89,11 +89,11 @@ export class ConfigError extends Error {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+/** `a, b c,,d` → `[a, b, c, d]`: commas, spaces or both between names. */
+const commaList = (input: string): string[] => input.split(/[\s,]+/).filter((name) => name !== '');
+
 const namespaceList = makeValidator<string[]>((input) => {
-  const names = input
-    .split(/[\s,]+/)
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
+  const names = commaList(input);
   const bad = names.find((name) => name.length > 63 || !DNS_LABEL.test(name));
   if (bad !== undefined) throw new EnvError('expected comma-separated namespace names');
   return names;
@@ -102,21 +102,13 @@ const namespaceList = makeValidator<string[]>((input) => {
 const KINDS_EXPECTED = `expected a comma-separated list of ${KIND_NAMES.join(', ')}`;
 
 const kindList = makeValidator<KindName[]>((input) => {
-  const names = input
-    .split(/[\s,]+/)
-    .map((name) => name.trim())
-    .filter((name) => name !== '');
+  const names = commaList(input);
   const known: readonly string[] = KIND_NAMES;
   if (names.length === 0 || names.some((name) => !known.includes(name))) throw new EnvError(KINDS_EXPECTED);
   return [...new Set(names)] as KindName[];
 });
 
-const hostList = makeValidator<string[]>((input) =>
-  input
-    .split(/[\s,]+/)
-    .map((host) => host.trim())
-    .filter((host) => host !== ''),
-);
+const hostList = makeValidator<string[]>(commaList);
 
 const positiveInt = (max: number) =>
   makeValidator<number>((input) => {

@@ -28,6 +28,9 @@ interface ReplyObject {
   readonly uid: string;
 }
 
+/** Exactly the fields the replies' schemas name, whatever else the domain's reference grows. */
+const replyObject = (o: ReplyObject): ReplyObject => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: o.uid });
+
 export interface SubmissionReply {
   readonly object: ReplyObject;
   readonly outcome: string;
@@ -67,8 +70,7 @@ export function imageBuilt(outcome: Extract<Outcome, { kind: 'submitted' }>): Im
       : [{ output: formatImageReference(image.output), ...(image.base?.digest !== undefined ? { base: formatImageReference(image.base) } : {}) }],
   );
   if (images.length === 0) return undefined;
-  const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: o.uid };
-  return { object, images, ...(o.kind === 'Build' ? { buildLog: { path: apiPath(o, 'log') } } : {}) };
+  return { object: replyObject(o), images, ...(o.kind === 'Build' ? { buildLog: { path: apiPath(o, 'log') } } : {}) };
 }
 
 export async function imageBuiltEvent(data: ImageBuilt): Promise<Reply> {
@@ -84,7 +86,7 @@ export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply
   const o = outcome.object;
   // Another live process holds it: come back later, so the Broker redelivers if that one fails.
   if (outcome.kind === 'busy') return answer(503, `${o.kind} ${o.namespace}/${o.name} is claimed by another process until ${outcome.until.toISOString()}`);
-  const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: outcome.object.uid };
+  const object = replyObject(outcome.object);
   if (outcome.kind === 'refused') return cloudEvent(ANALYSIS_REFUSED_TYPE, { object, reason: outcome.reason }, o);
   if (!analyzer) {
     const built = imageBuilt(outcome);
