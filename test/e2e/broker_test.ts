@@ -18,10 +18,10 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.js
 import { startEventSink, type EventSink } from '../harness/event-sink.js';
 import { startEventing, type Eventing, type EventingComponent } from '../harness/eventing.js';
 import { waitFor } from '../harness/wait.js';
-import { metricTotal } from '../function/run-function.js';
+import { apiServerAttributes, cloudEventHeaders, metricTotal } from '../function/run-function.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { clusterRegistryStream } from './cluster.js';
+import { clusterRegistryStream, completeStatus, createWithStatus, streamTagBuild } from './cluster.js';
 import { BROKER_URL, deployDefaultInstall, NAMESPACE, type DefaultInstall } from './default-install.js';
 
 const NS = NAMESPACE;
@@ -40,41 +40,10 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
   let replies: EventSink;
   let digest: string;
 
-  async function createBuild(name: string): Promise<void> {
-    await cp.admin.json({
-      method: 'POST',
-      path: BUILDS,
-      body: {
-        apiVersion: 'build.openshift.io/v1',
-        kind: 'Build',
-        metadata: { name, namespace: NS, labels: { 'openshift.io/build-config.name': 'app' } },
-        spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } } },
-      },
-    });
-    cp.setBuildLog(NS, name, `built ${name}\n`);
-  }
-
-  /** What OpenShift's build controller does when a build ends. */
-  async function completeBuild(name: string): Promise<void> {
-    const current = (await cp.admin.json({ path: `${BUILDS}/${name}` })) as Record<string, unknown>;
-    await cp.admin.json({
-      method: 'PUT',
-      path: `${BUILDS}/${name}`,
-      body: {
-        ...current,
-        status: {
-          phase: 'Complete',
-          completionTimestamp: new Date().toISOString(),
-          outputDockerImageReference: `${registry.host}/${NS}/app:latest`,
-          output: { to: { imageDigest: digest } },
-        },
-      },
-    });
-  }
-
+  /** A Build that completes, as the BuildConfig `app` runs it; its log names it (`built <name>`). */
   async function build(name: string): Promise<void> {
-    await createBuild(name);
-    await completeBuild(name);
+    cp.setBuildLog(NS, name, `built ${name}\n`);
+    await createWithStatus(cp, streamTagBuild(NS, name), completeStatus(`${registry.host}/${NS}/app:latest`, digest));
   }
 
   async function submittedNames(prefix: string): Promise<string[]> {
@@ -182,17 +151,7 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
     const sent = await postViaProxy(
       eventing.proxyUrl,
       BROKER_URL,
-      {
-        'content-type': 'application/json',
-        'ce-specversion': '1.0',
-        'ce-id': id,
-        'ce-source': 'https://127.0.0.1:6443',
-        'ce-type': 'dev.knative.apiserver.resource.update',
-        'ce-kind': 'Build',
-        'ce-apiversion': 'build.openshift.io/v1',
-        'ce-name': 'app-1',
-        'ce-namespace': 'elsewhere',
-      },
+      cloudEventHeaders('dev.knative.apiserver.resource.update', { ...apiServerAttributes(object), id }),
       JSON.stringify(object),
     );
     assert.ok(sent.status >= 200 && sent.status < 300, `the Broker accepted the event: ${sent.status}`);
@@ -249,7 +208,7 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
       const sweep = await postViaProxy(
         eventing.proxyUrl,
         BROKER_URL,
-        { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-id': randomUUID(), 'ce-source': 'test', 'ce-type': 'dev.build-watcher.sweep.requested' },
+        cloudEventHeaders('dev.build-watcher.sweep.requested', { source: 'test' }),
         '{}',
       );
       assert.ok(sweep.status >= 200 && sweep.status < 300, `sweep request accepted: ${sweep.status}`);

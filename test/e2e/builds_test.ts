@@ -12,7 +12,7 @@ import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { metricTotal, postBinaryEvent, type RunningFunction } from '../function/run-function.js';
-import { clusterRegistryStream } from './cluster.js';
+import { clusterRegistryStream, completeStatus, createWithStatus, setStatus, streamTagBuild } from './cluster.js';
 import { deployBuildWatcher, NAMESPACE } from './deployment.js';
 
 const NS = NAMESPACE;
@@ -33,40 +33,9 @@ describe('Builds end to end through the real API server and adapter', { timeout:
 
   const admin = () => cp.admin;
 
-  async function createBuild(name: string): Promise<BuildJson> {
-    return (await admin().json({
-      method: 'POST',
-      path: BUILDS,
-      body: {
-        apiVersion: 'build.openshift.io/v1',
-        kind: 'Build',
-        metadata: { name, namespace: NS, labels: { 'openshift.io/build-config.name': 'app' } },
-        spec: {
-          strategy: { type: 'Docker', dockerStrategy: {} },
-          output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } },
-        },
-      },
-    })) as BuildJson;
-  }
-
-  /** What OpenShift's build controller does when a build ends: write status (Builds have no /status). */
-  async function finishBuild(name: string, phase: string, digest?: string): Promise<void> {
-    const current = (await admin().json({ path: `${BUILDS}/${name}` })) as BuildJson;
-    await admin().json({
-      method: 'PUT',
-      path: `${BUILDS}/${name}`,
-      body: {
-        ...current,
-        status: {
-          phase,
-          startTimestamp: new Date(Date.now() - 60_000).toISOString(),
-          completionTimestamp: new Date().toISOString(),
-          outputDockerImageReference: `${registry.host}/${NS}/app:latest`,
-          ...(digest !== undefined ? { output: { to: { imageDigest: digest } } } : {}),
-        },
-      },
-    });
-  }
+  const createBuild = (name: string) => createWithStatus(cp, streamTagBuild(NS, name));
+  const finishBuild = (name: string, status: Record<string, unknown>) => setStatus(cp, streamTagBuild(NS, name), status);
+  const pushedTo = () => `${registry.host}/${NS}/app:latest`;
 
   const getBuild = async (name: string) => (await admin().json({ path: `${BUILDS}/${name}` })) as BuildJson;
 
@@ -99,7 +68,7 @@ describe('Builds end to end through the real API server and adapter', { timeout:
   it('a Build that completes is submitted exactly once, by digest, with its log, and marked', async () => {
     await createBuild('app-1');
     cp.setBuildLog(NS, 'app-1', 'STEP 1/2: FROM scratch\nSTEP 2/2: COPY . /app\nPush successful\n');
-    await finishBuild('app-1', 'Complete', image.digest);
+    await finishBuild('app-1', completeStatus(pushedTo(), image.digest));
 
     const [submission] = await thoth.awaitSubmissions(1, 60_000);
     assert.equal(submission?.endpoint, 'build-analysis');
@@ -148,23 +117,26 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     const missing = `sha256:${'ab'.repeat(32)}`;
     await createBuild('ghost-1');
     cp.setBuildLog(NS, 'ghost-1', 'pushed nothing\n');
-    await finishBuild('ghost-1', 'Complete', missing);
+    await finishBuild('ghost-1', completeStatus(pushedTo(), missing));
     const warning = await waitFor(async () => (await eventsFor('ghost-1')).find((event) => event.type === 'Warning'), {
       timeoutMs: 60_000,
       what: 'a Warning Event on ghost-1',
     });
     assert.equal(warning.reason, 'AnalysisRefused');
     assert.match(warning.message, /400|manifest|unknown/i);
-    const build = await getBuild('ghost-1');
+    // The Event is recorded before the claim is released: wait for the release, not a moment.
+    const build = await waitFor(async () => {
+      const current = await getBuild('ghost-1');
+      return current.metadata.annotations?.[`${PREFIX}/claim`] === undefined ? current : undefined;
+    }, { timeoutMs: 30_000, what: 'the claim on ghost-1 released' });
     assert.equal(build.metadata.annotations?.[`${PREFIX}/submitted-at`], undefined);
-    assert.equal(build.metadata.annotations?.[`${PREFIX}/claim`], undefined);
     assert.equal(thoth.submissions.length, 1);
   });
 
   it('a failed Build is submitted with its log, without an output image', async () => {
     await createBuild('broken-1');
     cp.setBuildLog(NS, 'broken-1', 'error: build error: no such file: requirements.txt\n');
-    await finishBuild('broken-1', 'Failed');
+    await finishBuild('broken-1', { ...completeStatus(pushedTo()), phase: 'Failed' });
     const submissions = await thoth.awaitSubmissions(2, 60_000);
     const failed = submissions[1];
     assert.equal(failed?.body?.output_image, undefined);
@@ -206,7 +178,7 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     const before = thoth.submissions.length;
     await createBuild('ref-1');
     cp.setBuildLog(NS, 'ref-1', 'built by reference\n');
-    await finishBuild('ref-1', 'Complete', image.digest);
+    await finishBuild('ref-1', completeStatus(pushedTo(), image.digest));
     const reference = { apiVersion: 'build.openshift.io/v1', kind: 'Build', name: 'ref-1', namespace: NS };
     const extensions = { name: 'ref-1', namespace: NS, kind: 'Build' };
     const first = await postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.ref.update', object: reference, extensions });

@@ -92,11 +92,22 @@ export function buildObject(namespace: string, name: string, image: string): Man
   };
 }
 
-export function completeStatus(image: string, digest: string): Json {
+/** A Build the BuildConfig `app` starts: it pushes to the ImageStreamTag app:latest, the cluster's own registry. */
+export function streamTagBuild(namespace: string, name: string): ManifestObject {
+  return {
+    apiVersion: 'build.openshift.io/v1',
+    kind: 'Build',
+    metadata: { name, namespace, labels: { 'openshift.io/build-config.name': 'app' } },
+    spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } } },
+  };
+}
+
+/** What OpenShift's build controller writes when a Build completes; without `digest`, a push that reported none. */
+export function completeStatus(image: string, digest?: string): Json {
   return {
     phase: 'Complete',
     outputDockerImageReference: image,
-    output: { to: { imageDigest: digest } },
+    ...(digest !== undefined ? { output: { to: { imageDigest: digest } } } : {}),
     completionTimestamp: '2026-11-20T10:03:41Z',
   };
 }

@@ -14,7 +14,7 @@ import { clusterLocalUrl } from '../harness/serving-stand-in.js';
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { clusterRegistryStream } from './cluster.js';
+import { clusterRegistryStream, completeStatus, createWithStatus, streamTagBuild } from './cluster.js';
 import { deployDefaultInstall, NAMESPACE, type DefaultInstall } from './default-install.js';
 
 const NS = NAMESPACE;
@@ -31,22 +31,8 @@ describe('the direct-sink variant on real Knative Eventing (no Broker)', { timeo
   let digest: string;
 
   async function build(name: string): Promise<void> {
-    const created = (await cp.admin.json({
-      method: 'POST',
-      path: BUILDS,
-      body: {
-        apiVersion: 'build.openshift.io/v1',
-        kind: 'Build',
-        metadata: { name, namespace: NS },
-        spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } } },
-      },
-    })) as Record<string, unknown>;
     cp.setBuildLog(NS, name, `built ${name}\n`);
-    await cp.admin.json({
-      method: 'PUT',
-      path: `${BUILDS}/${name}`,
-      body: { ...created, status: { phase: 'Complete', outputDockerImageReference: `${registry.host}/${NS}/app:latest`, output: { to: { imageDigest: digest } } } },
-    });
+    await createWithStatus(cp, streamTagBuild(NS, name), completeStatus(`${registry.host}/${NS}/app:latest`, digest));
   }
 
   const isSubmitted = async (name: string): Promise<boolean> => {

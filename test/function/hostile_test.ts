@@ -17,7 +17,7 @@ import { MAX_JSON_DEPTH, MAX_JSON_TOKENS } from '../../functions/events/json-sha
 import { REQUEST_BODY_DEADLINE_MS } from '../../functions/events/request-deadline.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { HOSTILE_SHAPES } from './hostile-bodies.js';
-import { metricTotal, startFunction, type RunningFunction } from './run-function.js';
+import { cloudEventHeaders, metricTotal, startFunction, type RunningFunction } from './run-function.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -73,11 +73,8 @@ function sendSlowly(port: number, headers: Readonly<Record<string, string>>, fir
 }
 
 const binary = (type: string, extra: Readonly<Record<string, string>> = {}, contentType = 'application/json'): Record<string, string> => ({
+  ...cloudEventHeaders(type),
   'content-type': contentType,
-  'ce-specversion': '1.0',
-  'ce-id': randomUUID(),
-  'ce-source': 'https://127.0.0.1:6443',
-  'ce-type': type,
   ...extra,
 });
 

@@ -122,37 +122,42 @@ export interface ApiServerEvent {
   readonly extensions?: Readonly<Record<string, string>>;
 }
 
-/** POSTs a binary-mode CloudEvent: `attributes` become `ce-*` headers beside the required ones. */
+/** The headers of a binary-mode CloudEvent: `attributes` become `ce-*` headers beside (or over) the required ones. */
+export function cloudEventHeaders(type: string, attributes: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'ce-specversion': '1.0',
+    'ce-id': randomUUID(),
+    'ce-source': 'https://127.0.0.1:6443',
+    'ce-type': type,
+    ...Object.fromEntries(Object.entries(attributes).map(([key, value]) => [`ce-${key}`, value])),
+  };
+}
+
+/** The attributes the ApiServerSource adapter gives an event about `object`. */
+export function apiServerAttributes(object: Readonly<Record<string, unknown>>): Record<string, string> {
+  const metadata = (object['metadata'] ?? {}) as { name?: string; namespace?: string };
+  const apiVersion = String(object['apiVersion'] ?? '');
+  const kind = String(object['kind'] ?? '');
+  return {
+    subject: `/apis/${apiVersion}/namespaces/${metadata.namespace ?? ''}/${kind.toLowerCase()}s/${metadata.name ?? ''}`,
+    kind,
+    name: metadata.name ?? '',
+    namespace: metadata.namespace ?? '',
+    apiversion: apiVersion,
+  };
+}
+
+/** POSTs a binary-mode CloudEvent (see cloudEventHeaders). */
 export async function postCloudEvent(url: string, type: string, body: string, attributes: Readonly<Record<string, string>> = {}): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'ce-specversion': '1.0',
-      'ce-id': randomUUID(),
-      'ce-source': 'https://127.0.0.1:6443',
-      'ce-type': type,
-      ...Object.fromEntries(Object.entries(attributes).map(([key, value]) => [`ce-${key}`, value])),
-    },
-    body,
-  });
+  return fetch(url, { method: 'POST', headers: cloudEventHeaders(type, attributes), body });
 }
 
 /** POSTs a CloudEvent in binary mode, exactly as the ApiServerSource adapter does. */
 export async function postBinaryEvent(url: string, event: ApiServerEvent): Promise<Response> {
   const body = typeof event.object === 'string' ? event.object : JSON.stringify(event.object);
   const object = typeof event.object === 'string' ? {} : event.object;
-  const metadata = (object['metadata'] ?? {}) as { name?: string; namespace?: string };
-  const apiVersion = String(object['apiVersion'] ?? '');
-  const kind = String(object['kind'] ?? '');
-  return postCloudEvent(url, event.type, body, {
-    subject: `/apis/${apiVersion}/namespaces/${metadata.namespace ?? ''}/${kind.toLowerCase()}s/${metadata.name ?? ''}`,
-    kind,
-    name: metadata.name ?? '',
-    namespace: metadata.namespace ?? '',
-    apiversion: apiVersion,
-    ...event.extensions,
-  });
+  return postCloudEvent(url, event.type, body, { ...apiServerAttributes(object), ...event.extensions });
 }
 
 /** The sum of a running function's /metrics samples whose line matches `pattern`. */
