@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { credentialPolicy, freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { credentialPolicy, MemoryCluster, MemoryThoth, memoryPipeline } from '../../test/fakes/in-memory-cluster.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { imageStreamSource } from './imagestream-source.js';
@@ -32,16 +32,7 @@ function deps(cluster: MemoryCluster, thoth: MemoryThoth, passToken = false, max
     credentials: credentialPolicy({ passToken, tokenFile, sourceRegistryVerifyTls: false }),
     ...(maxImagesPerPass !== undefined ? { maxImagesPerPass } : {}),
   });
-  return {
-    store: cluster,
-    recorder: new MemoryRecorder(),
-    submitter: thoth,
-    sources: new Map([[KEY, source]]),
-    analysisOptions: {},
-    trustEventPayload: false,
-    ...freshPipeline(),
-    log: memoryLogger(),
-  };
+  return memoryPipeline(cluster, thoth, new Map([[KEY, source]]));
 }
 
 const ref = { apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace: 'myproject', name: 'ruby' };

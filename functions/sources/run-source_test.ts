@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { credentialPolicy, freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { credentialPolicy, MemoryCluster, MemoryThoth, memoryPipeline } from '../../test/fakes/in-memory-cluster.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
@@ -38,16 +38,7 @@ function options(overrides: { passToken?: boolean; sendOutputImage?: boolean; ta
 }
 
 function pipeline(cluster: MemoryCluster, thoth: MemoryThoth, sources: Record<string, SourceKind>): PipelineDeps {
-  return {
-    store: cluster,
-    recorder: new MemoryRecorder(),
-    submitter: thoth,
-    sources: new Map(Object.entries(sources)),
-    analysisOptions: { environmentType: 'runtime' },
-    trustEventPayload: false,
-    ...freshPipeline(),
-    log: memoryLogger(),
-  };
+  return memoryPipeline(cluster, thoth, new Map(Object.entries(sources)), { analysisOptions: { environmentType: 'runtime' } });
 }
 
 const withStatus = (object: Json, status: Json): Json => ({ ...object, status });

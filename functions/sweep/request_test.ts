@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { MemoryCluster, MemoryThoth, memoryLogger, memoryPipeline } from '../../test/fakes/in-memory-cluster.js';
 import { loadConfig } from '../config.js';
 import type { PipelineDeps } from '../pipeline/analyze.js';
 import { collectionsFor, sourcesFor } from '../wiring.js';
@@ -32,16 +32,7 @@ function setup() {
     status: { phase: 'Complete', outputDockerImageReference: 'quay.io/org/app:1', output: { to: { imageDigest: `sha256:${'1'.repeat(64)}` } } },
   });
   const log = memoryLogger();
-  const pipeline: PipelineDeps = {
-    store: cluster,
-    recorder: new MemoryRecorder(),
-    submitter: thoth,
-    sources: sourcesFor(config),
-    analysisOptions: {},
-    trustEventPayload: false,
-    ...freshPipeline(),
-    log,
-  };
+  const pipeline = memoryPipeline(cluster, thoth, sourcesFor(config), { log });
   return { cluster, thoth, pipeline, log };
 }
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { freshPipeline, MemoryCluster, MemoryThoth, memoryPipeline } from '../../test/fakes/in-memory-cluster.js';
 import { loadConfig } from '../config.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
@@ -30,17 +30,7 @@ const env = (extra: Record<string, string> = {}) =>
   loadConfig({ THOTH_USER_API_HOST: 'thoth.example.com', THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1', ...extra });
 
 function pipeline(cluster: MemoryCluster, thoth: MemoryThoth, config = env(), now?: () => Date): PipelineDeps {
-  return {
-    store: cluster,
-    recorder: new MemoryRecorder(),
-    submitter: thoth,
-    sources: sourcesFor(config),
-    analysisOptions: {},
-    trustEventPayload: false,
-    ...freshPipeline(),
-    log: memoryLogger(),
-    ...(now !== undefined ? { now } : {}),
-  };
+  return memoryPipeline(cluster, thoth, sourcesFor(config), now !== undefined ? { now } : {});
 }
 
 /** A Thoth that takes `ticks` turns of the event loop per submission, and counts how many overlap. */

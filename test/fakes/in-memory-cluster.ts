@@ -10,10 +10,10 @@ import type { Collection, ObjectPage, PageLister } from '../../functions/kube/ob
 import type { EventRecorder, ObjectStore } from '../../functions/kube/store.js';
 import type { Logger } from '../../functions/observability/logger.js';
 import { limitConcurrency } from '../../functions/concurrency.js';
-import type { Limiter } from '../../functions/pipeline/analyze.js';
+import type { Limiter, PipelineDeps } from '../../functions/pipeline/analyze.js';
 import type { CredentialPolicy } from '../../functions/pipeline/credentials.js';
 import type { Submitter } from '../../functions/pipeline/ports.js';
-import type { PlanContext } from '../../functions/pipeline/source-kind.js';
+import type { PlanContext, SourceKind } from '../../functions/pipeline/source-kind.js';
 import { PipelineState } from '../../functions/pipeline/state.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../../functions/thoth/requests.js';
 import type { AnalysisTicket, BuildAnalysisResult } from '../../functions/thoth/responses.js';
@@ -178,6 +178,14 @@ export function memoryLogger(): Logger & { readonly lines: { level: string; mess
 /** What every PipelineDeps needs besides its ports: its own state, and a worker limit. */
 export function freshPipeline(workers = 4): { state: PipelineState; limit: Limiter } {
   return { state: new PipelineState('test'), limit: limitConcurrency(workers) };
+}
+
+/**
+ * PipelineDeps over in-memory ports: `sources` keyed `apiVersion/kind`, no push registry, no
+ * analysis options, the payload re-read; `overrides` replace any of it.
+ */
+export function memoryPipeline(store: MemoryCluster, submitter: Submitter, sources: ReadonlyMap<string, SourceKind>, overrides: Partial<PipelineDeps> = {}): PipelineDeps {
+  return { store, recorder: new MemoryRecorder(), submitter, sources, analysisOptions: {}, trustEventPayload: false, ...freshPipeline(), log: memoryLogger(), ...overrides };
 }
 
 /** A credential policy as the default configuration makes it, with `overrides`. */
