@@ -7,38 +7,25 @@
  * first submission) and the Kubernetes API calls one submitted Build costs. Compiled JavaScript.
  * A benchmark: it prints, it asserts nothing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { FUNCTION_RULES, prepareNamespace, buildObject, completeStatus, createWithStatus } from '../e2e/cluster.js';
-import { freePort } from '../function/run-function.js';
+import { apiServerAttributes, cloudEventHeaders } from '../function/run-function.js';
 import { startControlPlane } from '../harness/controlplane.js';
 import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
+import { startRuntime } from './runtime.js';
 
 // Run through tsx from the repository (the harness reads its versions beside its sources); the
 // function and the echo handler are the compiled ones `npm run build` made.
 const ROOT = process.cwd();
-const CLI = path.join(ROOT, 'node_modules/faas-js-runtime/bin/cli.js');
 const FUNCTION = path.join(ROOT, 'build/functions/index.js');
 const ECHO = path.join(ROOT, 'build/test/bench/echo-function.js');
 const RUNS = Number(process.env['BENCH_COLD_RUNS'] ?? 5);
 const NS = 'bench-cold';
 
-function probe(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/health/readiness', agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-  });
-}
-
 function post(port: number, type: string, object: Record<string, unknown>): Promise<number> {
-  const metadata = object['metadata'] as { name: string; namespace: string };
   const body = JSON.stringify(object);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -48,18 +35,7 @@ function post(port: number, type: string, object: Record<string, unknown>): Prom
         method: 'POST',
         path: '/',
         agent: false,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': String(Buffer.byteLength(body)),
-          'ce-specversion': '1.0',
-          'ce-id': randomUUID(),
-          'ce-source': 'https://127.0.0.1:6443',
-          'ce-type': type,
-          'ce-subject': `/apis/build.openshift.io/v1/namespaces/${metadata.namespace}/builds/${metadata.name}`,
-          'ce-kind': 'Build',
-          'ce-name': metadata.name,
-          'ce-namespace': metadata.namespace,
-        },
+        headers: { ...cloudEventHeaders(type, apiServerAttributes(object)), 'content-length': String(Buffer.byteLength(body)) },
       },
       (res) => {
         res.resume();
@@ -79,35 +55,17 @@ interface Cold {
 }
 
 async function coldRun(file: string, env: Record<string, string>, steps: readonly { type: string; object: Record<string, unknown> }[]): Promise<Cold> {
-  const port = await freePort();
-  const started = process.hrtime.bigint();
-  const since = () => Number(process.hrtime.bigint() - started) / 1e6;
-  const child: ChildProcess = spawn(process.execPath, [CLI, file], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'error', ...env },
-    stdio: 'ignore',
-  });
+  const runtime = await startRuntime(ROOT, file, env, 30_000);
   try {
-    const deadline = Date.now() + 30_000;
-    while (!(await probe(port))) {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${file} did not become ready`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    const readyMs = since();
     const answersMs: number[] = [];
     const statuses: number[] = [];
     for (const step of steps) {
-      statuses.push(await post(port, step.type, step.object));
-      answersMs.push(since());
+      statuses.push(await post(runtime.port, step.type, step.object));
+      answersMs.push(runtime.since());
     }
-    return { readyMs, answersMs, statuses };
+    return { readyMs: runtime.readyMs, answersMs, statuses };
   } finally {
-    if (child.exitCode === null) {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      });
-    }
+    await runtime.stop();
   }
 }
 

@@ -3,19 +3,16 @@
  * same runtime serving an echo handler, measured in one run on compiled JavaScript.
  * A benchmark, not a test: it prints numbers and ratios, it asserts nothing.
  */
-import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { freePort } from '../function/run-function.js';
+import { apiServerAttributes, cloudEventHeaders } from '../function/run-function.js';
 import { runLoad, type LoadRequest, type LoadResult } from './load.js';
+import { startRuntime } from './runtime.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../../..');
-const CLI = path.join(ROOT, 'node_modules/faas-js-runtime/bin/cli.js');
 const FUNCTION = path.join(ROOT, 'build/functions/index.js');
 const ECHO = path.join(HERE, 'echo-function.js');
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 20_000);
@@ -23,65 +20,8 @@ const COMPLETE_EVENTS = Number(process.env['BENCH_COMPLETE_EVENTS'] ?? 500);
 const CONCURRENCY = 32;
 const COLD_STARTS = 7;
 
-interface Started {
-  readonly url: string;
-  readonly readyMs: number;
-  stop(): Promise<void>;
-}
-
-function probe(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/health/readiness', agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-  });
-}
-
-async function startRuntime(file: string, env: Record<string, string>): Promise<Started> {
-  const port = await freePort();
-  const started = process.hrtime.bigint();
-  const child = spawn(process.execPath, [CLI, file], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'error', ...env },
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 20_000;
-  while (!(await probe(port))) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${file} did not become ready`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-  const readyMs = Number(process.hrtime.bigint() - started) / 1e6;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    readyMs,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
-}
-
 function event(type: string, object: Record<string, unknown>): LoadRequest {
-  const metadata = object['metadata'] as { name: string; namespace: string };
-  return {
-    headers: {
-      'content-type': 'application/json',
-      'ce-specversion': '1.0',
-      'ce-id': randomUUID(),
-      'ce-source': 'https://127.0.0.1:6443',
-      'ce-type': type,
-      'ce-subject': `/apis/build.openshift.io/v1/namespaces/${metadata.namespace}/builds/${metadata.name}`,
-      'ce-kind': 'Build',
-      'ce-name': metadata.name,
-      'ce-namespace': metadata.namespace,
-      'ce-apiversion': 'build.openshift.io/v1',
-    },
-    body: JSON.stringify(object),
-  };
+  return { headers: cloudEventHeaders(type, apiServerAttributes(object)), body: JSON.stringify(object) };
 }
 
 function build(phase: string, output: string, digest?: string, n = 1): Record<string, unknown> {
@@ -115,7 +55,7 @@ async function main(): Promise<void> {
     const ourStarts: number[] = [];
     for (let i = 0; i < COLD_STARTS; i++) {
       for (const [file, into] of [[ECHO, echoStarts], [FUNCTION, ourStarts]] as const) {
-        const started = await startRuntime(file, env);
+        const started = await startRuntime(ROOT, file, env);
         into.push(started.readyMs);
         await started.stop();
       }
@@ -129,8 +69,8 @@ async function main(): Promise<void> {
     // One Build per event: events for one Build while it is being submitted are acknowledged
     // as in progress, which would measure nothing.
     const complete = (n: number) => build('Complete', `${registry.host}/bench/app:latest`, image.digest, n);
-    const echo = await startRuntime(ECHO, env);
-    const ours = await startRuntime(FUNCTION, env);
+    const echo = await startRuntime(ROOT, ECHO, env);
+    const ours = await startRuntime(ROOT, FUNCTION, env);
     try {
       // Warm both up, so JIT and connection set-up are not measured.
       await runLoad(echo.url, 2_000, CONCURRENCY, () => event('dev.knative.apiserver.resource.update', running));

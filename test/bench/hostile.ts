@@ -7,20 +7,19 @@
  * seen from outside as the slowest /health/liveness answer while the request is handled.
  * A benchmark, not a test: it prints numbers, it asserts nothing.
  */
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { freePort } from '../function/run-function.js';
+import { cloudEventHeaders } from '../function/run-function.js';
 import { HOSTILE_SHAPES } from '../function/hostile-bodies.js';
 import { MAX_JSON_TOKENS } from '../../functions/events/json-shape.js';
+import { startRuntime } from './runtime.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../../..');
-const CLI = path.join(ROOT, 'node_modules/faas-js-runtime/bin/cli.js');
 const FUNCTION = path.join(ROOT, 'build/functions/index.js');
 const MiB = 1024 * 1024;
 
@@ -50,13 +49,7 @@ interface Mode {
   request(body: (size: number, tokens?: number) => string, size: number): { headers: Record<string, string>; body: string };
 }
 
-const binaryHeaders = (contentType: string) => ({
-  'content-type': contentType,
-  'ce-specversion': '1.0',
-  'ce-id': randomUUID(),
-  'ce-source': 'https://127.0.0.1:6443',
-  'ce-type': 'dev.knative.apiserver.resource.update',
-});
+const binaryHeaders = (contentType: string) => ({ ...cloudEventHeaders('dev.knative.apiserver.resource.update'), 'content-type': contentType });
 
 const MODES: readonly Mode[] = [
   // As the ApiServerSource adapter sends: Fastify's JSON parser reads the body.
@@ -121,20 +114,11 @@ interface Round {
  * rounds would count their garbage too.
  */
 async function round(bodyLimit: number, requests: readonly { headers: Record<string, string>; body: string }[]): Promise<Round> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [CLI, FUNCTION], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'error', FUNC_BODY_LIMIT: String(bodyLimit), THOTH_USER_API_HOST: 'http://127.0.0.1:9', BUILD_WATCHER_TRUST_EVENT_PAYLOAD: '1' },
-    stdio: 'ignore',
-  });
-  const pid = child.pid;
+  const runtime = await startRuntime(ROOT, FUNCTION, { FUNC_BODY_LIMIT: String(bodyLimit), THOTH_USER_API_HOST: 'http://127.0.0.1:9', BUILD_WATCHER_TRUST_EVENT_PAYLOAD: '1' });
+  const { port } = runtime;
+  const pid = runtime.child.pid;
   try {
     if (pid === undefined) throw new Error('the function did not start');
-    const deadline = Date.now() + 20_000;
-    while (!(await fetch(`http://127.0.0.1:${port}/health/readiness`).then((res) => res.ok, () => false))) {
-      if (Date.now() > deadline) throw new Error('the function did not become ready');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
     const before = await statusOf(pid);
     await writeFile(`/proc/${pid}/clear_refs`, '5');
     const work = Promise.all(requests.map((request) => post(port, request)));
@@ -143,7 +127,7 @@ async function round(bodyLimit: number, requests: readonly { headers: Record<str
     const after = await statusOf(pid);
     return { extra: after.hwm - before.rss, peak: after.hwm, block, answer: answers[0] ?? '' };
   } finally {
-    child.kill('SIGKILL');
+    await runtime.stop();
   }
 }
 
