@@ -29,12 +29,20 @@ function ready(port: number): Promise<boolean> {
   });
 }
 
+export interface RuntimeOptions {
+  /** Default 20 s. */
+  readonly readyWithinMs?: number;
+  /** A command the runtime's own command line is appended to, which must end in exec'ing it. */
+  readonly launcher?: readonly string[];
+}
+
 /** `root` is the repository's (its node_modules hold the runtime); `env` is all the handler gets besides PATH and the port. */
-export async function startRuntime(root: string, file: string, env: Readonly<Record<string, string>>, readyWithinMs = 20_000): Promise<StartedRuntime> {
+export async function startRuntime(root: string, file: string, env: Readonly<Record<string, string>>, options: RuntimeOptions = {}): Promise<StartedRuntime> {
   const port = await freePort();
   const started = process.hrtime.bigint();
   const since = () => Number(process.hrtime.bigint() - started) / 1e6;
-  const child = spawn(process.execPath, [path.join(root, 'node_modules/faas-js-runtime/bin/cli.js'), file], {
+  const [command = process.execPath, ...args] = [...(options.launcher ?? []), process.execPath, path.join(root, 'node_modules/faas-js-runtime/bin/cli.js'), file];
+  const child = spawn(command, args, {
     cwd: root,
     env: { PATH: process.env['PATH'] ?? '', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'error', ...env },
     stdio: 'ignore',
@@ -45,7 +53,7 @@ export async function startRuntime(root: string, file: string, env: Readonly<Rec
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
-  const deadline = Date.now() + readyWithinMs;
+  const deadline = Date.now() + (options.readyWithinMs ?? 20_000);
   while (!(await ready(port))) {
     if (Date.now() > deadline || child.exitCode !== null) {
       await stop();
