@@ -7,12 +7,8 @@ import type { SourceObjectRef } from '../domain/built-image.js';
 import { acceptedKinds, kindOf, KINDS } from '../domain/kinds.js';
 import { invalid } from '../errors.js';
 
-export interface ObjectCoordinates {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-}
+/** Where an object is: the domain's reference to it without the uid, which only a read gives. */
+export type ObjectCoordinates = Omit<SourceObjectRef, 'uid'>;
 
 /** A Kubernetes object as JSON, with the fields every object has checked. */
 export interface KubeObject extends ObjectCoordinates {
