@@ -15,7 +15,7 @@ import type { ProxiedRequest } from '../harness/cluster-proxy.js';
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { clusterRegistryStream } from '../e2e/cluster.js';
+import { clusterRegistryStream, completeStatus, createWithStatus, streamTagBuild } from '../e2e/cluster.js';
 import { deployDefaultInstall, NAMESPACE, type DefaultInstall } from '../e2e/default-install.js';
 
 const NS = NAMESPACE;
@@ -94,30 +94,8 @@ async function main(): Promise<void> {
     // What OpenShift's registry does on a first push: the ImageStream that vouches for the repository.
     await clusterRegistryStream(cp, registry.host, NS, 'demo-app');
     console.log(`  pushed       ${registry.host}/${NS}/demo-app:latest = ${image.digest}`);
-    await cp.admin.json({
-      method: 'POST',
-      path: BUILDS,
-      body: {
-        apiVersion: 'build.openshift.io/v1',
-        kind: 'Build',
-        metadata: { name: 'demo-app-1', namespace: NS, labels: { 'openshift.io/build-config.name': 'demo-app' } },
-        spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'ImageStreamTag', name: 'demo-app:latest' } } },
-      },
-    });
     cp.setBuildLog(NS, 'demo-app-1', 'STEP 1/2: FROM scratch\nSTEP 2/2: COPY app /app\nSuccessfully pushed demo-app\n');
-    const created = (await cp.admin.json({ path: `${BUILDS}/demo-app-1` })) as Record<string, unknown>;
-    await cp.admin.json({
-      method: 'PUT',
-      path: `${BUILDS}/demo-app-1`,
-      body: {
-        ...created,
-        status: {
-          phase: 'Complete',
-          outputDockerImageReference: `${registry.host}/${NS}/demo-app:latest`,
-          output: { to: { imageDigest: image.digest } },
-        },
-      },
-    });
+    await createWithStatus(cp, streamTagBuild(NS, 'demo-app-1', 'demo-app'), completeStatus(`${registry.host}/${NS}/demo-app:latest`, image.digest));
 
     step('what Thoth received');
     const [submission] = await thoth.awaitSubmissions(1, 120_000);

@@ -92,13 +92,13 @@ export function buildObject(namespace: string, name: string, image: string): Man
   };
 }
 
-/** A Build the BuildConfig `app` starts: it pushes to the ImageStreamTag app:latest, the cluster's own registry. */
-export function streamTagBuild(namespace: string, name: string): ManifestObject {
+/** A Build the BuildConfig `config` starts: it pushes to the ImageStreamTag `<config>:latest`, the cluster's own registry. */
+export function streamTagBuild(namespace: string, name: string, config = 'app'): ManifestObject {
   return {
     apiVersion: 'build.openshift.io/v1',
     kind: 'Build',
-    metadata: { name, namespace, labels: { 'openshift.io/build-config.name': 'app' } },
-    spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'ImageStreamTag', name: 'app:latest' } } },
+    metadata: { name, namespace, labels: { 'openshift.io/build-config.name': config } },
+    spec: { strategy: { type: 'Docker', dockerStrategy: {} }, output: { to: { kind: 'ImageStreamTag', name: `${config}:latest` } } },
   };
 }
 
