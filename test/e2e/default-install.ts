@@ -44,10 +44,14 @@ export interface DefaultInstallOptions {
    * installs it: the rbac and config files, then knative/variants/direct-sink/.
    */
   readonly sink?: 'broker' | 'direct';
+  /** Run the compiled function (build/functions/index.js), as a benchmark measures it. */
+  readonly compiledFunction?: boolean;
 }
 
 export interface DefaultInstall {
   readonly fn: RunningFunction;
+  /** The kubeconfig the function runs with: its service account's token tells its API calls apart. */
+  readonly functionKubeconfig: string;
   readonly adapter: AdapterHandle;
   /** The dead-letter receiver: a recorder in place of event_display. */
   readonly deadLetters: EventSink;
@@ -85,7 +89,8 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
     THOTH_BUILD_WATCHER_WORKERS: '4',
     ...options.functionEnv,
   };
-  let fn: RunningFunction | undefined = await startFunction({ env: functionEnv });
+  const start = (): Promise<RunningFunction> => startFunction({ env: functionEnv, ...(options.compiledFunction === true ? { compiled: true } : {}) });
+  let fn: RunningFunction | undefined = await start();
   const serve = async (running: BareFunction): Promise<void> => {
     await eventing.serveService(NAMESPACE, 'build-watcher', Number(new URL(running.url).port));
   };
@@ -98,6 +103,7 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
         if (fn === undefined) throw new Error('the function is stopped');
         return fn;
       },
+      functionKubeconfig: functionEnv.KUBECONFIG,
       adapter,
       deadLetters,
       async enableScheduledSweep(schedule) {
@@ -110,7 +116,7 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
       },
       async restartFunction() {
         await fn?.stop();
-        fn = await startFunction({ env: functionEnv });
+        fn = await start();
         await serve(fn);
         return fn;
       },

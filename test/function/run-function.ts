@@ -1,6 +1,8 @@
 /**
  * Runs the function the way it runs in a cluster: faas-js-runtime's own command line, in a
- * child process, loading functions/index.ts (through tsx, so no build step is needed).
+ * child process, loading functions/index.ts (through tsx, so no build step is needed), or the
+ * compiled build/functions/index.js that `npm run build` made (`compiled`, for benchmarks: tsx's
+ * loader and its transpiled sources are not part of the deployed function's memory or time).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -10,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNTIME_CLI = path.join(ROOT, 'node_modules/faas-js-runtime/bin/cli.js');
+const SOURCE_ENTRY = ['--import', 'tsx', RUNTIME_CLI, path.join(ROOT, 'functions/index.ts')];
+const COMPILED_ENTRY = [RUNTIME_CLI, path.join(ROOT, 'build/functions/index.js')];
 
 export interface RunningFunction {
   readonly url: string;
@@ -46,11 +50,13 @@ export interface StartFunctionOptions {
   readonly timeoutMs?: number;
   /** Wait for readiness (default) or return at once, e.g. to watch it refuse to start. */
   readonly waitReady?: boolean;
+  /** Run build/functions/index.js without tsx; the caller has run `npm run build`. */
+  readonly compiled?: boolean;
 }
 
 export async function startFunction(options: StartFunctionOptions): Promise<RunningFunction & { readonly process: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNTIME_CLI, path.join(ROOT, 'functions/index.ts')], {
+  const child = spawn(process.execPath, options.compiled === true ? COMPILED_ENTRY : SOURCE_ENTRY, {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
