@@ -6,6 +6,7 @@
 import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 import { KIND_NAMES, type KindName } from './domain/kinds.js';
+import { serviceAccountFile } from './kube/service-account.js';
 
 export type EnvironmentType = 'runtime' | 'buildtime';
 export type PushNaming = 'namespace' | 'single-repository';
@@ -145,7 +146,7 @@ const specs = {
   THOTH_ENVIRONMENT_TYPE: str({ choices: ['runtime', 'buildtime'], default: 'runtime' }),
   THOTH_ORIGIN: str({ default: '' }),
   THOTH_PASS_TOKEN: bool({ default: false }),
-  BUILD_WATCHER_TOKEN_FILE: str({ default: '/var/run/secrets/kubernetes.io/serviceaccount/token' }),
+  BUILD_WATCHER_TOKEN_FILE: str({ default: serviceAccountFile('token') }),
   THOTH_SRC_REGISTRY_USER: str({ default: '' }),
   THOTH_SRC_REGISTRY_PASSWORD: str({ default: '' }),
   THOTH_DST_REGISTRY_USER: str({ default: '' }),

@@ -47,6 +47,17 @@ export function init(): void {
   }
 }
 
+/**
+ * Alive whenever the process answers at all. The runtime's own check (overload-protection)
+ * also fails while the event loop lags more than 42 ms, and the kubelet restarts a container
+ * after three failed liveness probes: a pod busy with a burst would be killed mid-work, its
+ * claims left to expire and its half-done submissions to be sent again. Readiness keeps the
+ * runtime's check, so a lagging pod only stops getting new requests until it catches up.
+ */
+export function liveness(_request: unknown, reply: { send(body: string): unknown }): void {
+  reply.send('OK');
+}
+
 export async function shutdown(): Promise<void> {
   await Promise.allSettled([...inFlight]);
 }

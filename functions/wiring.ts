@@ -11,6 +11,7 @@ import type { CredentialSource } from './domain/built-image.js';
 import { KIND_NAMES, KINDS, watchedVersion, type KindName, type SourceHandler } from './domain/kinds.js';
 import type { KubeApi } from './kube/api.js';
 import { listPage, type Collection, type PageLister } from './kube/objects.js';
+import { serviceAccountFile } from './kube/service-account.js';
 import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
 import { imageCopies, submissions, thothLatency } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
@@ -31,7 +32,7 @@ import { SweepRequests } from './sweep/request.js';
 import type { ThothClientOptions, ThothSubmitter } from './thoth/client.js';
 
 /** Mounted into every OpenShift pod: the CA of the internal registry's serving certificate. */
-export const SERVICE_CA_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt';
+export const SERVICE_CA_PATH = serviceAccountFile('service-ca.crt');
 
 /** BUILD_WATCHER_SOURCE_KINDS, plus ImageStream when THOTH_ANALYZE_EXISTING is on. */
 function enabledKinds(config: Config): ReadonlySet<KindName> {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { BuildWatcherError } from '../errors.js';
 import { connectKubeApi, type KubeConnection } from '../kube/api.js';
+import { serviceAccountFile } from '../kube/service-account.js';
 import { registerSecret } from '../observability/redact.js';
 import { wire } from '../wiring.js';
 import { analyzeExistingCommand, EXIT_FAILURES, watchCommand } from './commands.js';
@@ -26,7 +27,7 @@ export interface CliIo {
   readonly signal: AbortSignal;
 }
 
-const DEFAULT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+const DEFAULT_TOKEN_FILE = serviceAccountFile('token');
 
 async function exists(path: string): Promise<boolean> {
   try {

@@ -1,17 +1,15 @@
 /**
- * A small Kubernetes REST client. `@kubernetes/client-node` supplies what is hard to get
- * right (kubeconfig and in-cluster loading, token rotation, client certificates, CA); the
- * requests themselves go through node:https so every call has a timeout or an idle timeout,
- * an AbortSignal and an error that says the status and the object, never the body or headers.
- * Buffered answers (`request`) and watch streams (`stream`, for the command line) share the
- * connection settings and the failure classification.
- *
- * client-node takes about half a second to import, and the function scales to zero, so it is
- * imported on first use, never on the start-up path or the path that filters events.
+ * A small Kubernetes REST client. Where the server is and how to authenticate come from
+ * `cluster-access.ts` (the pod's service account, or a kubeconfig through
+ * `@kubernetes/client-node`); the requests themselves go through node:https so every call has a
+ * timeout or an idle timeout, an AbortSignal and an error that says the status and the object,
+ * never the body or headers. Buffered answers (`request`) and watch streams (`stream`, for the
+ * command line) share the connection settings and the failure classification.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, refused, transient } from '../errors.js';
+import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, transient } from '../errors.js';
+import { inClusterAccess, kubeconfigAccess, type ClusterAccess } from './cluster-access.js';
 import { TailWindow } from './tail-window.js';
 
 export interface KubeRequest {
@@ -158,34 +156,25 @@ async function readAnswer(res: http.IncomingMessage, what: string, keepTailBytes
   return tail !== undefined ? tail.text() : Buffer.concat(chunks).toString('utf8');
 }
 
-/** client-node's loading: the given file, else KUBECONFIG, ~/.kube/config or in-cluster. */
+/**
+ * The connection the function and the command line use: the given kubeconfig file, else
+ * KUBECONFIG, ~/.kube/config or the pod's service account, in client-node's order.
+ */
 export async function connectKubeApi(options: KubeApiOptions = {}): Promise<KubeConnection> {
-  // The config module alone: the package's index also loads every API client, a third more time
-  // on the cold start that ends each scale-to-zero pause (measured: 1.03 s against 0.66 s).
-  const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
-  const config = new KubeConfig();
   const file = options.kubeconfigPath;
-  try {
-    if (file !== undefined && file !== '') config.loadFromFile(file);
-    else config.loadFromDefault();
-  } catch (error) {
-    // Only the error code or name: a kubeconfig parse error may quote the file, tokens included.
-    const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'unknown error');
-    // Our configuration, not the sender's mistake: never a 4xx.
-    throw refused(`cannot load the Kubernetes configuration${file ? ` ${file}` : ''} (${why})`);
-  }
-  const cluster = config.getCurrentCluster();
-  if (cluster === null) throw refused('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');
-  const server = new URL(cluster.server);
+  const access = (file === undefined || file === '' ? await inClusterAccess(process.env) : undefined) ?? (await kubeconfigAccess(file));
+  return kubeApiOver(access, options);
+}
+
+export function kubeApiOver(access: ClusterAccess, options: KubeApiOptions = {}): KubeConnection {
+  const { server } = access;
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const context = config.getContextObject(config.getCurrentContext());
-  const token = config.getCurrentUser()?.token;
 
   const prepare = async (method: string, path: string, query: Readonly<Record<string, string>>, accept: string, body?: Buffer, contentType?: string): Promise<Sending> => {
     const url = new URL(path, server);
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
     const requestOptions: https.RequestOptions = { method, headers: { Accept: accept } };
-    await config.applyToHTTPSOptions(requestOptions);
+    await access.authorize(requestOptions);
     if (options.verifyTls === false) requestOptions.rejectUnauthorized = false;
     if (body !== undefined) {
       requestOptions.headers = { ...requestOptions.headers, 'Content-Type': contentType ?? 'application/json', 'Content-Length': String(body.length) };
@@ -194,8 +183,8 @@ export async function connectKubeApi(options: KubeApiOptions = {}): Promise<Kube
   };
 
   return {
-    contextNamespace: context?.namespace !== undefined && context.namespace !== '' ? context.namespace : undefined,
-    userToken: token !== undefined && token !== '' ? token : undefined,
+    contextNamespace: access.contextNamespace,
+    userToken: access.userToken,
     async request(request) {
       const body = request.body === undefined ? undefined : Buffer.from(JSON.stringify(request.body));
       const sending = await prepare(request.method, request.path, request.query ?? {}, request.accept ?? 'application/json', body, request.contentType);

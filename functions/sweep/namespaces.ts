@@ -1,13 +1,13 @@
 /** Which namespaces a sweep covers: the watched ones, else the function's own. */
 import { readFile } from 'node:fs/promises';
 
-export const SERVICE_ACCOUNT_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+import { serviceAccountFile } from '../kube/service-account.js';
 
 /**
  * The namespace this process runs in: POD_NAMESPACE (the downward API, and what tests set),
  * else the service account's namespace file; undefined outside a cluster.
  */
-export async function ownNamespace(env: NodeJS.ProcessEnv = process.env, file = SERVICE_ACCOUNT_NAMESPACE_FILE): Promise<string | undefined> {
+export async function ownNamespace(env: NodeJS.ProcessEnv = process.env, file = serviceAccountFile('namespace')): Promise<string | undefined> {
   const fromEnv = env['POD_NAMESPACE']?.trim();
   if (fromEnv) return fromEnv;
   try {

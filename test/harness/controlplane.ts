@@ -43,6 +43,14 @@ export interface ControlPlane {
   tokenForServiceAccount(namespace: string, name: string): Promise<string>;
   /** Writes a kubeconfig with a fresh token for an existing service account; returns its path. */
   kubeconfigForServiceAccount(namespace: string, name: string): Promise<string>;
+  /**
+   * What the kubelet mounts into a pod running as this service account (`token`, `ca.crt`,
+   * `namespace`), in a directory of its own; the server is `server`'s host and port, which a pod
+   * finds in KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (`inClusterEnv`).
+   */
+  serviceAccountDirectory(namespace: string, name: string): Promise<string>;
+  /** KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, as a pod's environment has them. */
+  readonly inClusterEnv: Readonly<Record<'KUBERNETES_SERVICE_HOST' | 'KUBERNETES_SERVICE_PORT', string>>;
   /** Server-side apply of a YAML/JSON file, a directory of them, or objects; throws on any rejected field. */
   applyManifests(input: ManifestInput): Promise<ManifestObject[]>;
   /** REST path of an object or (without `name`) its collection, found through discovery. */
@@ -150,6 +158,18 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
         await writeKubeconfig(path, { server: apiFront.url, caPem, token, user: `system:serviceaccount:${namespace}:${name}` });
         return path;
       },
+      async serviceAccountDirectory(namespace, name) {
+        const token = await tokenForServiceAccount(namespace, name);
+        const directory = join(dir, `sa-${namespace}-${name}-${++kubeconfigs}`);
+        await mkdir(directory);
+        await Promise.all([
+          writeFile(join(directory, 'token'), token, { mode: 0o600 }),
+          writeFile(join(directory, 'ca.crt'), caPem),
+          writeFile(join(directory, 'namespace'), namespace),
+        ]);
+        return directory;
+      },
+      inClusterEnv: { KUBERNETES_SERVICE_HOST: new URL(apiFront.url).hostname, KUBERNETES_SERVICE_PORT: new URL(apiFront.url).port },
       applyManifests: (input) => applier.apply(input),
       pathFor: (apiVersion, kind, namespace, name) => applier.pathFor(apiVersion, kind, namespace, name),
       setBuildLog: (namespace, name, text) => apiFront.setBuildLog(namespace, name, text),
