@@ -6,8 +6,9 @@
  * from the last one's completion), events/s, the function's memory (resident after start-up and
  * at its peak, with V8's heap and external memory at the peak sample), the Kubernetes API calls
  * it made per submitted Build, the most submissions in flight at Thoth at once, and lost and
- * duplicated submissions; then the ratio of the two paths. The function is the compiled one
- * (`npm run build` runs first), as deployed; the harness runs through tsx.
+ * duplicated submissions; then the ratio of the two paths. The function runs as deployed: the
+ * compiled one (`npm run build` runs first), reading its service account as in a pod; the
+ * harness runs through tsx.
  * A benchmark, not a test: it prints numbers, it asserts nothing. BENCH_BUILDS changes the count,
  * BENCH_BURST_PATHS (`broker`, `direct`, or both, comma-separated) the paths.
  */
@@ -168,10 +169,8 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
   try {
     const eventing = await startEventing(cp);
     try {
-      const install = await deployDefaultInstall(cp, eventing, counter.url, { sink, compiledFunction: true });
-      // The function's own token, so that its API calls can be told from everyone else's.
-      const { users } = JSON.parse(await readFile(install.functionKubeconfig, 'utf8')) as { users: { user: { token: string } }[] };
-      const token = users[0]?.user.token ?? '';
+      const install = await deployDefaultInstall(cp, eventing, counter.url, { sink, deployedFunction: true });
+      const token = install.functionToken;
       // The loopback registry plays the cluster's: an ImageStream vouches for its repository.
       await clusterRegistryStream(cp, registry.host, NAMESPACE, 'app');
       try {

@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { FUNCTION_RULES, prepareNamespace, buildObject, completeStatus, createWithStatus } from '../e2e/cluster.js';
-import { freePort } from '../function/run-function.js';
+import { freePort, inPod } from '../function/run-function.js';
 import { startControlPlane } from '../harness/controlplane.js';
 import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
@@ -87,15 +87,12 @@ interface Cold {
   statuses: number[];
 }
 
-/** Mounts `serviceAccount` where the kubelet would, in a private /run, then runs the command. */
-const AS_IN_A_POD = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && ln -s "$1" /run/secrets/kubernetes.io/serviceaccount && shift && exec "$@"';
-
 async function coldRun(file: string, pod: Pod, steps: readonly { type: string; object: Record<string, unknown> }[]): Promise<Cold> {
   const port = await freePort();
   const started = process.hrtime.bigint();
   const since = () => Number(process.hrtime.bigint() - started) / 1e6;
   const { env, serviceAccount } = pod;
-  const child: ChildProcess = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', AS_IN_A_POD, 'sh', serviceAccount, process.execPath, CLI, file], {
+  const child: ChildProcess = spawn(...inPod(serviceAccount, [process.execPath, CLI, file]), {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'error', ...env },
     stdio: 'ignore',
