@@ -14,17 +14,20 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
+import { loadavg } from 'node:os';
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { startControlPlane } from '../harness/controlplane.js';
 import { startEventing } from '../harness/eventing.js';
 import { waitFor } from '../harness/wait.js';
-import { metricTotal } from '../function/run-function.js';
+import { metricTotal, startFunction } from '../function/run-function.js';
 import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
 import type { RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { clusterRegistryStream } from '../e2e/cluster.js';
 import { deployDefaultInstall, NAMESPACE } from '../e2e/default-install.js';
 
+const ECHO = fileURLToPath(new URL('../../build/test/bench/echo-function.js', import.meta.url));
 const BUILDS = Number(process.env['BENCH_BUILDS'] ?? 1_000);
 const PATHS = (process.env['BENCH_BURST_PATHS'] ?? 'broker,direct').split(',');
 /** Clients creating and completing Builds at once: enough to keep the API server busy. */
@@ -272,7 +275,22 @@ function print(result: PathResult): void {
   console.log(`         Kubernetes API calls per submitted Build: ${perBuild(total)} (${kinds.join(', ')})`);
 }
 
+/** node and faas-js-runtime alone: the compiled echo function's RSS once ready. */
+async function runtimeBaselineMiB(): Promise<number> {
+  const echo = await startFunction({ env: {}, compiled: true, module: ECHO });
+  try {
+    return await procStatusMiB(echo.process.pid, 'VmRSS');
+  } finally {
+    await echo.stop();
+  }
+}
+
+const loadAverage = (): string => loadavg().map((value) => value.toFixed(1)).join(' ');
+
 async function main(): Promise<void> {
+  console.log(`load average at the start: ${loadAverage()} (1, 5, 15 min)`);
+  const baseline = await runtimeBaselineMiB();
+  console.log(`node and faas-js-runtime with an echo handler, compiled: ${baseline.toFixed(0)} MiB resident once ready`);
   const registry = await startRegistry();
   try {
     const { digest } = await pushTestImage(registry, { repository: `${NAMESPACE}/app`, tag: 'latest', layerSizes: [1024] });
@@ -289,6 +307,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await registry.stop();
+    console.log(`load average at the end: ${loadAverage()}`);
   }
 }
 

@@ -53,6 +53,8 @@ export interface StartFunctionOptions {
   readonly waitReady?: boolean;
   /** Run build/functions/index.js without tsx; the caller has run `npm run build`. */
   readonly compiled?: boolean;
+  /** With `compiled`: another compiled handler module in its place (a benchmark's echo function). */
+  readonly module?: string;
   /**
    * A service account directory (ControlPlane.serviceAccountDirectory) to run with as in a pod;
    * `env` should then hold ControlPlane.inClusterEnv and no KUBECONFIG.
@@ -74,7 +76,8 @@ export function inPod(serviceAccount: string, command: readonly string[]): [stri
 
 export async function startFunction(options: StartFunctionOptions): Promise<RunningFunction & { readonly process: ChildProcess }> {
   const port = await freePort();
-  const node = [process.execPath, ...(options.compiled === true ? COMPILED_ENTRY : SOURCE_ENTRY)];
+  const compiled = options.module === undefined ? COMPILED_ENTRY : [RUNTIME_CLI, options.module];
+  const node = [process.execPath, ...(options.compiled === true ? compiled : SOURCE_ENTRY)];
   const [command, args] = options.pod === undefined ? [node[0] ?? '', node.slice(1)] : inPod(options.pod.serviceAccount, node);
   // In a pod, HOME holds no ~/.kube/config, which would win over the service account.
   const home = options.pod === undefined ? (process.env['HOME'] ?? '/tmp') : options.pod.serviceAccount;
