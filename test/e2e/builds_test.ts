@@ -155,9 +155,12 @@ describe('Builds end to end through the real API server and adapter', { timeout:
     });
     assert.equal(warning.reason, 'AnalysisRefused');
     assert.match(warning.message, /400|manifest|unknown/i);
-    const build = await getBuild('ghost-1');
+    // The Warning is recorded as the refusal happens; the claim is released right after it.
+    const build = await waitFor(async () => {
+      const current = await getBuild('ghost-1');
+      return current.metadata.annotations?.[`${PREFIX}/claim`] === undefined ? current : undefined;
+    }, { timeoutMs: 30_000, what: 'the claim on ghost-1 released' });
     assert.equal(build.metadata.annotations?.[`${PREFIX}/submitted-at`], undefined);
-    assert.equal(build.metadata.annotations?.[`${PREFIX}/claim`], undefined);
     assert.equal(thoth.submissions.length, 1);
   });
 
