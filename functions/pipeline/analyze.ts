@@ -93,6 +93,14 @@ export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, opt
   }
   const { state } = deps;
   const key = keyOf(input.ref);
+  if (payload !== undefined && state.markedSince(key, payload.object.uid, payload.object.annotations[ANNOTATIONS.claim])) {
+    // The echo of our own claim (or renewal) patch, arriving after we marked the object: older
+    // than our mark, which removed that claim and causes an event of its own, as does every later
+    // change (a user removing the mark to ask again). A GET would only find it marked. Only a
+    // lease that ended in a mark counts: a failed one's claim stays, and its echo is a redelivery
+    // like any other. A reference carries no claim, so it is read as before.
+    return { kind: 'ignored', reason: 'marked-since', object: input.ref };
+  }
   const running = state.inProgress.get(key);
   if (running !== undefined) {
     // Waits without a worker slot. Answered only once that work has ended: had it failed,
@@ -231,6 +239,7 @@ async function runPlan(
     if (lease !== undefined && live.recordsRefusals) {
       // Recorded as done: the next pass goes on to newer images instead of these again.
       await lease.update(marksOf, signal);
+      deps.state.rememberMarked(key, object.uid, lease.claims);
     } else {
       await lease?.release();
       deps.state.rememberRefusal(key, now().getTime());
@@ -250,6 +259,7 @@ async function runPlan(
   if (lease !== undefined) {
     try {
       await lease.update(marksOf, signal);
+      deps.state.rememberMarked(key, object.uid, lease.claims);
     } catch (error) {
       // Not done until marked: the redelivery only marks, never resubmits.
       deps.state.pendingMarks.set(key, { uid: object.uid, submitted, refused, outcome });

@@ -237,6 +237,82 @@ describe('analyzeObject', () => {
     assert.equal(thoth.builds.length, 2);
   });
 
+  describe('the update events its own patches cause (Kubernetes API calls per Build)', () => {
+    /** Records the object each patch left, in order: the payloads of the update events they cause. */
+    function patchedStates(cluster: MemoryCluster): KubeObject[] {
+      const states: KubeObject[] = [];
+      const original = cluster.patchAnnotations.bind(cluster);
+      cluster.patchAnnotations = async (object, annotations, options) => {
+        const patched = await original(object, annotations, options);
+        states.push(patched);
+        return patched;
+      };
+      return states;
+    }
+
+    it('once marked, the echoes of its claim and of its mark are ignored without a GET; a reference is still read', async () => {
+      const { cluster, thoth, deps } = setup();
+      const states = patchedStates(cluster);
+      const payload = cluster.put(completeBuild('echo-1'));
+      assert.equal((await analyze(deps, payload)).kind, 'submitted');
+      const [claimEcho, markEcho] = states;
+      assert.ok(claimEcho !== undefined && markEcho !== undefined);
+      assert.ok(claimEcho.annotations[ANNOTATIONS.claim]?.startsWith(deps.state.holder), 'the first patch is the claim');
+      assert.ok(markEcho.annotations[ANNOTATIONS.submittedAt], 'the second is the mark');
+      const reads = cluster.reads;
+      assert.deepEqual(await analyze(deps, claimEcho), { kind: 'ignored', reason: 'marked-since', object: claimEcho });
+      assert.deepEqual(await analyze(deps, markEcho), { kind: 'ignored', reason: 'already-submitted', object: markEcho });
+      assert.equal(cluster.reads, reads, 'no GET for either echo');
+      // A Reference-mode event carries no object, so no claim to recognise: it is read.
+      assert.equal((await analyzeObject({ ref: payload, action: 'update' }, deps)).kind, 'ignored');
+      assert.equal(cluster.reads, reads + 1);
+      assert.equal(thoth.builds.length, 1);
+    });
+
+    it('a user who removes the mark gets a new analysis; a later lease that failed leaves its echo to be read and retried', async () => {
+      const { cluster, thoth, deps } = setup();
+      const states = patchedStates(cluster);
+      const payload = cluster.put(completeBuild('again-1'));
+      assert.equal((await analyze(deps, payload)).kind, 'submitted');
+      const firstClaimEcho = states[0];
+      assert.ok(firstClaimEcho);
+      // The user's removal is an update of its own, newer than both echoes.
+      const marked = cluster.get(payload);
+      assert.ok(marked);
+      const unmarked = await cluster.patchAnnotations(marked, { [ANNOTATIONS.submittedAt]: null, [ANNOTATIONS.analysisIds]: null, [ANNOTATIONS.outputImage]: null });
+      let failures = 1;
+      thoth.fail = () => failures-- > 0;
+      await assert.rejects(analyze(deps, unmarked), (error: unknown) => error instanceof BuildWatcherError && error.kind === 'transient');
+      // This lease did not end in a mark: the echo of its claim is a redelivery like any other.
+      const secondClaimEcho = cluster.get(payload);
+      assert.ok(secondClaimEcho !== undefined);
+      assert.ok(secondClaimEcho.annotations[ANNOTATIONS.claim]?.startsWith(deps.state.holder));
+      assert.notEqual(secondClaimEcho.annotations[ANNOTATIONS.claim], firstClaimEcho.annotations[ANNOTATIONS.claim]);
+      const reads = cluster.reads;
+      assert.equal((await analyze(deps, secondClaimEcho)).kind, 'submitted');
+      assert.ok(cluster.reads > reads, 'read, not skipped');
+      assert.equal(thoth.builds.length, 2, 'analysed again once, as the user asked');
+    });
+
+    it('submitted but not marked: the echo of its claim is read and only marks', async () => {
+      const { cluster, thoth, deps } = setup();
+      const states = patchedStates(cluster);
+      const payload = cluster.put(completeBuild('echo-unmarked-1'));
+      const original = cluster.patchAnnotations.bind(cluster);
+      let patches = 0;
+      cluster.patchAnnotations = async (object, annotations, options) => {
+        if (++patches === 2) throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
+        return original(object, annotations, options);
+      };
+      await assert.rejects(analyze(deps, payload), /submitted, but could not mark/);
+      const claimEcho = states[0];
+      assert.ok(claimEcho);
+      assert.equal((await analyze(deps, claimEcho)).kind, 'submitted');
+      assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.submittedAt], 'marked');
+      assert.equal(thoth.builds.length, 1, 'never submitted twice');
+    });
+  });
+
   it('a pending mark is written from the object as it is now, keeping what another process recorded (B5)', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
@@ -296,10 +372,14 @@ describe('analyzeObject', () => {
     const expiryOf = () => Date.parse(cluster.get(payload)?.annotations[ANNOTATIONS.claim]?.split(' ')[1] ?? '');
     const renewed = expiryOf();
     await until(() => expiryOf() > renewed, 'a second renewal');
+    const renewalEcho = cluster.get(payload);
+    assert.ok(renewalEcho);
     assert.equal((await analyze(other, payload)).kind, 'busy');
     stalled.release();
     assert.equal((await work).kind, 'submitted');
     assert.equal(cluster.get(payload)?.annotations[ANNOTATIONS.claim], undefined, 'the mark removes the claim');
+    // A renewal's update event, delivered after the mark, is as old as the claim's own.
+    assert.deepEqual(await analyze(holder, renewalEcho), { kind: 'ignored', reason: 'marked-since', object: renewalEcho });
 
     // A holder that stops renewing (as a killed process does) is taken over once its lease ends.
     const orphan = cluster.put(completeBuild('orphan-1'));

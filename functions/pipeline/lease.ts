@@ -45,6 +45,8 @@ export class Lease {
   readonly #holder: string;
   readonly #timing: LeaseTiming;
   readonly #lost = new AbortController();
+  /** Every claim value this lease wrote or tried to write (a timed-out patch may have landed). */
+  readonly #claims: string[] = [];
   #latest: KubeObject;
   #queue: Promise<unknown> = Promise.resolve();
   #timer: NodeJS.Timeout | undefined;
@@ -61,12 +63,14 @@ export class Lease {
    * 'forbidden' when the Role grants no patch (the work then goes on unclaimed).
    */
   static async take(store: ObjectStore, live: KubeObject, holder: string, timing: LeaseTiming, signal?: AbortSignal): Promise<Lease | 'conflict' | 'forbidden'> {
+    const claim = claimValue(holder, timing);
     try {
-      const latest = await store.patchAnnotations(live, { [ANNOTATIONS.claim]: claimValue(holder, timing) }, {
+      const latest = await store.patchAnnotations(live, { [ANNOTATIONS.claim]: claim }, {
         resourceVersion: live.resourceVersion,
         ...(signal ? { signal } : {}),
       });
       const lease = new Lease(store, holder, timing, latest);
+      lease.#claims.push(claim);
       lease.#timer = setInterval(() => void lease.#renew(), timing.renewMs);
       lease.#timer.unref();
       return lease;
@@ -80,6 +84,11 @@ export class Lease {
   /** The object as the last patch left it. */
   get latest(): KubeObject {
     return this.#latest;
+  }
+
+  /** The claim values this lease has put on the object: the update events they caused carry them. */
+  get claims(): readonly string[] {
+    return this.#claims;
   }
 
   /** Aborted when another holder took the object over: the work must stop submitting. */
@@ -128,7 +137,9 @@ export class Lease {
   }
 
   async #renew(): Promise<void> {
-    await this.update(() => ({ [ANNOTATIONS.claim]: claimValue(this.#holder, this.#timing) })).catch(() => {
+    const claim = claimValue(this.#holder, this.#timing);
+    this.#claims.push(claim);
+    await this.update(() => ({ [ANNOTATIONS.claim]: claim })).catch(() => {
       // A renewal that failed is tried again at the next tick, well before the lease ends.
     });
   }

@@ -41,6 +41,8 @@ export class PipelineState {
    * event, which would otherwise submit, be refused and release again, for ever.
    */
   readonly #refusedUntil = new BoundedMap<number>();
+  /** Per object key: the claims of this process's last lease on it that ended in a mark. */
+  readonly #markedClaims = new BoundedMap<{ readonly uid: string; readonly claims: ReadonlySet<string> }>();
   #warnedNoPatch = false;
 
   constructor(hostname = process.env['HOSTNAME'] ?? 'build-watcher') {
@@ -56,6 +58,20 @@ export class PipelineState {
 
   rememberRefusal(key: string, now: number): void {
     this.#refusedUntil.set(key, now + REFUSAL_MEMORY_MS);
+  }
+
+  /** The lease whose `claims` these were has ended with the object marked by this process. */
+  rememberMarked(key: string, uid: string, claims: readonly string[]): void {
+    this.#markedClaims.set(key, { uid, claims: new Set(claims) });
+  }
+
+  /**
+   * Whether `claim`, seen on the object `uid`, is one of a lease this process has since ended by
+   * marking the object: the event showing it is older than that mark.
+   */
+  markedSince(key: string, uid: string, claim: string | undefined): boolean {
+    const marked = this.#markedClaims.get(key);
+    return claim !== undefined && marked !== undefined && marked.uid === uid && marked.claims.has(claim);
   }
 
   /** True the first time only: a Role without patch rights is warned about once per process. */

@@ -3,24 +3,33 @@
  * the default install (ApiServerSource → Broker → Trigger → function, real Knative Eventing) and
  * through the direct-sink variant (ApiServerSource → function), each on a fresh control plane, in
  * one run. Reports, per path: time until all are submitted (from the first Build's creation and
- * from the last one's completion), events/s, the function's peak RSS, the most submissions in
- * flight at Thoth at once, and lost and duplicated submissions; then the ratio of the two paths.
- * A benchmark, not a test: it prints numbers, it asserts nothing. BENCH_BUILDS changes the count.
+ * from the last one's completion), events/s, the function's memory (resident after start-up and
+ * at its peak, with V8's heap and external memory at the peak sample), the Kubernetes API calls
+ * it made per submitted Build, the most submissions in flight at Thoth at once, and lost and
+ * duplicated submissions; then the ratio of the two paths. The function runs as deployed: the
+ * compiled one (`npm run build` runs first), reading its service account as in a pod; the
+ * harness runs through tsx.
+ * A benchmark, not a test: it prints numbers, it asserts nothing. BENCH_BUILDS changes the count,
+ * BENCH_BURST_PATHS (`broker`, `direct`, or both, comma-separated) the paths.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
+import { loadavg } from 'node:os';
 import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { startControlPlane } from '../harness/controlplane.js';
 import { startEventing } from '../harness/eventing.js';
 import { waitFor } from '../harness/wait.js';
-import { metricTotal } from '../function/run-function.js';
+import { metricTotal, startFunction } from '../function/run-function.js';
 import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
 import type { RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { clusterRegistryStream } from '../e2e/cluster.js';
 import { deployDefaultInstall, NAMESPACE } from '../e2e/default-install.js';
 
+const ECHO = fileURLToPath(new URL('../../build/test/bench/echo-function.js', import.meta.url));
 const BUILDS = Number(process.env['BENCH_BUILDS'] ?? 1_000);
+const PATHS = (process.env['BENCH_BURST_PATHS'] ?? 'broker,direct').split(',');
 /** Clients creating and completing Builds at once: enough to keep the API server busy. */
 const WRITERS = 16;
 const PATH = `/apis/build.openshift.io/v1/namespaces/${NAMESPACE}/builds`;
@@ -34,8 +43,27 @@ interface PathResult {
   submitted: number;
   duplicated: number;
   lost: number;
-  peakRssMiB: number;
+  memory: MemoryReport;
+  /** API calls the function made, by `VERB resource`, over the whole burst. */
+  apiCalls: Map<string, number>;
   peakInFlight: number;
+}
+
+interface MemorySample {
+  rss: number;
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+
+interface MemoryReport {
+  /** VmRSS once ready, before any event: node, faas-js-runtime and the function's imports. */
+  readyRssMiB: number;
+  /** VmHWM at the end: the true peak, between samples too. */
+  peakRssMiB: number;
+  /** The /metrics sample with the highest resident size. */
+  atPeak: MemorySample;
+  samples: number;
 }
 
 /** A pass-through in front of Thoth that counts submissions in flight at once. */
@@ -76,10 +104,65 @@ async function inFlightCounter(upstream: string): Promise<{ url: string; peak: (
   };
 }
 
-async function peakRssMiB(pid: number | undefined): Promise<number> {
+const MiB = 1024 * 1024;
+
+async function procStatusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid ?? 0}/status`, 'utf8').catch(() => '');
-  const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  const kib = Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0);
   return kib / 1024;
+}
+
+/** The function's own gauges (prom-client's default process and nodejs metrics), in MiB. */
+async function memorySample(url: string): Promise<MemorySample | undefined> {
+  const text = await fetch(`${url}/metrics`).then((res) => res.text()).catch(() => '');
+  const gauge = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / MiB;
+  const sample = {
+    rss: gauge('process_resident_memory_bytes'),
+    heapUsed: gauge('nodejs_heap_size_used_bytes'),
+    heapTotal: gauge('nodejs_heap_size_total_bytes'),
+    external: gauge('nodejs_external_memory_bytes'),
+  };
+  return Number.isFinite(sample.rss) ? sample : undefined;
+}
+
+/** Samples the function's /metrics every second until stopped; keeps the sample of highest RSS. */
+function sampleMemory(url: string): { stop: () => Promise<{ atPeak: MemorySample; samples: number }> } {
+  let atPeak: MemorySample = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const sample = await memorySample(url);
+      if (sample !== undefined) {
+        samples++;
+        if (sample.rss > atPeak.rss) atPeak = sample;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { atPeak, samples };
+    },
+  };
+}
+
+/** `GET builds/{name}`, `POST events`…: the verb and the kind of path, names folded. */
+function callKind(call: string): string {
+  const [verb = '', path = ''] = call.split(' ');
+  const parts = path.split('/').filter((part) => part !== '');
+  const namespaced = parts.indexOf('namespaces');
+  if (namespaced < 0) return `${verb} ${path}`;
+  const [resource = '', name, ...sub] = parts.slice(namespaced + 2);
+  return `${verb} ${resource}${name === undefined ? '' : '/{name}'}${sub.length > 0 ? `/${sub.join('/')}` : ''}`;
+}
+
+function countCalls(calls: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const call of calls) counts.set(callKind(call), (counts.get(callKind(call)) ?? 0) + 1);
+  return counts;
 }
 
 async function runPath(name: string, sink: 'broker' | 'direct', registry: RunningRegistry, digest: string): Promise<PathResult> {
@@ -89,10 +172,14 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
   try {
     const eventing = await startEventing(cp);
     try {
-      const install = await deployDefaultInstall(cp, eventing, counter.url, { sink });
+      const install = await deployDefaultInstall(cp, eventing, counter.url, { sink, deployedFunction: true });
+      const token = install.functionToken;
       // The loopback registry plays the cluster's: an ImageStream vouches for its repository.
       await clusterRegistryStream(cp, registry.host, NAMESPACE, 'app');
       try {
+        const readyRssMiB = await procStatusMiB(install.fn.process.pid, 'VmRSS');
+        const callsBefore = cp.apiCallsWith(token).length;
+        const sampler = sampleMemory(install.fn.url);
         const started = Date.now();
         let next = 0;
         const writer = async (): Promise<void> => {
@@ -138,6 +225,8 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
           },
           { what: 'the event stream to settle', timeoutMs: 600_000, intervalMs: 3_000 },
         );
+        const memory = await sampler.stop();
+        const calls = cp.apiCallsWith(token).slice(callsBefore);
         const list = (await cp.admin.json({ path: PATH })) as { items: { metadata: { annotations?: Record<string, string> } }[] };
         const marked = list.items.filter((b) => b.metadata.annotations?.[SUBMITTED_AT] !== undefined).length;
         return {
@@ -148,7 +237,8 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
           submitted: thoth.submissions.length,
           duplicated: thoth.submissions.length - marked,
           lost: BUILDS - marked,
-          peakRssMiB: await peakRssMiB(install.fn.process.pid),
+          memory: { readyRssMiB, peakRssMiB: await procStatusMiB(install.fn.process.pid, 'VmHWM'), ...memory },
+          apiCalls: countCalls(calls),
           peakInFlight: counter.peak(),
         };
       } finally {
@@ -166,23 +256,50 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
 
 function print(result: PathResult): void {
   const perSecond = BUILDS / result.allSubmittedSeconds;
+  const { memory } = result;
+  const mib = (value: number) => `${value.toFixed(0)} MiB`;
   console.log(
     `${result.name.padEnd(8)} burst ${result.burstSeconds.toFixed(1)} s; all submitted after ${result.allSubmittedSeconds.toFixed(1)} s ` +
       `(${result.afterLastCompletionSeconds.toFixed(1)} s after the last completion), ${perSecond.toFixed(1)} events/s; ` +
-      `peak RSS ${result.peakRssMiB.toFixed(0)} MiB; at most ${result.peakInFlight} submissions in flight; ` +
+      `at most ${result.peakInFlight} submissions in flight; ` +
       `${result.lost} lost, ${result.duplicated} duplicated (${result.submitted} submissions)`,
   );
+  console.log(
+    `         function's RSS: ${mib(memory.readyRssMiB)} once ready, peak ${mib(memory.peakRssMiB)} (target ≤ 256 MiB); ` +
+      `at the highest of ${memory.samples} samples: RSS ${mib(memory.atPeak.rss)}, V8 heap used ${mib(memory.atPeak.heapUsed)} of ${mib(memory.atPeak.heapTotal)}, ` +
+      `external ${mib(memory.atPeak.external)}`,
+  );
+  const total = [...result.apiCalls.values()].reduce((sum, count) => sum + count, 0);
+  const perBuild = (count: number) => (count / result.submitted).toFixed(2);
+  const kinds = [...result.apiCalls].sort((a, b) => b[1] - a[1]).map(([kind, count]) => `${kind} ${perBuild(count)}`);
+  console.log(`         Kubernetes API calls per submitted Build: ${perBuild(total)} (${kinds.join(', ')})`);
 }
 
+/** node and faas-js-runtime alone: the compiled echo function's RSS once ready. */
+async function runtimeBaselineMiB(): Promise<number> {
+  const echo = await startFunction({ env: {}, compiled: true, module: ECHO });
+  try {
+    return await procStatusMiB(echo.process.pid, 'VmRSS');
+  } finally {
+    await echo.stop();
+  }
+}
+
+const loadAverage = (): string => loadavg().map((value) => value.toFixed(1)).join(' ');
+
 async function main(): Promise<void> {
+  console.log(`load average at the start: ${loadAverage()} (1, 5, 15 min)`);
+  const baseline = await runtimeBaselineMiB();
+  console.log(`node and faas-js-runtime with an echo handler, compiled: ${baseline.toFixed(0)} MiB resident once ready`);
   const registry = await startRegistry();
   try {
     const { digest } = await pushTestImage(registry, { repository: `${NAMESPACE}/app`, tag: 'latest', layerSizes: [1024] });
     console.log(`${BUILDS} Builds completed by ${WRITERS} concurrent writers, each path on a fresh control plane:`);
-    const broker = await runPath('Broker', 'broker', registry, digest);
-    print(broker);
-    const direct = await runPath('direct', 'direct', registry, digest);
-    print(direct);
+    const broker = PATHS.includes('broker') ? await runPath('Broker', 'broker', registry, digest) : undefined;
+    if (broker !== undefined) print(broker);
+    const direct = PATHS.includes('direct') ? await runPath('direct', 'direct', registry, digest) : undefined;
+    if (direct !== undefined) print(direct);
+    if (broker === undefined || direct === undefined) return;
     console.log(
       `ratio Broker/direct: time until all submitted ${(broker.allSubmittedSeconds / direct.allSubmittedSeconds).toFixed(2)}×; ` +
         `target on the Broker path: all submitted within 30 s of the last completion → ${broker.afterLastCompletionSeconds.toFixed(1)} s, ` +
@@ -190,6 +307,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await registry.stop();
+    console.log(`load average at the end: ${loadAverage()}`);
   }
 }
 

@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { FUNCTION_RULES, prepareNamespace, buildObject, completeStatus, createWithStatus } from '../e2e/cluster.js';
-import { apiServerAttributes, cloudEventHeaders } from '../function/run-function.js';
+import { apiServerAttributes, cloudEventHeaders, inPod } from '../function/run-function.js';
 import { startControlPlane } from '../harness/controlplane.js';
 import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
@@ -63,11 +63,9 @@ interface Cold {
   statuses: number[];
 }
 
-/** Mounts `serviceAccount` where the kubelet would, in a private /run, then runs the command. */
-const AS_IN_A_POD = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && ln -s "$1" /run/secrets/kubernetes.io/serviceaccount && shift && exec "$@"';
-
 async function coldRun(file: string, pod: Pod, steps: readonly { type: string; object: Record<string, unknown> }[]): Promise<Cold> {
-  const launcher = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', AS_IN_A_POD, 'sh', pod.serviceAccount];
+  const [unshare, prefix] = inPod(pod.serviceAccount, []);
+  const launcher = [unshare, ...prefix];
   const runtime = await startRuntime(ROOT, file, pod.env, { readyWithinMs: 30_000, launcher });
   try {
     const answersMs: number[] = [];

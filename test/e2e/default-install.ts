@@ -8,6 +8,7 @@
  * The Broker is applied and Ready before its Triggers, and the webhook's defaulting (a stand-in,
  * see eventing.ts) is applied to it right after it is created, before anything reads it.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdapterHandle } from '../harness/adapter.js';
@@ -44,10 +45,17 @@ export interface DefaultInstallOptions {
    * installs it: the rbac and config files, then knative/variants/direct-sink/.
    */
   readonly sink?: 'broker' | 'direct';
+  /**
+   * Run the function as deployed, as a benchmark measures it: compiled (build/functions/index.js,
+   * `npm run build` first) and reading its service account as in a pod, without a kubeconfig.
+   */
+  readonly deployedFunction?: boolean;
 }
 
 export interface DefaultInstall {
   readonly fn: RunningFunction;
+  /** The function's service-account token: it tells the function's API calls apart (ControlPlane.apiCallsWith). */
+  readonly functionToken: string;
   readonly adapter: AdapterHandle;
   /** The dead-letter receiver: a recorder in place of event_display. */
   readonly deadLetters: EventSink;
@@ -75,8 +83,13 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
     await eventing.serveService(NAMESPACE, 'build-watcher-dead-letters', Number(new URL(deadLetters.url).port));
   }
 
+  const deployed = options.deployedFunction === true;
+  const account = deployed ? await cp.serviceAccountDirectory(NAMESPACE, 'build-watcher-function') : await cp.kubeconfigForServiceAccount(NAMESPACE, 'build-watcher-function');
+  const functionToken = deployed
+    ? await readFile(path.join(account, 'token'), 'utf8')
+    : ((JSON.parse(await readFile(account, 'utf8')) as { users: { user: { token: string } }[] }).users[0]?.user.token ?? '');
   const functionEnv = {
-    KUBECONFIG: await cp.kubeconfigForServiceAccount(NAMESPACE, 'build-watcher-function'),
+    ...(deployed ? cp.inClusterEnv : { KUBECONFIG: account }),
     THOTH_USER_API_HOST: thothUrl,
     THOTH_WATCHED_NAMESPACE: NAMESPACE,
     // The loopback registry speaks plain HTTP; Thoth is told not to verify TLS for it.
@@ -85,7 +98,8 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
     THOTH_BUILD_WATCHER_WORKERS: '4',
     ...options.functionEnv,
   };
-  let fn: RunningFunction | undefined = await startFunction({ env: functionEnv });
+  const start = (): Promise<RunningFunction> => startFunction({ env: functionEnv, ...(deployed ? { compiled: true, pod: { serviceAccount: account } } : {}) });
+  let fn: RunningFunction | undefined = await start();
   const serve = async (running: BareFunction): Promise<void> => {
     await eventing.serveService(NAMESPACE, 'build-watcher', Number(new URL(running.url).port));
   };
@@ -98,6 +112,7 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
         if (fn === undefined) throw new Error('the function is stopped');
         return fn;
       },
+      functionToken,
       adapter,
       deadLetters,
       async enableScheduledSweep(schedule) {
@@ -110,7 +125,7 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
       },
       async restartFunction() {
         await fn?.stop();
-        fn = await startFunction({ env: functionEnv });
+        fn = await start();
         await serve(fn);
         return fn;
       },

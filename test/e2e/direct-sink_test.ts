@@ -12,6 +12,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.js
 import { startEventing, type Eventing } from '../harness/eventing.js';
 import { clusterLocalUrl } from '../harness/serving-stand-in.js';
 import { waitFor } from '../harness/wait.js';
+import { metricTotal } from '../function/run-function.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { clusterRegistryStream, completeStatus, createWithStatus, streamTagBuild } from './cluster.js';
@@ -63,11 +64,19 @@ describe('the direct-sink variant on real Knative Eventing (no Broker)', { timeo
 
   it('the source posts straight to the function\'s Service: a completed Build is submitted once', async () => {
     const before = thoth.submissions.length;
+    const echoes = () => metricTotal(install.fn.url, /decision="ignored:(marked-since|already-submitted)"/);
+    const echoesBefore = await echoes();
     await build('direct-1');
     await waitSubmitted('direct-1');
     assert.equal(thoth.submissions.length - before, 1);
     const hosts = new Set(eventing.hops.filter((hop) => hop.attributes['name'] === 'direct-1').map((hop) => hop.host));
     assert.deepEqual([...hosts], [FUNCTION_HOST], 'no Broker on the way');
+
+    // Its API calls, once the adapter has delivered the updates the claim and the mark caused:
+    // one GET of the Build before claiming it, none for either echo.
+    await waitFor(async () => ((await echoes()) - echoesBefore >= 2 ? true : undefined), { what: 'the echoes of the claim and the mark', timeoutMs: 60_000 });
+    const calls = cp.apiCallsWith(install.functionToken).filter((call) => call.includes('/builds/direct-1'));
+    assert.deepEqual(calls.map((call) => call.replace(/ .*\/builds\/direct-1/, ' ')).sort(), ['GET ', 'GET /log', 'PATCH ', 'PATCH '], calls.join('\n'));
   });
 
   it('with the function down, the adapter tries each event 6 times, then drops it; a sweep posted to the function finds the Build', async () => {

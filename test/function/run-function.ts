@@ -1,6 +1,9 @@
 /**
  * Runs the function the way it runs in a cluster: faas-js-runtime's own command line, in a
- * child process, loading functions/index.ts (through tsx, so no build step is needed).
+ * child process, loading functions/index.ts (through tsx, so no build step is needed), or the
+ * compiled build/functions/index.js that `npm run build` made (`compiled`, for benchmarks: tsx's
+ * loader and its transpiled sources are not part of the deployed function's memory or time).
+ * With `pod`, it reads its service account where the kubelet mounts it (`inPod`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -10,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RUNTIME_CLI = path.join(ROOT, 'node_modules/faas-js-runtime/bin/cli.js');
+const SOURCE_ENTRY = ['--import', 'tsx', RUNTIME_CLI, path.join(ROOT, 'functions/index.ts')];
+const COMPILED_ENTRY = [RUNTIME_CLI, path.join(ROOT, 'build/functions/index.js')];
 
 export interface RunningFunction {
   readonly url: string;
@@ -46,13 +51,39 @@ export interface StartFunctionOptions {
   readonly timeoutMs?: number;
   /** Wait for readiness (default) or return at once, e.g. to watch it refuse to start. */
   readonly waitReady?: boolean;
+  /** Run build/functions/index.js without tsx; the caller has run `npm run build`. */
+  readonly compiled?: boolean;
+  /** With `compiled`: another compiled handler module in its place (a benchmark's echo function). */
+  readonly module?: string;
+  /**
+   * A service account directory (ControlPlane.serviceAccountDirectory) to run with as in a pod;
+   * `env` should then hold ControlPlane.inClusterEnv and no KUBECONFIG.
+   */
+  readonly pod?: { readonly serviceAccount: string };
+}
+
+/** Mounts `serviceAccount` where the kubelet would, in a private /run, then runs the command. */
+const AS_IN_A_POD = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io && ln -s "$1" /run/secrets/kubernetes.io/serviceaccount && shift && exec "$@"';
+
+/**
+ * `command` as a pod runs it: in a mount namespace of its own where the service account's token,
+ * CA and namespace are at the kubelet's path (the machine's own /run is untouched). The process
+ * keeps the pid: unshare and sh exec what follows them.
+ */
+export function inPod(serviceAccount: string, command: readonly string[]): [string, string[]] {
+  return ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', AS_IN_A_POD, 'sh', serviceAccount, ...command]];
 }
 
 export async function startFunction(options: StartFunctionOptions): Promise<RunningFunction & { readonly process: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', RUNTIME_CLI, path.join(ROOT, 'functions/index.ts')], {
+  const compiled = options.module === undefined ? COMPILED_ENTRY : [RUNTIME_CLI, options.module];
+  const node = [process.execPath, ...(options.compiled === true ? compiled : SOURCE_ENTRY)];
+  const [command, args] = options.pod === undefined ? [node[0] ?? '', node.slice(1)] : inPod(options.pod.serviceAccount, node);
+  // In a pod, HOME holds no ~/.kube/config, which would win over the service account.
+  const home = options.pod === undefined ? (process.env['HOME'] ?? '/tmp') : options.pod.serviceAccount;
+  const child = spawn(command, args, {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp', FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'info', ...options.env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: home, FUNC_PORT: String(port), FUNC_LOG_LEVEL: 'info', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
