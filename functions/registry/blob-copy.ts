@@ -5,10 +5,9 @@
  * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
-import { byteChunks } from './byte-chunks.js';
-import { DigestVerifier } from './digest-verifier.js';
-import type { VerifyFailure } from './digest-verifier.js';
+import { readableBody } from './blob-body.js';
+import type { BlobBody } from './blob-body.js';
+import { BlobPump } from './blob-pump.js';
 import { discard } from './http-transport.js';
 import type { Descriptor } from './manifest.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
@@ -117,8 +116,8 @@ async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Pr
   }
 }
 
-/** Opens the source blob as a stream that fails unless its bytes match the descriptor. */
-async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<DigestVerifier> {
+/** Opens the source blob, ready to be pumped into upload requests, failing unless its bytes match the descriptor. */
+async function openSource(route: BlobRoute, blob: Descriptor): Promise<BlobPump> {
   const repository = route.sourceRepository;
   const where = { registry: route.source.registry, repository };
   const what = `blob ${short(blob.digest)}`;
@@ -126,7 +125,7 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   // A raw read has a connection of its own (a TLS handshake, on https): worth it for big blobs
   // only; small ones reuse the pool's kept-alive connections.
   const raw = blob.size >= RAW_BODY_MIN_BYTES ? await route.source.getBody(path, `fetch ${what}`, repository) : undefined;
-  let body: Readable;
+  let body: BlobBody;
   let declared: string | undefined;
   if (raw?.kind === 'body') {
     body = raw.body;
@@ -135,27 +134,19 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
     // Redirected, asked to authenticate again, or anything else: node:http handles it all.
     const res = await route.source.request({ method: 'GET', path, what: `fetch ${what}`, repository, followRedirects: true });
     if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch ${what}`);
-    body = res;
+    body = readableBody(res);
     declared = res.headers['content-length'];
   }
   if (declared !== undefined && Number(declared) !== blob.size) {
     body.destroy();
     throw new RegistryError('refused', where, `${what} has ${declared} bytes, its descriptor says ${blob.size}`);
   }
-  const fail = (why: VerifyFailure): RegistryError => why === 'too-short'
-    ? new RegistryError('transient', where, `${what} ended early`)
-    : new RegistryError('refused', where, `${what} does not match its digest (corrupt content)`);
-  const verifier = new DigestVerifier(blob.digest, blob.size, fail);
-  // Listened to from the start: the blob may fail while no request is sending it yet (one may
-  // be waiting for a token), and an 'error' without a listener would end the process. The
-  // failure stays in `verifier.errored`, where `send` finds it.
-  verifier.on('error', () => undefined);
-  body.on('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
-  verifier.once('close', () => {
-    if (!body.readableEnded) body.destroy();
+  return new BlobPump(body, blob.digest, blob.size, (why) => {
+    if (why instanceof Error) return networkError(why, where, `read ${what}`);
+    return why === 'too-short'
+      ? new RegistryError('transient', where, `${what} ended early`)
+      : new RegistryError('refused', where, `${what} does not match its digest (corrupt content)`);
   });
-  body.pipe(verifier);
-  return verifier;
 }
 
 async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunks: boolean, tally: BlobTally): Promise<void> {
@@ -163,16 +154,15 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunk
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
   const what = `upload blob ${short(blob.digest)}`;
-  const source = await openVerifiedSource(route, blob);
+  const pump = await openSource(route, blob);
   const chunked = inChunks && blob.size > 0;
   let commit = location;
   try {
     if (chunked) {
-      const nextChunk = byteChunks(source);
       for (let start = 0; start < blob.size; start += CHUNK_BYTES) {
         const length = Math.min(CHUNK_BYTES, blob.size - start);
         const patched = await dst.request({
-          method: 'PATCH', path: commit.href, what, repository, body: nextChunk(length),
+          method: 'PATCH', path: commit.href, what, repository, body: pump.bodyOf(length),
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(length), 'content-range': `${start}-${start + length - 1}` },
         });
         const next = uploadLocation(patched, commit);
@@ -184,7 +174,7 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunk
     const put = await dst.request({
       method: 'PUT', path: withDigest(commit, blob.digest), what, repository,
       headers: { 'content-type': 'application/octet-stream', 'content-length': chunked ? '0' : String(blob.size) },
-      ...(chunked ? {} : { body: source }),
+      ...(chunked ? {} : { body: pump.bodyOf(blob.size) }),
     });
     if (put.statusCode !== 201) throw await failed(put);
     discard(put);
@@ -193,14 +183,13 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunk
       throw new RegistryError('refused', where, `${what}: registry stored it under another digest`);
     }
   } finally {
-    tally.bytesSent += source.bytesOut;
-    if (!source.destroyed) source.destroy();
+    tally.bytesSent += pump.bytesOut;
+    pump.destroy();
   }
 
   async function failed(res: IncomingMessage): Promise<RegistryError> {
     // The registry answered before taking the whole body: stop sending and drop the connection.
-    source.unpipe();
-    source.destroy();
+    pump.destroy();
     const error = await unexpectedStatus(res, where, what);
     res.destroy();
     return error;
