@@ -10,12 +10,8 @@
  */
 import type { Hash } from 'node:crypto';
 import type { ClientRequest } from 'node:http';
-import { createRequire } from 'node:module';
 import type { BlobBody } from './blob-body.js';
-
-// required, not imported: an ESM import of node:crypto loads all of it (webcrypto, key
-// objects), some 8 ms of a copier process's start-up; hashing needs only createHash.
-const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+import { createHash } from './builtins.js';
 
 export type VerifyFailure = 'digest-mismatch' | 'too-long' | 'too-short';
 

@@ -2,24 +2,12 @@
  * One HTTP exchange over node:http/https with a keep-alive agent, an idle timeout and an
  * AbortSignal. Bodies stream: a blob's body is written by its pump (blob-pump.ts), never collected.
  */
-import { readFile } from 'node:fs/promises';
 import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import { createRequire } from 'node:module';
 import type { OnReadOpts, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { BodyWriter } from './blob-pump.js';
-
-// ESM imports of node:http and node:tls snapshot their lazy exports: http's `WebSocket` loads
-// undici (+14 MiB resident, +40 ms at start), tls's `rootCertificates` parses every public
-// root. require() leaves them lazy, and we use neither. node:https (with tls and crypto's TLS
-// parts) is required only when a registry speaks TLS: loading it took 40-90 ms of a copy
-// between plain-HTTP loopback registries on a busy machine (measured).
-const builtin = createRequire(import.meta.url);
-const http = builtin('node:http') as typeof import('node:http');
-const net = builtin('node:net') as typeof import('node:net');
-const httpsModule = (): typeof import('node:https') => builtin('node:https') as typeof import('node:https');
-const tlsModule = (): typeof import('node:tls') => builtin('node:tls') as typeof import('node:tls');
+import { http, https as httpsModule, net, readTextFile, tls as tlsModule } from './builtins.js';
 
 /** TLS settings for one side of a copy. */
 export interface RegistryTlsOptions {
@@ -45,7 +33,7 @@ export interface Agents {
 
 export async function createAgents(options: RegistryTlsOptions, maxSockets: number): Promise<Agents> {
   // Read lazily: parsing the public roots costs some 9 MiB, paid only with an extra CA.
-  const extraCa = options.caPath === undefined ? undefined : await readFile(options.caPath, 'utf8');
+  const extraCa = options.caPath === undefined ? undefined : await readTextFile(options.caPath);
   const common = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   const plain = new http.Agent(common);
   let secure: HttpsAgent | undefined;
