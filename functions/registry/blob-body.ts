@@ -47,6 +47,8 @@ export function readableBody(readable: Readable): BlobBody {
     pause: () => readable.pause(),
     resume: () => readable.resume(),
     destroy: () => {
+      // A body read to its end has nothing left to stop (and its socket goes back to the pool).
+      if (done) return;
       done = true;
       readable.destroy();
     },

@@ -11,6 +11,7 @@ import { BlobPump } from './blob-pump.js';
 import { discard } from './http-transport.js';
 import type { Descriptor } from './manifest.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
+import type { RegistryLocation } from './registry-error.js';
 import type { RegistrySession } from './registry-session.js';
 
 export interface BlobRoute {
@@ -59,13 +60,35 @@ function uploadLocation(res: IncomingMessage, base: URL): URL | undefined {
   return location === undefined ? undefined : new URL(location, base);
 }
 
-export async function copyBlob(route: BlobRoute, blob: Descriptor, tally: BlobTally): Promise<BlobOutcome> {
-  const outcome = await route.destination.retrying(() => attempt(route, blob, tally));
+/** A counting semaphore (concurrency.ts). */
+type Limit = <T>(task: () => Promise<T>) => Promise<T>;
+
+export interface BlobLimits {
+  /** Cheap requests that settle whether a blob must move at all: a HEAD, or a mount. */
+  readonly checks: Limit;
+  /** Transfers: a source GET streaming into an upload. */
+  readonly transfers: Limit;
+}
+
+/**
+ * Checks run ahead of transfers under a limit of their own, so a transfer slot never waits for
+ * a round trip that decides whether it is needed.
+ */
+export async function copyBlob(route: BlobRoute, blob: Descriptor, tally: BlobTally, limits: BlobLimits): Promise<BlobOutcome> {
+  const outcome = await route.destination.retrying(async () => {
+    const checked = await limits.checks(() => check(route, blob));
+    if (checked === 'skipped' || checked === 'mounted') return checked;
+    return limits.transfers(() => transfer(route, blob, tally, checked));
+  });
   tally[outcome] += 1;
   return outcome;
 }
 
-async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Promise<BlobOutcome> {
+/**
+ * Whether the blob is there already (HEAD), or mounted now; otherwise 'absent', or the upload
+ * session a refused mount opened.
+ */
+async function check(route: BlobRoute, blob: Descriptor): Promise<'skipped' | 'mounted' | 'absent' | URL> {
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
@@ -78,39 +101,67 @@ async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Pr
     discard(head);
     if (head.statusCode === 200) return 'skipped';
     if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
+    return 'absent';
   }
-
-  const mount = route.mount ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}` : '';
-  let started = await dst.request({
-    method: 'POST', path: `/v2/${repository}/blobs/uploads/${mount}`, what: 'start upload', repository,
-    headers: { 'content-length': '0' },
+  const from = `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}`;
+  const mounted = await dst.request({
+    method: 'POST', path: `/v2/${repository}/blobs/uploads/${from}`, what: 'start upload', repository, headers: { 'content-length': '0' },
   });
-  if (route.mount && started.statusCode === 201) {
-    discard(started);
+  if (mounted.statusCode === 201) {
+    discard(mounted);
     return 'mounted';
   }
-  if (route.mount && (started.statusCode === 401 || started.statusCode === 403)) {
+  if (mounted.statusCode === 401 || mounted.statusCode === 403) {
     // A mount needs pull access to the source repository as well; without it, upload instead.
-    discard(started);
+    discard(mounted);
     route.mount = false;
-    started = await dst.request({
-      method: 'POST', path: `/v2/${repository}/blobs/uploads/`, what: 'start upload', repository, headers: { 'content-length': '0' },
-    });
+    return 'absent';
   }
-  const location = uploadLocation(started, dst.origin);
-  if (started.statusCode !== 202 || location === undefined) throw await unexpectedStatus(started, where, 'start upload');
-  discard(started);
+  return uploadStarted(mounted, dst, where);
+}
 
+async function uploadStarted(res: IncomingMessage, dst: RegistrySession, where: RegistryLocation): Promise<URL> {
+  const location = uploadLocation(res, dst.origin);
+  if (res.statusCode !== 202 || location === undefined) throw await unexpectedStatus(res, where, 'start upload');
+  discard(res);
+  return location;
+}
+
+async function startUpload(dst: RegistrySession, repository: string): Promise<URL> {
+  const started = await dst.request({
+    method: 'POST', path: `/v2/${repository}/blobs/uploads/`, what: 'start upload', repository, headers: { 'content-length': '0' },
+  });
+  return uploadStarted(started, dst, { registry: dst.registry, repository });
+}
+
+async function transfer(route: BlobRoute, blob: Descriptor, tally: BlobTally, session: 'absent' | URL): Promise<BlobOutcome> {
+  const dst = route.destination;
+  const repository = route.destinationRepository;
+  // The source GET and the upload's start do not depend on each other: both at once saves a
+  // round trip per blob.
+  const [opened, started] = await Promise.allSettled([
+    openSource(route, blob),
+    session === 'absent' ? startUpload(dst, repository) : Promise.resolve(session),
+  ]);
+  if (started.status === 'rejected') {
+    if (opened.status === 'fulfilled') opened.value.destroy();
+    throw started.reason;
+  }
+  const location = started.value;
+  if (opened.status === 'rejected') {
+    await cancelUpload(dst, location, repository);
+    throw opened.reason;
+  }
   // Blobs upload side by side: whether this one went in chunks is its own, not the route's now.
   const chunked = route.preferChunked;
   try {
-    await upload(route, blob, location, chunked, tally);
+    await upload(route, blob, opened.value, location, chunked, tally);
     return 'copied';
   } catch (error) {
     await cancelUpload(dst, location, repository);
     if (error instanceof RegistryError && error.httpStatus !== undefined && CHUNKED_ONLY.has(error.httpStatus) && !chunked) {
       route.preferChunked = true;
-      return attempt(route, blob, tally);
+      return transfer(route, blob, tally, 'absent');
     }
     throw error;
   }
@@ -149,12 +200,11 @@ async function openSource(route: BlobRoute, blob: Descriptor): Promise<BlobPump>
   });
 }
 
-async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunks: boolean, tally: BlobTally): Promise<void> {
+async function upload(route: BlobRoute, blob: Descriptor, pump: BlobPump, location: URL, inChunks: boolean, tally: BlobTally): Promise<void> {
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
   const what = `upload blob ${short(blob.digest)}`;
-  const pump = await openSource(route, blob);
   const chunked = inChunks && blob.size > 0;
   let commit = location;
   try {
