@@ -5,13 +5,13 @@
  * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
  */
 import type { IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
-import { byteChunks } from './byte-chunks.js';
-import { DigestVerifier } from './digest-verifier.js';
-import type { VerifyFailure } from './digest-verifier.js';
+import { readableBody } from './blob-body.js';
+import type { BlobBody } from './blob-body.js';
+import { BlobPump } from './blob-pump.js';
 import { discard } from './http-transport.js';
 import type { Descriptor } from './manifest.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
+import type { RegistryLocation } from './registry-error.js';
 import type { RegistrySession } from './registry-session.js';
 
 export interface BlobRoute {
@@ -60,13 +60,35 @@ function uploadLocation(res: IncomingMessage, base: URL): URL | undefined {
   return location === undefined ? undefined : new URL(location, base);
 }
 
-export async function copyBlob(route: BlobRoute, blob: Descriptor, tally: BlobTally): Promise<BlobOutcome> {
-  const outcome = await route.destination.retrying(() => attempt(route, blob, tally));
+/** A counting semaphore (concurrency.ts). */
+type Limit = <T>(task: () => Promise<T>) => Promise<T>;
+
+export interface BlobLimits {
+  /** Cheap requests that settle whether a blob must move at all: a HEAD, or a mount. */
+  readonly checks: Limit;
+  /** Transfers: a source GET streaming into an upload. */
+  readonly transfers: Limit;
+}
+
+/**
+ * Checks run ahead of transfers under a limit of their own, so a transfer slot never waits for
+ * a round trip that decides whether it is needed.
+ */
+export async function copyBlob(route: BlobRoute, blob: Descriptor, tally: BlobTally, limits: BlobLimits): Promise<BlobOutcome> {
+  const outcome = await route.destination.retrying(async () => {
+    const checked = await limits.checks(() => check(route, blob));
+    if (checked === 'skipped' || checked === 'mounted') return checked;
+    return limits.transfers(() => transfer(route, blob, tally, checked));
+  });
   tally[outcome] += 1;
   return outcome;
 }
 
-async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Promise<BlobOutcome> {
+/**
+ * Whether the blob is there already (HEAD), or mounted now; otherwise 'absent', or the upload
+ * session a refused mount opened.
+ */
+async function check(route: BlobRoute, blob: Descriptor): Promise<'skipped' | 'mounted' | 'absent' | URL> {
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
@@ -79,46 +101,74 @@ async function attempt(route: BlobRoute, blob: Descriptor, tally: BlobTally): Pr
     discard(head);
     if (head.statusCode === 200) return 'skipped';
     if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
+    return 'absent';
   }
-
-  const mount = route.mount ? `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}` : '';
-  let started = await dst.request({
-    method: 'POST', path: `/v2/${repository}/blobs/uploads/${mount}`, what: 'start upload', repository,
-    headers: { 'content-length': '0' },
+  const from = `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}`;
+  const mounted = await dst.request({
+    method: 'POST', path: `/v2/${repository}/blobs/uploads/${from}`, what: 'start upload', repository, headers: { 'content-length': '0' },
   });
-  if (route.mount && started.statusCode === 201) {
-    discard(started);
+  if (mounted.statusCode === 201) {
+    discard(mounted);
     return 'mounted';
   }
-  if (route.mount && (started.statusCode === 401 || started.statusCode === 403)) {
+  if (mounted.statusCode === 401 || mounted.statusCode === 403) {
     // A mount needs pull access to the source repository as well; without it, upload instead.
-    discard(started);
+    discard(mounted);
     route.mount = false;
-    started = await dst.request({
-      method: 'POST', path: `/v2/${repository}/blobs/uploads/`, what: 'start upload', repository, headers: { 'content-length': '0' },
-    });
+    return 'absent';
   }
-  const location = uploadLocation(started, dst.origin);
-  if (started.statusCode !== 202 || location === undefined) throw await unexpectedStatus(started, where, 'start upload');
-  discard(started);
+  return uploadStarted(mounted, dst, where);
+}
 
+async function uploadStarted(res: IncomingMessage, dst: RegistrySession, where: RegistryLocation): Promise<URL> {
+  const location = uploadLocation(res, dst.origin);
+  if (res.statusCode !== 202 || location === undefined) throw await unexpectedStatus(res, where, 'start upload');
+  discard(res);
+  return location;
+}
+
+async function startUpload(dst: RegistrySession, repository: string): Promise<URL> {
+  const started = await dst.request({
+    method: 'POST', path: `/v2/${repository}/blobs/uploads/`, what: 'start upload', repository, headers: { 'content-length': '0' },
+  });
+  return uploadStarted(started, dst, { registry: dst.registry, repository });
+}
+
+async function transfer(route: BlobRoute, blob: Descriptor, tally: BlobTally, session: 'absent' | URL): Promise<BlobOutcome> {
+  const dst = route.destination;
+  const repository = route.destinationRepository;
+  // The source GET and the upload's start do not depend on each other: both at once saves a
+  // round trip per blob.
+  const [opened, started] = await Promise.allSettled([
+    openSource(route, blob),
+    session === 'absent' ? startUpload(dst, repository) : Promise.resolve(session),
+  ]);
+  if (started.status === 'rejected') {
+    if (opened.status === 'fulfilled') opened.value.destroy();
+    throw started.reason;
+  }
+  const location = started.value;
+  if (opened.status === 'rejected') {
+    await cancelUpload(dst, location, repository);
+    throw opened.reason;
+  }
   // Blobs upload side by side: whether this one went in chunks is its own, not the route's now.
   const chunked = route.preferChunked;
   try {
-    await upload(route, blob, location, chunked, tally);
+    await upload(route, blob, opened.value, location, chunked, tally);
     return 'copied';
   } catch (error) {
     await cancelUpload(dst, location, repository);
     if (error instanceof RegistryError && error.httpStatus !== undefined && CHUNKED_ONLY.has(error.httpStatus) && !chunked) {
       route.preferChunked = true;
-      return attempt(route, blob, tally);
+      return transfer(route, blob, tally, 'absent');
     }
     throw error;
   }
 }
 
-/** Opens the source blob as a stream that fails unless its bytes match the descriptor. */
-async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<DigestVerifier> {
+/** Opens the source blob, ready to be pumped into upload requests, failing unless its bytes match the descriptor. */
+async function openSource(route: BlobRoute, blob: Descriptor): Promise<BlobPump> {
   const repository = route.sourceRepository;
   const where = { registry: route.source.registry, repository };
   const what = `blob ${short(blob.digest)}`;
@@ -126,7 +176,7 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
   // A raw read has a connection of its own (a TLS handshake, on https): worth it for big blobs
   // only; small ones reuse the pool's kept-alive connections.
   const raw = blob.size >= RAW_BODY_MIN_BYTES ? await route.source.getBody(path, `fetch ${what}`, repository) : undefined;
-  let body: Readable;
+  let body: BlobBody;
   let declared: string | undefined;
   if (raw?.kind === 'body') {
     body = raw.body;
@@ -135,44 +185,34 @@ async function openVerifiedSource(route: BlobRoute, blob: Descriptor): Promise<D
     // Redirected, asked to authenticate again, or anything else: node:http handles it all.
     const res = await route.source.request({ method: 'GET', path, what: `fetch ${what}`, repository, followRedirects: true });
     if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch ${what}`);
-    body = res;
+    body = readableBody(res);
     declared = res.headers['content-length'];
   }
   if (declared !== undefined && Number(declared) !== blob.size) {
     body.destroy();
     throw new RegistryError('refused', where, `${what} has ${declared} bytes, its descriptor says ${blob.size}`);
   }
-  const fail = (why: VerifyFailure): RegistryError => why === 'too-short'
-    ? new RegistryError('transient', where, `${what} ended early`)
-    : new RegistryError('refused', where, `${what} does not match its digest (corrupt content)`);
-  const verifier = new DigestVerifier(blob.digest, blob.size, fail);
-  // Listened to from the start: the blob may fail while no request is sending it yet (one may
-  // be waiting for a token), and an 'error' without a listener would end the process. The
-  // failure stays in `verifier.errored`, where `send` finds it.
-  verifier.on('error', () => undefined);
-  body.on('error', (error) => verifier.destroy(networkError(error, where, `read ${what}`)));
-  verifier.once('close', () => {
-    if (!body.readableEnded) body.destroy();
+  return new BlobPump(body, blob.digest, blob.size, (why) => {
+    if (why instanceof Error) return networkError(why, where, `read ${what}`);
+    return why === 'too-short'
+      ? new RegistryError('transient', where, `${what} ended early`)
+      : new RegistryError('refused', where, `${what} does not match its digest (corrupt content)`);
   });
-  body.pipe(verifier);
-  return verifier;
 }
 
-async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunks: boolean, tally: BlobTally): Promise<void> {
+async function upload(route: BlobRoute, blob: Descriptor, pump: BlobPump, location: URL, inChunks: boolean, tally: BlobTally): Promise<void> {
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
   const what = `upload blob ${short(blob.digest)}`;
-  const source = await openVerifiedSource(route, blob);
   const chunked = inChunks && blob.size > 0;
   let commit = location;
   try {
     if (chunked) {
-      const nextChunk = byteChunks(source);
       for (let start = 0; start < blob.size; start += CHUNK_BYTES) {
         const length = Math.min(CHUNK_BYTES, blob.size - start);
         const patched = await dst.request({
-          method: 'PATCH', path: commit.href, what, repository, body: nextChunk(length),
+          method: 'PATCH', path: commit.href, what, repository, body: pump.bodyOf(length),
           headers: { 'content-type': 'application/octet-stream', 'content-length': String(length), 'content-range': `${start}-${start + length - 1}` },
         });
         const next = uploadLocation(patched, commit);
@@ -184,7 +224,7 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunk
     const put = await dst.request({
       method: 'PUT', path: withDigest(commit, blob.digest), what, repository,
       headers: { 'content-type': 'application/octet-stream', 'content-length': chunked ? '0' : String(blob.size) },
-      ...(chunked ? {} : { body: source }),
+      ...(chunked ? {} : { body: pump.bodyOf(blob.size) }),
     });
     if (put.statusCode !== 201) throw await failed(put);
     discard(put);
@@ -193,14 +233,13 @@ async function upload(route: BlobRoute, blob: Descriptor, location: URL, inChunk
       throw new RegistryError('refused', where, `${what}: registry stored it under another digest`);
     }
   } finally {
-    tally.bytesSent += source.bytesOut;
-    if (!source.destroyed) source.destroy();
+    tally.bytesSent += pump.bytesOut;
+    pump.destroy();
   }
 
   async function failed(res: IncomingMessage): Promise<RegistryError> {
     // The registry answered before taking the whole body: stop sending and drop the connection.
-    source.unpipe();
-    source.destroy();
+    pump.destroy();
     const error = await unexpectedStatus(res, where, what);
     res.destroy();
     return error;

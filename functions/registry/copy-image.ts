@@ -60,7 +60,7 @@ export interface CopyImageOptions {
   readonly destinationAuth?: CredentialsProvider;
   readonly sourceTls?: RegistryTlsOptions;
   readonly destinationTls?: RegistryTlsOptions;
-  /** Blobs in flight at once (default 6). */
+  /** Blob transfers at once (default 6); as many HEADs or mounts, which decide them, run ahead of them. */
   readonly concurrency?: number;
   /** Longest silence on a connection before a request fails (default 60 s). */
   readonly idleTimeoutMs?: number;
@@ -113,7 +113,7 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   const sameRegistry = source.registry.toLowerCase() === destination.registry.toLowerCase();
   const mount = sameRegistry && source.repository !== destination.repository;
   const common = {
-    maxSockets: concurrency + 2, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, retry: options.retry ?? REGISTRY_RETRY, signal,
+    maxSockets: 2 * concurrency + 2, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, retry: options.retry ?? REGISTRY_RETRY, signal,
     onRetry: (error: BuildWatcherError, attempt: number, delayMs: number) => logger?.warn(
       error instanceof RegistryError
         ? { registry: error.registry, repository: error.repository, status: error.httpStatus, attempt, delayMs, error: error.message }
@@ -157,12 +157,12 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     source: src, sourceRepository: source.repository, destination: dst, destinationRepository: destination.repository,
     mount, preferChunked: false,
   };
-  const inFlight = limitConcurrency(concurrency);
+  const limits = { checks: limitConcurrency(concurrency), transfers: limitConcurrency(concurrency) };
   const blobs = new Map<string, Promise<BlobOutcome>>();
   const copyOnce = (blob: Descriptor): Promise<BlobOutcome> => {
     let pending = blobs.get(blob.digest);
     if (pending === undefined) {
-      pending = inFlight(() => copyBlob(route, blob, tally));
+      pending = copyBlob(route, blob, tally, limits);
       blobs.set(blob.digest, pending);
     }
     return pending;

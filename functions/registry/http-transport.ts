@@ -1,24 +1,13 @@
 /**
  * One HTTP exchange over node:http/https with a keep-alive agent, an idle timeout and an
- * AbortSignal. Bodies stream: a Readable body is piped, never collected.
+ * AbortSignal. Bodies stream: a blob's body is written by its pump (blob-pump.ts), never collected.
  */
-import { readFile } from 'node:fs/promises';
 import type { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
-
-// ESM imports of node:http and node:tls snapshot their lazy exports: http's `WebSocket` loads
-// undici (+14 MiB resident, +40 ms at start), tls's `rootCertificates` parses every public
-// root. require() leaves them lazy, and we use neither. node:https (with tls and crypto's TLS
-// parts) is required only when a registry speaks TLS: loading it took 40-90 ms of a copy
-// between plain-HTTP loopback registries on a busy machine (measured).
-const builtin = createRequire(import.meta.url);
-const http = builtin('node:http') as typeof import('node:http');
-const net = builtin('node:net') as typeof import('node:net');
-const httpsModule = (): typeof import('node:https') => builtin('node:https') as typeof import('node:https');
-const tlsModule = (): typeof import('node:tls') => builtin('node:tls') as typeof import('node:tls');
+import type { OnReadOpts, Socket } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import type { BodyWriter } from './blob-pump.js';
+import { http, https as httpsModule, net, readTextFile, tls as tlsModule } from './builtins.js';
 
 /** TLS settings for one side of a copy. */
 export interface RegistryTlsOptions {
@@ -37,14 +26,14 @@ export interface Agents {
   readonly http: HttpAgent;
   /** Made on first use. */
   https(): HttpsAgent;
-  /** A new connection outside the pools, with the same TLS settings. */
-  connect(url: URL): Socket;
+  /** A new connection outside the pools, with the same TLS settings, reading as `onread` says. */
+  connect(url: URL, onread: OnReadOpts): Socket;
   destroy(): void;
 }
 
 export async function createAgents(options: RegistryTlsOptions, maxSockets: number): Promise<Agents> {
   // Read lazily: parsing the public roots costs some 9 MiB, paid only with an extra CA.
-  const extraCa = options.caPath === undefined ? undefined : await readFile(options.caPath, 'utf8');
+  const extraCa = options.caPath === undefined ? undefined : await readTextFile(options.caPath);
   const common = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   const plain = new http.Agent(common);
   let secure: HttpsAgent | undefined;
@@ -56,12 +45,14 @@ export async function createAgents(options: RegistryTlsOptions, maxSockets: numb
     secure ??= new (httpsModule().Agent)({ ...common, ...tlsOptions() });
     return secure;
   };
-  const connect = (url: URL): Socket => {
+  const connect = (url: URL, onread: OnReadOpts): Socket => {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    if (url.protocol !== 'https:') return net.connect({ host, port: Number(url.port === '' ? 80 : url.port) });
-    return tlsModule().connect({
-      host, port: Number(url.port === '' ? 443 : url.port), ...tlsOptions(), ...(net.isIP(host) === 0 ? { servername: host } : {}),
-    });
+    if (url.protocol !== 'https:') return net.connect({ host, port: Number(url.port === '' ? 80 : url.port), onread });
+    // tls.connect takes `onread` as net.connect does; its type does not list it.
+    const secureOptions: ConnectionOptions & { onread: OnReadOpts } = {
+      host, port: Number(url.port === '' ? 443 : url.port), ...tlsOptions(), ...(net.isIP(host) === 0 ? { servername: host } : {}), onread,
+    };
+    return tlsModule().connect(secureOptions);
   };
   return { http: plain, https, connect, destroy: () => { plain.destroy(); secure?.destroy(); } };
 }
@@ -70,7 +61,7 @@ export interface Exchange {
   readonly method: string;
   readonly url: URL;
   readonly headers: OutgoingHttpHeaders;
-  readonly body?: Buffer | Readable;
+  readonly body?: Buffer | BodyWriter;
   readonly agents: Agents;
   /** Longest silence on the socket, while sending or waiting, before the request fails. */
   readonly idleTimeoutMs: number;
@@ -94,21 +85,11 @@ export function send(exchange: Exchange): Promise<IncomingMessage> {
       : http.request(url, { method, headers, signal, agent: agents.http });
     req.setTimeout(idleTimeoutMs, () => req.destroy(new IdleTimeoutError()));
     req.once('response', resolve);
-    req.once('error', (error) => {
-      if (body !== undefined && !Buffer.isBuffer(body)) body.destroy();
-      reject(error);
-    });
-    if (body === undefined) {
-      req.end();
-    } else if (Buffer.isBuffer(body)) {
-      req.end(body);
-    } else if (body.destroyed) {
-      // It failed before its request could start: piping it would wait for bytes that never come.
-      req.destroy(body.errored ?? new Error('request body closed before it was sent'));
-    } else {
-      body.once('error', (error) => req.destroy(error));
-      body.pipe(req);
-    }
+    // A failing body writer destroys the request with its reason, which ends up here.
+    req.once('error', reject);
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else body(req);
   });
 }
 

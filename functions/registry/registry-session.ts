@@ -4,8 +4,8 @@
  * requests for the registry's own origin, so redirects to blob storage never carry them.
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
 import type { RegistryCredentials } from '../domain/built-image.js';
+import type { BodyWriter } from './blob-pump.js';
 import { basicAuthorization, parseChallenges, parseTokenResponse, realmProblem } from './auth.js';
 import type { Challenge, CredentialsProvider, IssuedToken } from './auth.js';
 import { createAgents, discard, isLoopbackHost, readLimited, send } from './http-transport.js';
@@ -37,7 +37,7 @@ export interface SessionRequest {
   readonly what: string;
   readonly repository?: string;
   readonly headers?: OutgoingHttpHeaders;
-  readonly body?: Buffer | Readable;
+  readonly body?: Buffer | BodyWriter;
   /** Follow redirects by hand (GET and HEAD only). */
   readonly followRedirects?: boolean;
   /**
@@ -235,7 +235,7 @@ export class RegistrySession {
     }
   }
 
-  async #send(method: string, url: URL, headers: OutgoingHttpHeaders, body: Buffer | Readable | undefined,
+  async #send(method: string, url: URL, headers: OutgoingHttpHeaders, body: Buffer | BodyWriter | undefined,
     what: string, repository?: string, signal: AbortSignal = this.#options.signal): Promise<IncomingMessage> {
     try {
       return await send({
@@ -258,7 +258,7 @@ export class RegistrySession {
     try {
       return await rawGet({
         url, headers: { 'user-agent': 'build-watcher', ...(authorization === undefined ? {} : { authorization }) },
-        connect: () => this.#agents.connect(url), idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
+        connect: (onread) => this.#agents.connect(url, onread), idleTimeoutMs: this.#options.idleTimeoutMs, signal: this.#options.signal,
       });
     } catch (error) {
       throw networkError(error, this.#where(repository), what);

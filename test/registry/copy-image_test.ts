@@ -97,7 +97,8 @@ describe('copyImage between real registries', { timeout: 120_000 }, () => {
   });
 
   it('reads from htpasswd Basic over TLS with a test CA and writes through a token realm', async () => {
-    const image = await pushTestImage(basicTls, { repository: 'secure/app', tag: 'v2', layerSizes: [200_000], platforms: ['linux/amd64', 'linux/arm64'] });
+    // The 2 MB layers are read off TLS connections of their own (raw-body-get.ts), the small ones through node:https.
+    const image = await pushTestImage(basicTls, { repository: 'secure/app', tag: 'v2', layerSizes: [200_000, 2_000_000], platforms: ['linux/amd64', 'linux/arm64'] });
     const tokensBefore = token.tokenRealm?.requests.length ?? 0;
     const result = await copyImage({
       source: { registry: basicTls.host, repository: 'secure/app', tag: 'v2' },
