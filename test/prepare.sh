@@ -27,7 +27,11 @@ for service in docker-registry prometheus; do
   fi
 done
 
-if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# A node_modules that is a symlink belongs to another checkout (a git worktree sharing one
+# install): `npm ci` would empty that checkout's packages through the link, so leave it alone.
+if [ -L node_modules ]; then
+  echo "node_modules is a link to another checkout's install: not reinstalling" >&2
+elif [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "installing npm packages" >&2
   npm ci --no-audit --no-fund >&2
 fi
