@@ -4,8 +4,7 @@
  * into a message.
  */
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
+import { http, https } from '../builtins.js';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError } from '../errors.js';
 import { withRetries, type RetryPolicy } from '../retry.js';
 
@@ -31,7 +30,7 @@ function postOnce(url: URL, event: OutgoingEvent, id: string, signal?: AbortSign
     ...(event.subject !== undefined ? { 'ce-subject': event.subject } : {}),
   };
   const timeout = AbortSignal.timeout(TIMEOUT_MS);
-  const transport = url.protocol === 'https:' ? https : http;
+  const transport = url.protocol === 'https:' ? https() : http;
   return new Promise((resolve, reject) => {
     const req = transport.request(url, { method: 'POST', headers, signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]) }, (res) => {
       res.resume();

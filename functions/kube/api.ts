@@ -6,8 +6,9 @@
  * never the body or headers. Buffered answers (`request`) and watch streams (`stream`, for the
  * command line) share the connection settings and the failure classification.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { RequestOptions } from 'node:https';
+import { http, https } from '../builtins.js';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, transient } from '../errors.js';
 import { inClusterAccess, kubeconfigAccess, type ClusterAccess } from './cluster-access.js';
 import { TailWindow } from './tail-window.js';
@@ -88,15 +89,15 @@ export interface KubeApiOptions {
 
 interface Sending {
   readonly url: URL;
-  readonly options: https.RequestOptions;
+  readonly options: RequestOptions;
   readonly what: string;
   readonly body?: Buffer;
 }
 
 /** Sends one request; resolves with a 2xx response, rejects with a classified error. */
-function open(sending: Sending, signal: AbortSignal, idleTimeoutMs?: number): Promise<http.IncomingMessage> {
+function open(sending: Sending, signal: AbortSignal, idleTimeoutMs?: number): Promise<IncomingMessage> {
   const { url, what } = sending;
-  const transport = url.protocol === 'http:' ? http : https;
+  const transport = url.protocol === 'http:' ? http : https();
   return new Promise((resolve, reject) => {
     const req = transport.request(url, { ...sending.options, signal }, (res) => {
       const status = res.statusCode ?? 0;
@@ -118,7 +119,7 @@ function open(sending: Sending, signal: AbortSignal, idleTimeoutMs?: number): Pr
   });
 }
 
-async function* linesOf(response: http.IncomingMessage): AsyncGenerator<string> {
+async function* linesOf(response: IncomingMessage): AsyncGenerator<string> {
   response.setEncoding('utf8');
   let rest = '';
   for await (const chunk of response as AsyncIterable<string>) {
@@ -132,7 +133,7 @@ async function* linesOf(response: http.IncomingMessage): AsyncGenerator<string> 
   if (rest.trim() !== '') yield rest;
 }
 
-async function readAnswer(res: http.IncomingMessage, what: string, keepTailBytes: number | undefined): Promise<string> {
+async function readAnswer(res: IncomingMessage, what: string, keepTailBytes: number | undefined): Promise<string> {
   const tail = keepTailBytes === undefined ? undefined : new TailWindow(keepTailBytes);
   const chunks: Buffer[] = [];
   let size = 0;
@@ -173,7 +174,7 @@ export function kubeApiOver(access: ClusterAccess, options: KubeApiOptions = {})
   const prepare = async (method: string, path: string, query: Readonly<Record<string, string>>, accept: string, body?: Buffer, contentType?: string): Promise<Sending> => {
     const url = new URL(path, server);
     for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
-    const requestOptions: https.RequestOptions = { method, headers: { Accept: accept } };
+    const requestOptions: RequestOptions = { method, headers: { Accept: accept } };
     await access.authorize(requestOptions);
     if (options.verifyTls === false) requestOptions.rejectUnauthorized = false;
     if (body !== undefined) {

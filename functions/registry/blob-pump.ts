@@ -11,7 +11,7 @@
 import type { Hash } from 'node:crypto';
 import type { ClientRequest } from 'node:http';
 import type { BlobBody } from './blob-body.js';
-import { createHash } from './builtins.js';
+import { createHash } from '../builtins.js';
 
 export type VerifyFailure = 'digest-mismatch' | 'too-long' | 'too-short';
 

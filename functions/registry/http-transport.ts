@@ -7,7 +7,7 @@ import type { Agent as HttpsAgent } from 'node:https';
 import type { OnReadOpts, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { BodyWriter } from './blob-pump.js';
-import { http, https as httpsModule, net, readTextFile, tls as tlsModule } from './builtins.js';
+import { http, https as httpsModule, net, readTextFile, tls as tlsModule } from '../builtins.js';
 
 /** TLS settings for one side of a copy. */
 export interface RegistryTlsOptions {

@@ -3,7 +3,7 @@
  * which manifests an index references. The raw bytes are never re-serialised, so digests
  * survive the copy.
  */
-import { createHash } from './builtins.js';
+import { createHash } from '../builtins.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';

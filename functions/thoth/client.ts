@@ -5,9 +5,9 @@
  * errors hold the URL and parameters) ever leaves this module.
  */
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
+import type { Agent as HttpAgent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
+import { http, https, tls } from '../builtins.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import axios from 'axios';
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
@@ -88,8 +88,8 @@ function unwrap<T>(parsed: Parsed<T>, endpoint: ThothEndpoint): T {
 export class ThothClient {
   readonly baseUrl: string;
   readonly #http: AxiosInstance;
-  readonly #httpAgent: http.Agent;
-  readonly #httpsAgent: https.Agent;
+  readonly #httpAgent: HttpAgent;
+  readonly #httpsAgent: HttpsAgent;
   readonly #timeoutMs: number;
   readonly #retry: RetryPolicy;
   readonly #random: () => number;
@@ -111,13 +111,13 @@ export class ThothClient {
     let ca: string[] | undefined;
     if (options.caBundleFile !== undefined && options.caBundleFile !== '') {
       try {
-        ca = [...tls.rootCertificates, readFileSync(options.caBundleFile, 'utf8')];
+        ca = [...tls().rootCertificates, readFileSync(options.caBundleFile, 'utf8')];
       } catch (error) {
         throw new TypeError(`cannot read the CA bundle ${options.caBundleFile}: ${transportCode(error)}`);
       }
     }
     this.#httpAgent = new http.Agent({ keepAlive: true });
-    this.#httpsAgent = new https.Agent({
+    this.#httpsAgent = new (https().Agent)({
       keepAlive: true,
       rejectUnauthorized: options.verifyTls ?? true,
       ...(ca !== undefined ? { ca } : {}),
