@@ -48,6 +48,7 @@ export async function compileCopyChild(outDir: string): Promise<string> {
   const registryDir = join(repoRoot, 'functions/registry');
   const sources = [
     ...(await readdir(registryDir)).filter((f) => f.endsWith('.ts') && !f.endsWith('_test.ts')).map((f) => join(registryDir, f)),
+    join(repoRoot, 'functions/builtins.ts'),
     join(repoRoot, 'functions/errors.ts'),
     join(repoRoot, 'functions/concurrency.ts'),
     join(repoRoot, 'functions/retry.ts'),
