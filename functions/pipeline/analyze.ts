@@ -78,7 +78,7 @@ export interface AnalyzeOptions {
 
 export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, options: AnalyzeOptions = {}): Promise<Outcome> {
   const { signal, deadlineMs } = options;
-  const now = deps.now ?? (() => new Date());
+  const now = clockOf(deps);
   const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
   if (source === undefined) return { kind: 'ignored', reason: 'kind-not-enabled', object: input.ref };
   const payload = input.payload === undefined ? undefined : source.read(input.payload);
@@ -140,7 +140,7 @@ async function analyzeLive(
   key: string,
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
-  const now = deps.now ?? (() => new Date());
+  const now = clockOf(deps);
   for (let attempt = 1; ; attempt++) {
     const read = deps.trustEventPayload ? payload?.object : await deps.store.read(input.ref, signal);
     if (read === undefined) return { kind: 'ignored', reason: 'gone', object: input.ref };
@@ -194,7 +194,7 @@ async function runPlan(
   key: string,
   signal: AbortSignal | undefined,
 ): Promise<Outcome> {
-  const now = deps.now ?? (() => new Date());
+  const now = clockOf(deps);
   const object = live.object;
   const ref = sourceRef(object);
   const origin = deps.analysisOptions.origin === undefined || deps.analysisOptions.origin === '' ? object.namespace : deps.analysisOptions.origin;
@@ -278,6 +278,11 @@ function describeIds(submitted: readonly SubmittedImage[]): string {
     if (buildLog !== undefined) parts.push(`build log → ${buildLog}`);
   }
   return parts.length === 0 ? 'submitted' : parts.join('; ');
+}
+
+/** The pipeline's clock: the deps' own (tests set one), else the wall clock. */
+function clockOf(deps: PipelineDeps): () => Date {
+  return deps.now ?? (() => new Date());
 }
 
 async function markOnly(live: SourceObject, deps: PipelineDeps, now: Date, signal: AbortSignal | undefined): Promise<void> {
