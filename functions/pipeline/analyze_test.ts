@@ -52,6 +52,16 @@ function completeBuild(name: string): Record<string, unknown> {
   };
 }
 
+/** The API server takes the claim patch, then is unreachable for the mark (the second patch). */
+function failTheMark(cluster: MemoryCluster): void {
+  const original = cluster.patchAnnotations.bind(cluster);
+  let patches = 0;
+  cluster.patchAnnotations = async (object, annotations, options) => {
+    if (++patches === 2) throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
+    return original(object, annotations, options);
+  };
+}
+
 function setup() {
   const cluster = new MemoryCluster();
   const thoth = new MemoryThoth();
@@ -120,13 +130,7 @@ describe('analyzeObject', () => {
   it('submitted but not marked: answers transient, and the redelivery only marks', async () => {
     const { cluster, thoth, recorder, deps } = setup();
     const payload = cluster.put(completeBuild('unmarked-1'));
-    const original = cluster.patchAnnotations.bind(cluster);
-    let patches = 0;
-    cluster.patchAnnotations = async (object, annotations, options) => {
-      // The claim goes through, the mark does not.
-      if (++patches === 2) throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
-      return original(object, annotations, options);
-    };
+    failTheMark(cluster);
     await assert.rejects(analyze(deps, payload), /submitted, but could not mark/);
     assert.equal(thoth.builds.length, 1);
     const outcome = await analyze(deps, payload);
@@ -298,12 +302,7 @@ describe('analyzeObject', () => {
       const { cluster, thoth, deps } = setup();
       const states = patchedStates(cluster);
       const payload = cluster.put(completeBuild('echo-unmarked-1'));
-      const original = cluster.patchAnnotations.bind(cluster);
-      let patches = 0;
-      cluster.patchAnnotations = async (object, annotations, options) => {
-        if (++patches === 2) throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
-        return original(object, annotations, options);
-      };
+      failTheMark(cluster);
       await assert.rejects(analyze(deps, payload), /submitted, but could not mark/);
       const claimEcho = states[0];
       assert.ok(claimEcho);
