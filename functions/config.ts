@@ -70,6 +70,7 @@ export interface Config {
    * Never set in a cluster: anyone who can reach the function could then forge a Build.
    */
   readonly trustEventPayload: boolean;
+  readonly hostname: string;
 }
 
 /** Variables whose values must never be printed, even when invalid. */
@@ -168,6 +169,8 @@ const specs = {
   BUILD_WATCHER_SWEEP_ALL_NAMESPACES: bool({ default: false }),
   K_SINK: str({ default: '' }),
   BUILD_WATCHER_TRUST_EVENT_PAYLOAD: bool({ default: false }),
+  /** The pod's name (set by the kubelet): names this process in claims, for people reading them. */
+  HOSTNAME: str({ default: 'build-watcher' }),
 };
 
 /** Every variable the configuration reads; the README table is checked against this list. */
@@ -287,6 +290,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     sweepAllNamespaces: env.BUILD_WATCHER_SWEEP_ALL_NAMESPACES,
     imageBuiltSink: env.K_SINK,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
+    hostname: env.HOSTNAME,
     ...(env.THOTH_SRC_REGISTRY_USER !== ''
       ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } }
       : {}),

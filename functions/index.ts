@@ -18,7 +18,7 @@ import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Repl
 import { sendToSink } from './events/sink.js';
 import { IMAGE_BUILT_TYPE, REPLY_SOURCE } from './events/types.js';
 import { apiPath } from './kube/object.js';
-import { countSubmission, wire, type Wiring } from './wiring.js';
+import { wire, type Wiring } from './wiring.js';
 
 /**
  * Each delivery ends before the Broker's delivery timeout (5 minutes as shipped) and Knative
@@ -81,19 +81,15 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
     eventsReceived.inc({ type: 'sweep', decision: 'sweep' });
     // Objects a sweep finds are announced like those of live events.
     const sink = current.config.imageBuiltSink;
-    const announcements: Promise<void>[] = [];
-    const summary = await current.sweeps.run(deps, (outcome) => {
-      if (sink !== '' && outcome.kind === 'submitted') announcements.push(announce(outcome, sink, log));
-    });
-    await Promise.all(announcements);
+    const summary = await current.sweeps.run(deps, sink === '' ? undefined : (outcome) => announce(outcome, sink, log));
     return replyForSweep(summary);
   }
   const input = event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action };
-  const outcome = await analyzeObject(input, deps, { deadlineMs: DELIVERY_DEADLINE_MS });
-  eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
-  countSubmission(outcome);
   const analyzer = current.deps.submitter !== undefined;
-  if (analyzer && outcome.kind === 'submitted' && current.config.imageBuiltSink !== '') await announce(outcome, current.config.imageBuiltSink, log);
+  const sink = current.config.imageBuiltSink;
+  // Without an analyser, the reply itself is the image.built event.
+  const outcome = await analyzeObject(input, deps, { deadlineMs: DELIVERY_DEADLINE_MS, ...(analyzer && sink !== '' ? { announce: (submitted) => announce(submitted, sink, log) } : {}) });
+  eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   return replyFor(outcome, analyzer);
 }
 

@@ -13,16 +13,16 @@ import type { KubeApi } from './kube/api.js';
 import { listPage, type Collection, type PageLister } from './kube/objects.js';
 import { serviceAccountFile } from './kube/service-account.js';
 import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
-import { imageCopies, submissions, thothLatency } from './observability/metrics.js';
+import { imageCopies, thothLatency } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
 import { onFirstUse } from './on-first-use.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
+import { Ledger } from './ledger/ledger.js';
 import type { CredentialPolicy } from './pipeline/credentials.js';
 import type { Outcome } from './pipeline/outcome.js';
 import type { ImageCopier, Submitter } from './pipeline/ports.js';
 import type { PushPolicy } from './pipeline/push.js';
 import type { SourceKind } from './pipeline/source-kind.js';
-import { PipelineState } from './pipeline/state.js';
 import { pushDestination } from './registry/naming.js';
 import { imageStreamSource } from './sources/imagestream-source.js';
 import { shipwrightSource } from './sources/shipwright-source.js';
@@ -157,31 +157,27 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
   const lister: PageLister = { page: async (collection, page) => listPage(await kube(), collection, page) };
   const collections = collectionsFor(config);
   const leaseMs = config.claimLeaseSeconds * 1000;
+  const store = kubeObjectStore(kube);
   return {
     config,
     lister,
     collections,
-    sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), allNamespaces: config.sweepAllNamespaces, batch: config.sweepBatch, onAnalyzed: countSubmission }),
+    sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), allNamespaces: config.sweepAllNamespaces, batch: config.sweepBatch }),
     deps: {
-      store: kubeObjectStore(kube),
+      store,
       recorder: kubeEventRecorder(kube),
       ...(thoth !== undefined ? { submitter: thoth } : {}),
       ...(push !== undefined ? { push } : {}),
       sources: sourcesFor(config),
       analysisOptions: { environmentType: config.environmentType, origin: config.origin, debug: config.debug, force: config.force },
-      trustEventPayload: config.trustEventPayload,
-      state: new PipelineState(),
+      ledger: new Ledger<Outcome>({
+        store,
+        hostname: config.hostname,
+        timing: { leaseMs, renewMs: Math.max(1, Math.floor(leaseMs / 3)) },
+        readOnly: config.trustEventPayload,
+      }),
       limit: limitConcurrency(config.workers),
-      lease: { leaseMs, renewMs: Math.max(1, Math.floor(leaseMs / 3)) },
     },
   };
 }
 
-/** build_watcher_submissions_total for one outcome, wherever it came from. */
-export function countSubmission(outcome: Outcome): void {
-  if (outcome.kind === 'refused') submissions.inc({ endpoint: 'any', result: 'refused' });
-  if (outcome.kind !== 'submitted') return;
-  for (const { image, submission } of outcome.images) {
-    submissions.inc({ endpoint: image.analysis === 'image' ? 'analyze' : 'build-analysis', result: submission.cached ? 'cached' : 'submitted' });
-  }
-}

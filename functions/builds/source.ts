@@ -9,10 +9,8 @@ import { decideBuild, type BuildDecision, type WhatToSend } from './decide.js';
 import { resolveBuild } from './resolve.js';
 
 export function buildSource(send: WhatToSend, credentials: CredentialPolicy): SourceKind {
-  const decide = (build: OpenShiftBuild, action: ObjectAction): BuildDecision => {
-    if (build.object.annotations[ANNOTATIONS.submittedAt] !== undefined) return { action: 'ignore', reason: 'already-submitted' };
-    return decideBuild(build, action, send);
-  };
+  // Whether it is marked already is the ledger's (functions/ledger/), asked first.
+  const decide = (build: OpenShiftBuild, action: ObjectAction): BuildDecision => decideBuild(build, action, send);
   return {
     read(object) {
       const build = parseBuild(object);

@@ -9,7 +9,7 @@ import type { KubeObject } from '../kube/object.js';
 import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { describeSweep } from '../sweep/describe.js';
 import { runSweep, type SweepSummary } from '../sweep/sweep.js';
-import { countSubmission, type Wiring } from '../wiring.js';
+import type { Wiring } from '../wiring.js';
 import type { KubeConnection } from '../kube/api.js';
 import type { Terminal } from './terminal.js';
 import { watchCollection, type ObjectHandler } from './watch-loop.js';
@@ -48,7 +48,6 @@ export async function watchCommand(context: CommandContext): Promise<number> {
     process: async ({ object, action }) => {
       try {
         const outcome = await analyzeObject({ payload: object, ref: object, action }, deps);
-        countSubmission(outcome);
         if (outcome.kind === 'ignored') log.debug({ object: describe(object) }, `ignored: ${outcome.reason}`);
         // Claimed by a live process (say, a predecessor killed mid-work): tried again until
         // its lease has expired, then taken over. A claim seen in the listed or watched object
@@ -74,7 +73,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
     if (source === undefined) return;
     let reason: string | undefined;
     try {
-      reason = source.read(object).skipReason(action);
+      reason = deps.ledger.isMarked(object) ? 'already-submitted' : source.read(object).skipReason(action);
     } catch (error) {
       log.warn({ object: describe(object) }, `not analysed: ${message(error)}`);
       return;
@@ -122,7 +121,7 @@ export async function analyzeExistingCommand(context: CommandContext): Promise<n
   const { wiring, terminal, config } = context;
   const deps: PipelineDeps = { ...wiring.deps, log: terminal.log };
   const summary = await runSweep(
-    { lister: wiring.lister, pipeline: deps, onAnalyzed: countSubmission },
+    { lister: wiring.lister, pipeline: deps },
     {
       collections: wiring.collections,
       namespaces: context.namespaces,

@@ -26,24 +26,48 @@ export async function readObject(api: KubeApi, ref: ObjectCoordinates, signal?: 
   }
 }
 
+export interface PatchOptions {
+  /** 409 unless the object is still at this version. */
+  readonly resourceVersion?: string;
+  /**
+   * 422 unless this annotation has exactly this value: a JSON-patch `test`, so a write made under
+   * a claim fails once the claim is someone else's, whatever else changed on the object.
+   */
+  readonly expect?: { readonly annotation: string; readonly value: string };
+  readonly signal?: AbortSignal;
+}
+
+/** An annotation's JSON pointer (RFC 6901: `~` and `/` escaped). */
+const annotationPointer = (key: string) => `/metadata/annotations/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+
 /**
- * Merge-patches annotations only. With `resourceVersion`, the API server refuses (409) when
- * the object changed since it was read: that is how claims and marks stay atomic.
- * A null value removes the annotation.
+ * Patches annotations only; a null value removes one. A merge patch, with `resourceVersion` as
+ * its precondition; with `expect`, a JSON patch led by a `test` (a removal of an absent key then
+ * fails too: callers leave those out).
  */
 export async function patchAnnotations(
   api: KubeApi,
   object: ObjectCoordinates,
   annotations: Readonly<Record<string, string | null>>,
-  options: { resourceVersion?: string; signal?: AbortSignal } = {},
+  options: PatchOptions = {},
 ): Promise<KubeObject> {
-  const metadata: Record<string, unknown> = { annotations };
-  if (options.resourceVersion !== undefined) metadata['resourceVersion'] = options.resourceVersion;
+  const { expect } = options;
+  let body: unknown;
+  if (expect !== undefined) {
+    body = [
+      { op: 'test', path: annotationPointer(expect.annotation), value: expect.value },
+      ...Object.entries(annotations).map(([key, value]) => (value === null ? { op: 'remove', path: annotationPointer(key) } : { op: 'add', path: annotationPointer(key), value })),
+    ];
+  } else {
+    const metadata: Record<string, unknown> = { annotations };
+    if (options.resourceVersion !== undefined) metadata['resourceVersion'] = options.resourceVersion;
+    body = { metadata };
+  }
   const answer = await api.request({
     method: 'PATCH',
     path: apiPath(object),
-    body: { metadata },
-    contentType: 'application/merge-patch+json',
+    body,
+    contentType: expect !== undefined ? 'application/json-patch+json' : 'application/merge-patch+json',
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return parseAnswer(answer.text, describe(object));

@@ -5,17 +5,13 @@
 import type { KubeApi } from './api.js';
 import { recordEvent, type EventReason } from './events.js';
 import type { KubeObject, ObjectCoordinates } from './object.js';
-import { patchAnnotations, readBuildLog, readObject } from './objects.js';
+import { patchAnnotations, readBuildLog, readObject, type PatchOptions } from './objects.js';
 
 export interface ObjectStore {
   /** The object as the API server has it now; undefined when it is gone. */
   read(ref: ObjectCoordinates, signal?: AbortSignal): Promise<KubeObject | undefined>;
-  /** Merge-patch annotations (null removes); with resourceVersion, 409 when it changed. */
-  patchAnnotations(
-    object: ObjectCoordinates,
-    annotations: Readonly<Record<string, string | null>>,
-    options?: { resourceVersion?: string; signal?: AbortSignal },
-  ): Promise<KubeObject>;
+  /** Patches annotations (null removes) under `options`' preconditions (objects.ts). */
+  patchAnnotations(object: ObjectCoordinates, annotations: Readonly<Record<string, string | null>>, options?: PatchOptions): Promise<KubeObject>;
   readBuildLog(build: ObjectCoordinates, signal?: AbortSignal): Promise<string>;
 }
 

@@ -55,6 +55,13 @@ export const resubmissions = new Counter({
   registers: [metricsRegistry],
 });
 
+export const lostLeaseSubmissions = new Counter({
+  name: 'build_watcher_lost_lease_submissions_total',
+  help: 'Objects submitted by a holder that then found its claim taken over before it could mark them: the other holder submits them too',
+  labelNames: ['kind'] as const,
+  registers: [metricsRegistry],
+});
+
 let attached = false;
 
 /** Makes our metrics appear on the runtime's `/metrics`. Idempotent. */
@@ -72,5 +79,6 @@ export function attachToRuntimeRegistry(): void {
     this.registerMetric(imageCopies);
     this.registerMetric(sweepObjects);
     this.registerMetric(resubmissions);
+    this.registerMetric(lostLeaseSubmissions);
   };
 }

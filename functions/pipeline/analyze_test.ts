@@ -5,8 +5,6 @@ import { buildSource } from '../builds/source.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import { metricsRegistry } from '../observability/metrics.js';
-import { imageStreamSource } from '../sources/imagestream-source.js';
-import { parseSubmittedImages } from '../sources/submitted-images.js';
 import type { KubeObject } from '../kube/object.js';
 import { analyzeObject, type PipelineDeps } from './analyze.js';
 import { NO_ACCESS } from './credentials.js';
@@ -62,7 +60,13 @@ function failTheMark(cluster: MemoryCluster): void {
   };
 }
 
-function setup() {
+/** A monotonic clock the test moves: a lease "passes" without waiting for it. */
+function manualClock(): { readonly clock: () => number; advance(ms: number): void } {
+  let now = 0;
+  return { clock: () => now, advance: (ms) => (now += ms) };
+}
+
+function setup(ledger: Parameters<typeof freshPipeline>[1] = {}) {
   const cluster = new MemoryCluster();
   const thoth = new MemoryThoth();
   const recorder = new MemoryRecorder();
@@ -75,8 +79,7 @@ function setup() {
       ['build.openshift.io/v1/Build', buildSource({ sendBaseImage: true, sendOutputImage: true, sendBuildLog: false }, credentialPolicy({ passToken: false, tokenFile: '', sourceRegistryVerifyTls: true }))],
     ]),
     analysisOptions: {},
-    trustEventPayload: false,
-    ...freshPipeline(),
+    ...freshPipeline(cluster, ledger),
     log,
   };
   return { cluster, thoth, recorder, log, deps };
@@ -127,26 +130,49 @@ describe('analyzeObject', () => {
     assert.equal(thoth.builds.length, 1);
   });
 
-  it('submitted but not marked: answers transient, and the redelivery only marks', async () => {
+  it('a mark that fails is retried under the claim, in the same delivery: one submission, one Event', async () => {
     const { cluster, thoth, recorder, deps } = setup();
     const payload = cluster.put(completeBuild('unmarked-1'));
     failTheMark(cluster);
-    await assert.rejects(analyze(deps, payload), /submitted, but could not mark/);
+    assert.equal((await analyze(deps, payload)).kind, 'submitted');
     assert.equal(thoth.builds.length, 1);
-    const outcome = await analyze(deps, payload);
-    assert.equal(outcome.kind, 'submitted');
-    assert.equal(thoth.builds.length, 1, 'never submitted twice');
     assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.submittedAt]);
     assert.equal(recorder.events.length, 1);
   });
 
+  it('a delivery that ends while its mark is pending answers transient; the redelivery joins and answers with the outcome, once', async () => {
+    const { cluster, thoth, deps } = setup();
+    const payload = cluster.put(completeBuild('pending-1'));
+    const original = cluster.patchAnnotations.bind(cluster);
+    let markable = false;
+    let markAttempts = 0;
+    cluster.patchAnnotations = async (object, annotations, options) => {
+      if (ANNOTATIONS.submittedAt in annotations && !markable) {
+        markAttempts += 1;
+        throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
+      }
+      return original(object, annotations, options);
+    };
+    const ended = new AbortController();
+    const first = analyzeObject({ payload, ref: payload, action: 'update' }, deps, { signal: ended.signal });
+    await until(() => markAttempts >= 1, 'the first mark attempt');
+    ended.abort();
+    await assert.rejects(first, (error: unknown) => error instanceof BuildWatcherError && error.kind === 'transient');
+    const redelivery = analyze(deps, payload);
+    const third = analyze(deps, payload);
+    markable = true;
+    assert.equal((await redelivery).kind, 'submitted', 'the redelivery answers with the outcome');
+    assert.deepEqual(await third, { kind: 'ignored', reason: 'in-progress', object: payload }, 'and only one does');
+    assert.equal(thoth.builds.length, 1, 'never submitted twice');
+  });
+
   it('another live process holding the claim means "busy, come back later", never "done"', async () => {
     const { cluster, thoth, deps } = setup();
-    const future = new Date(Date.now() + 60_000);
     // An event from before the claim: its sender must try again, in case that process dies.
     const payload = cluster.put(completeBuild('busy-1'));
-    const echo = await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: `other-pod ${future.toISOString()}` });
-    assert.deepEqual(await analyze(deps, payload), { kind: 'busy', object: payload, until: future });
+    const echo = await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'other-pod 1 60s' });
+    const outcome = await analyze(deps, payload);
+    assert.equal(outcome.kind, 'busy');
     // The update event the claim itself causes: the lease on the object is its record.
     assert.deepEqual(await analyze(deps, echo), { kind: 'ignored', reason: 'claimed-elsewhere', object: echo });
     assert.equal(thoth.builds.length, 0);
@@ -192,14 +218,34 @@ describe('analyzeObject', () => {
     assert.deepEqual(recorder.events.map((event) => `${event.type} ${event.reason}`), ['Warning AnalysisRefused', 'Normal AnalysisSubmitted']);
   });
 
-  it('an expired claim of another replica is taken over', async () => {
-    const { cluster, thoth, deps } = setup();
-    const past = new Date(Date.now() - 1_000).toISOString();
-    const payload = cluster.put({ ...completeBuild('stale-1'), metadata: { name: 'stale-1', namespace: 'team', annotations: { [ANNOTATIONS.claim]: `dead-pod ${past}` } } });
+  it('another holder\'s claim is taken over once this process has seen it unchanged for a whole lease, whatever its wall clock says', async () => {
+    const time = manualClock();
+    // This process's wall clock is two minutes ahead: it is never compared with anything written.
+    const { cluster, thoth, deps } = setup({ clock: time.clock, now: () => new Date(Date.now() + 120_000) });
+    // An event from before the claim (one that shows the claim is its echo, ignored).
+    const payload = cluster.put(completeBuild('stale-1'));
+    await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'dead-pod 1 60s' });
     const before = await resubmissionCount();
+    assert.equal((await analyze(deps, payload)).kind, 'busy', 'first seen now: busy for the lease it declares');
+    time.advance(59_999);
+    assert.equal((await analyze(deps, payload)).kind, 'busy');
+    time.advance(1);
     assert.equal((await analyze(deps, payload)).kind, 'submitted');
     assert.equal(thoth.builds.length, 1);
     assert.equal(await resubmissionCount(), before + 1, 'counted: the dead holder may have submitted before it could mark');
+  });
+
+  it('a renewal seen restarts the observer\'s count: a live holder is never taken over', async () => {
+    const time = manualClock();
+    const { cluster, thoth, deps } = setup({ clock: time.clock });
+    const payload = cluster.put(completeBuild('renewed-1'));
+    await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'live-pod 1 60s' });
+    assert.equal((await analyze(deps, payload)).kind, 'busy');
+    time.advance(40_000);
+    await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'live-pod 2 60s' });
+    time.advance(40_000);
+    assert.equal((await analyze(deps, payload)).kind, 'busy', '80 s after the first sighting, 40 s after the renewal');
+    assert.equal(thoth.builds.length, 0);
   });
 
   it('without patch rights it still submits, and warns once', async () => {
@@ -223,13 +269,13 @@ describe('analyzeObject', () => {
   it('an echo of our own claim waits for the work without taking a worker slot (B4)', async () => {
     const { cluster, thoth, deps } = setup();
     const stalled = stalledThoth(thoth);
-    const twoWorkers: PipelineDeps = { ...deps, ...freshPipeline(2), submitter: stalled.submitter };
+    const twoWorkers: PipelineDeps = { ...deps, ...freshPipeline(cluster, {}, 2), submitter: stalled.submitter };
     const first = cluster.put(completeBuild('slot-a'));
     const work = analyze(twoWorkers, first);
     await until(() => stalled.started() === 1, 'the first submission');
     // The claim patch's own update event, delivered while the work runs.
     const echo = cluster.get(first);
-    assert.ok(echo !== undefined && echo.annotations[ANNOTATIONS.claim]?.startsWith(twoWorkers.state.holder));
+    assert.ok(echo !== undefined && echo.annotations[ANNOTATIONS.claim]?.startsWith(twoWorkers.ledger.identity.holder));
     const echoed = analyze(twoWorkers, echo);
     // A second object still gets the second worker: the echo holds none.
     const second = analyze(twoWorkers, cluster.put(completeBuild('slot-b')));
@@ -261,7 +307,7 @@ describe('analyzeObject', () => {
       assert.equal((await analyze(deps, payload)).kind, 'submitted');
       const [claimEcho, markEcho] = states;
       assert.ok(claimEcho !== undefined && markEcho !== undefined);
-      assert.ok(claimEcho.annotations[ANNOTATIONS.claim]?.startsWith(deps.state.holder), 'the first patch is the claim');
+      assert.ok(claimEcho.annotations[ANNOTATIONS.claim]?.startsWith(deps.ledger.identity.holder), 'the first patch is the claim');
       assert.ok(markEcho.annotations[ANNOTATIONS.submittedAt], 'the second is the mark');
       const reads = cluster.reads;
       assert.deepEqual(await analyze(deps, claimEcho), { kind: 'ignored', reason: 'marked-since', object: claimEcho });
@@ -290,87 +336,27 @@ describe('analyzeObject', () => {
       // This lease did not end in a mark: the echo of its claim is a redelivery like any other.
       const secondClaimEcho = cluster.get(payload);
       assert.ok(secondClaimEcho !== undefined);
-      assert.ok(secondClaimEcho.annotations[ANNOTATIONS.claim]?.startsWith(deps.state.holder));
+      assert.ok(secondClaimEcho.annotations[ANNOTATIONS.claim]?.startsWith(deps.ledger.identity.holder));
       assert.notEqual(secondClaimEcho.annotations[ANNOTATIONS.claim], firstClaimEcho.annotations[ANNOTATIONS.claim]);
       const reads = cluster.reads;
       assert.equal((await analyze(deps, secondClaimEcho)).kind, 'submitted');
       assert.ok(cluster.reads > reads, 'read, not skipped');
       assert.equal(thoth.builds.length, 2, 'analysed again once, as the user asked');
     });
-
-    it('submitted but not marked: the echo of its claim is read and only marks', async () => {
-      const { cluster, thoth, deps } = setup();
-      const states = patchedStates(cluster);
-      const payload = cluster.put(completeBuild('echo-unmarked-1'));
-      failTheMark(cluster);
-      await assert.rejects(analyze(deps, payload), /submitted, but could not mark/);
-      const claimEcho = states[0];
-      assert.ok(claimEcho);
-      assert.equal((await analyze(deps, claimEcho)).kind, 'submitted');
-      assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.submittedAt], 'marked');
-      assert.equal(thoth.builds.length, 1, 'never submitted twice');
-    });
   });
 
-  it('a pending mark is written from the object as it is now, keeping what another process recorded (B5)', async () => {
-    const cluster = new MemoryCluster();
-    const thoth = new MemoryThoth();
-    const reg = 'image-registry.openshift-image-registry.svc:5000';
-    const digest = (n: number) => `sha256:${String(n).repeat(64)}`;
-    const item = (n: number) => ({ created: `2026-11-0${n}T00:00:00Z`, dockerImageReference: `${reg}/team/app@${digest(n)}`, image: digest(n), generation: n });
-    const stream = (tags: { tag: string; n: number }[], annotations: Record<string, string> = {}) => ({
-      apiVersion: 'image.openshift.io/v1',
-      kind: 'ImageStream',
-      metadata: { name: 'app', namespace: 'team', annotations },
-      status: { dockerImageRepository: `${reg}/team/app`, tags: tags.map(({ tag, n }) => ({ tag, items: [item(n)] })) },
-    });
-    const deps: PipelineDeps = {
-      store: cluster,
-      recorder: new MemoryRecorder(),
-      submitter: thoth,
-      sources: new Map([['image.openshift.io/v1/ImageStream', imageStreamSource({ credentials: credentialPolicy({ passToken: false, tokenFile: '', sourceRegistryVerifyTls: true }) })]]),
-      analysisOptions: {},
-      trustEventPayload: false,
-      ...freshPipeline(),
-      log: memoryLogger(),
-    };
-    const payload = cluster.put(stream([{ tag: 'v1', n: 1 }]));
-    const original = cluster.patchAnnotations.bind(cluster);
-    let failMark = true;
-    cluster.patchAnnotations = async (object, annotations, options) => {
-      if (failMark && ANNOTATIONS.submittedImages in annotations) throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
-      return original(object, annotations, options);
-    };
-    await assert.rejects(analyzeObject({ payload, ref: payload, action: 'update' }, deps), /could not mark/);
-    // Meanwhile another replica recorded a tag of its own on the stream, and its claim expired.
-    const other = cluster.get(payload);
-    assert.ok(other);
-    cluster.put(stream([{ tag: 'v1', n: 1 }, { tag: 'v2', n: 2 }], { [ANNOTATIONS.submittedImages]: JSON.stringify({ v2: [digest(2)] }) }));
-    failMark = false;
-    const replay = await analyzeObject({ ref: payload, action: 'update' }, deps);
-    assert.equal(replay.kind, 'submitted');
-    assert.equal(thoth.images.length, 1, 'only marked, never submitted again');
-    const recorded = cluster.get(payload)?.annotations[ANNOTATIONS.submittedImages] ?? '';
-    assert.equal(parseSubmittedImages(recorded).problem, undefined);
-    assert.ok(recorded.includes(digest(1)), `ours is recorded: ${recorded}`);
-    assert.ok(recorded.includes(digest(2)), `the other replica's record is kept: ${recorded}`);
-  });
-
-  it('renews its lease while the work runs, so a slow submission is never taken over; a dead holder\'s lease expires', async () => {
-    const { cluster, thoth, deps } = setup();
+  it('renews its lease while the work runs, so a slow submission is never taken over', async () => {
+    const timing = { leaseMs: 400, renewMs: 100 };
+    const { cluster, thoth, deps } = setup({ timing });
     const stalled = stalledThoth(thoth);
-    const lease = { leaseMs: 400, renewMs: 100 };
-    const holder: PipelineDeps = { ...deps, submitter: stalled.submitter, lease };
-    const other: PipelineDeps = { ...deps, ...freshPipeline(), lease };
+    const holder: PipelineDeps = { ...deps, submitter: stalled.submitter };
+    const other: PipelineDeps = { ...deps, ...freshPipeline(cluster, { timing }) };
     const payload = cluster.put(completeBuild('long-1'));
     const work = analyze(holder, payload);
     await until(() => stalled.started() === 1, 'the submission to start');
-    const firstClaim = cluster.get(payload)?.annotations[ANNOTATIONS.claim];
-    // Well past one lease: still renewed, so another process finds it busy every time.
-    await until(() => cluster.get(payload)?.annotations[ANNOTATIONS.claim] !== firstClaim, 'a renewal');
-    const expiryOf = () => Date.parse(cluster.get(payload)?.annotations[ANNOTATIONS.claim]?.split(' ')[1] ?? '');
-    const renewed = expiryOf();
-    await until(() => expiryOf() > renewed, 'a second renewal');
+    const claims = new Set<string>();
+    // Three renewals, each a new value: an observer's count starts again at every one.
+    await until(() => claims.add(cluster.get(payload)?.annotations[ANNOTATIONS.claim] ?? '').size >= 4, 'three renewals');
     const renewalEcho = cluster.get(payload);
     assert.ok(renewalEcho);
     assert.equal((await analyze(other, payload)).kind, 'busy');
@@ -379,13 +365,20 @@ describe('analyzeObject', () => {
     assert.equal(cluster.get(payload)?.annotations[ANNOTATIONS.claim], undefined, 'the mark removes the claim');
     // A renewal's update event, delivered after the mark, is as old as the claim's own.
     assert.deepEqual(await analyze(holder, renewalEcho), { kind: 'ignored', reason: 'marked-since', object: renewalEcho });
+    assert.equal(thoth.builds.length, 1);
+  });
 
-    // A holder that stops renewing (as a killed process does) is taken over once its lease ends.
-    const orphan = cluster.put(completeBuild('orphan-1'));
-    await cluster.patchAnnotations(orphan, { [ANNOTATIONS.claim]: `killed-pod ${new Date(Date.now() + 300).toISOString()}` });
-    assert.equal((await analyze(other, orphan)).kind, 'busy');
-    await until(() => Date.parse(cluster.get(orphan)?.annotations[ANNOTATIONS.claim]?.split(' ')[1] ?? '') < Date.now(), 'the orphaned lease to expire');
-    assert.equal((await analyze(other, orphan)).kind, 'submitted');
-    assert.equal(thoth.builds.length, 2);
+  it('a retry of its own claim, still fresh, writes nothing: a failing object does not feed itself update events', async () => {
+    const { cluster, thoth, deps } = setup();
+    let failures = 3;
+    thoth.fail = () => failures-- > 0;
+    const payload = cluster.put(completeBuild('self-feed-1'));
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await assert.rejects(analyze(deps, cluster.get(payload) ?? payload), (error: unknown) => error instanceof BuildWatcherError && error.kind === 'transient');
+    }
+    assert.equal(cluster.patches.length, 1, 'one claim for three attempts');
+    assert.equal((await analyze(deps, cluster.get(payload) ?? payload)).kind, 'submitted');
+    assert.equal(cluster.patches.length, 2, 'then the mark');
+    assert.equal(thoth.builds.length, 1);
   });
 });

@@ -29,21 +29,27 @@ async function asSubmission(image: ImageReference, access: ImageAccess): Promise
  * registry that needs credentials nobody gave) must not cost the analysis of the output image
  * and the log: those are sent again without it, and the refusal is kept for the Event.
  */
+export interface SubmitControl {
+  /** Called immediately before each request to Thoth: throws when the object's claim is no longer ours. */
+  readonly fence?: () => Promise<void>;
+  readonly signal?: AbortSignal;
+}
+
 export async function submitBuiltImage(
   image: BuiltImage,
   submitter: Submitter | undefined,
   options: AnalysisOptions,
-  signal?: AbortSignal,
+  control: SubmitControl = {},
   onBaseRefused?: (reason: string) => void,
 ): Promise<Submission> {
   try {
-    return await submitOnce(image, submitter, options, signal);
+    return await submitOnce(image, submitter, options, control);
   } catch (error) {
     const baseOnly = error instanceof BuildWatcherError && error.kind === 'refused' && error.about === 'base-image';
     if (!baseOnly || image.base === undefined || (image.output === undefined && image.buildLog === undefined)) throw error;
     onBaseRefused?.(error.message);
     const { base: _base, ...withoutBase } = image;
-    return submitOnce(withoutBase, submitter, options, signal);
+    return submitOnce(withoutBase, submitter, options, control);
   }
 }
 
@@ -51,7 +57,7 @@ async function submitOnce(
   image: BuiltImage,
   submitter: Submitter | undefined,
   options: AnalysisOptions,
-  signal?: AbortSignal,
+  { fence, signal }: SubmitControl,
 ): Promise<Submission> {
   // No analyser configured: the digest-pinned references are the result (announced as image.built).
   if (submitter === undefined) {
@@ -60,6 +66,7 @@ async function submitOnce(
   if (image.analysis === 'image') {
     if (image.output === undefined) throw invalid('an image analysis needs an image');
     const output = await asSubmission(image.output, image.outputAccess);
+    await fence?.();
     const ticket = await submitter.submitImageAnalysis({ ...output, ...options }, signal);
     return { ids: { output: ticket.analysisId }, cached: ticket.cached, output: output.image };
   }
@@ -67,6 +74,7 @@ async function submitOnce(
   const base = image.base === undefined ? undefined : await asSubmission(image.base, image.baseAccess);
   const log = image.buildLog === undefined ? undefined : await image.buildLog();
   const source = image.source;
+  await fence?.();
   const result = await submitter.submitBuildAnalysis(
     {
       ...options,

@@ -32,7 +32,6 @@ export type Narrow = (live: KubeObject, images: readonly PinnedImage[], context:
 
 function decide(object: KubeObject, run: RunExtraction, action: ObjectAction, options: RunSourceOptions): Succeeded | string {
   if (action === 'delete') return 'deleted';
-  if (object.annotations[ANNOTATIONS.submittedAt] !== undefined) return 'already-submitted';
   if (!options.sendOutputImage) return 'nothing-to-send';
   switch (run.state) {
     case 'invalid':

@@ -6,8 +6,7 @@
 import { invalid } from '../errors.js';
 import type { Collection, PageLister } from '../kube/objects.js';
 import { sweepObjects } from '../observability/metrics.js';
-import type { PipelineDeps } from '../pipeline/analyze.js';
-import type { Outcome } from '../pipeline/outcome.js';
+import type { AnalyzeOptions, PipelineDeps } from '../pipeline/analyze.js';
 import { describeSweep } from './describe.js';
 import { namespacesToSweep } from './namespaces.js';
 import { runSweep, type SweepSummary } from './sweep.js';
@@ -21,7 +20,6 @@ export interface SweepSettings {
   /** BUILD_WATCHER_SWEEP_ALL_NAMESPACES: without an allow-list, one cluster-wide list per kind. */
   readonly allNamespaces: boolean;
   readonly batch: number;
-  readonly onAnalyzed?: (outcome: Outcome) => void;
 }
 
 /** Inside the Broker's 5-minute delivery timeout: pick for 3 minutes, finish by 4.5. */
@@ -37,10 +35,10 @@ export class SweepRequests {
   }
 
   /** The summary of this sweep, or of the one already running; `invalid` when none can run. */
-  /** `onAnalyzed` sees each outcome of the sweep this call starts (not of one it joins). */
-  async run(pipeline: PipelineDeps, onAnalyzed?: (outcome: Outcome) => void): Promise<SweepSummary> {
+  /** `announce`: where image.built goes for what this sweep (not one it joins) submits. */
+  async run(pipeline: PipelineDeps, announce?: AnalyzeOptions['announce']): Promise<SweepSummary> {
     const settings = this.#settings;
-    if (pipeline.trustEventPayload) throw invalid('the sweep reads the API server: not available with BUILD_WATCHER_TRUST_EVENT_PAYLOAD', 422);
+    if (pipeline.ledger.readOnly) throw invalid('the sweep reads the API server: not available with BUILD_WATCHER_TRUST_EVENT_PAYLOAD', 422);
     const namespaces: readonly (string | undefined)[] =
       settings.allNamespaces && settings.watchedNamespaces.length === 0 ? [undefined] : await namespacesToSweep(settings.watchedNamespaces, settings.ownNamespace);
     if (namespaces.length === 0) throw invalid('cannot tell which namespaces to sweep: set THOTH_WATCHED_NAMESPACE or POD_NAMESPACE', 422);
@@ -53,10 +51,7 @@ export class SweepRequests {
         lister: settings.lister,
         pipeline,
         onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }),
-        onAnalyzed: (outcome) => {
-          settings.onAnalyzed?.(outcome);
-          onAnalyzed?.(outcome);
-        },
+        ...(announce ? { announce } : {}),
       },
       { collections: settings.collections, namespaces, batch: settings.batch, pickUntil: Date.now() + PICK_FOR_MS, signal: AbortSignal.timeout(SWEEP_DEADLINE_MS) },
     );

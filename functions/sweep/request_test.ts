@@ -1,3 +1,4 @@
+import { Ledger } from '../ledger/ledger.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MemoryCluster, MemoryThoth, memoryLogger, memoryPipeline } from '../../test/fakes/in-memory-cluster.js';
@@ -70,7 +71,7 @@ describe('a sweep event in the function', () => {
     const { cluster, pipeline } = setup();
     const nowhere = await answerSweep(requests(cluster, []), pipeline);
     assert.ok(isPlain(nowhere) && nowhere.statusCode === 422 && /THOTH_WATCHED_NAMESPACE/.test(nowhere.body));
-    const trusting = await answerSweep(requests(cluster), { ...pipeline, trustEventPayload: true });
+    const trusting = await answerSweep(requests(cluster), { ...pipeline, ledger: new Ledger({ store: cluster, hostname: 'test', readOnly: true }) });
     assert.ok(isPlain(trusting) && trusting.statusCode === 422);
   });
 

@@ -8,17 +8,16 @@
  * next sweep resumes naturally, because marked objects are no longer picked. An object another
  * process holds a live claim on is `busy`: counted, not a failure, and taken over by a later
  * sweep once that claim has expired. Objects refused (by Thoth, a registry, or as invalid) are
- * marked `sweep-refused-at` and left alone for REFUSAL_RETRY_MS, so that a batch-full of refused
+ * marked `sweep-refused-at` and left alone for a day (functions/ledger/), so that a batch-full of refused
  * objects cannot starve the rest.
  */
-import { ANNOTATIONS } from '../domain/annotations.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { asFailure, FRONT_POLICY } from '../errors.js';
 import { isKubeStatus } from '../kube/api.js';
 import type { KubeObject, ObjectCoordinates } from '../kube/object.js';
 import { listObjects, type Collection, type PageLister } from '../kube/objects.js';
 import type { Logger } from '../observability/logger.js';
-import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
-import type { Outcome } from '../pipeline/outcome.js';
+import { analyzeObject, type AnalyzeOptions, type PipelineDeps } from '../pipeline/analyze.js';
 import { withRetries } from '../retry.js';
 
 export interface SweepOptions {
@@ -28,7 +27,6 @@ export interface SweepOptions {
   /** BUILD_WATCHER_SWEEP_BATCH: objects analyzed per sweep at most. */
   readonly batch: number;
   readonly pageSize?: number;
-  readonly refusalRetryMs?: number;
   /** After this many transient failures in a row (Thoth or the API down), stop early. */
   readonly maxConsecutiveFailures?: number;
   readonly signal?: AbortSignal;
@@ -65,7 +63,6 @@ export interface SweepSummary {
   readonly stoppedEarly?: string;
 }
 
-export const REFUSAL_RETRY_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_PAGE_SIZE = 250;
 const PAGE_RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
 const LIST_RESTARTS = 2;
@@ -109,11 +106,6 @@ class Tally {
   }
 }
 
-function recentlyRefused(object: KubeObject, now: number, retryMs: number): boolean {
-  const at = Date.parse(object.annotations[ANNOTATIONS.sweepRefusedAt] ?? '');
-  return Number.isFinite(at) && now - at < retryMs;
-}
-
 const message = (error: unknown) => (error instanceof Error ? error.message : 'unknown error');
 
 export interface SweepDeps {
@@ -121,8 +113,8 @@ export interface SweepDeps {
   readonly pipeline: PipelineDeps;
   /** Counts each object's outcome (the sweepObjects metric). */
   readonly onOutcome?: (kind: string, outcome: SweepOutcome) => void;
-  /** Sees every pipeline outcome (the submissions metric). */
-  readonly onAnalyzed?: (outcome: Outcome) => void;
+  /** Where image.built goes for what the sweep submits (its reply is a summary). */
+  readonly announce?: AnalyzeOptions['announce'];
 }
 
 export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<SweepSummary> {
@@ -133,7 +125,6 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   // Tasks never throw: each counts its own failures. They queue for the pipeline's workers.
   const tasks: Promise<void>[] = [];
   const maxFailures = options.maxConsecutiveFailures ?? 4;
-  const retryMs = options.refusalRetryMs ?? REFUSAL_RETRY_MS;
   let consecutiveFailures = 0;
   // Stopping early only stops picking: work in flight finishes, so nothing is left half done.
   const stopped = () => tally.stoppedEarly !== undefined;
@@ -144,7 +135,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
 
   const analyze = async (ref: ObjectCoordinates): Promise<void> => {
     if (stopped()) return;
-    const outcome = await analyzeOne(ref, deps, options.signal, () => !stopped());
+    const outcome = await analyzeOne(ref, deps, options, () => !stopped());
     if (outcome === 'not-wanted') return;
     tally.count(ref.kind, outcome);
     if (outcome !== 'busy') consecutiveFailures = outcome === 'failed' ? consecutiveFailures + 1 : 0;
@@ -155,7 +146,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   const wanted = (object: KubeObject): boolean => {
     const source = deps.pipeline.sources.get(`${object.apiVersion}/${object.kind}`);
     if (source === undefined) return false;
-    if (recentlyRefused(object, (deps.pipeline.now?.() ?? new Date()).getTime(), retryMs)) return false;
+    if (deps.pipeline.ledger.isMarked(object) || deps.pipeline.ledger.sweepRefusedLately(object)) return false;
     try {
       return source.read(object).skipReason('update') === undefined;
     } catch {
@@ -205,18 +196,26 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   return tally.summary();
 }
 
-async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, signal: AbortSignal | undefined, stillWanted: () => boolean): Promise<SweepOutcome | 'not-wanted'> {
+async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, options: SweepOptions, stillWanted: () => boolean): Promise<SweepOutcome | 'not-wanted'> {
   const deps = sweep.pipeline;
+  const { signal } = options;
   const object = `${ref.kind} ${ref.namespace}/${ref.name}`;
-  try {
+  const analyze = () =>
     // Picked only when its sweep-refused-at mark is old: a refusal remembered in memory must not stop it.
-    const outcome = await analyzeObject({ ref, action: 'update', retryRefused: true }, deps, { ...(signal ? { signal } : {}), stillWanted });
+    analyzeObject({ ref, action: 'update', retryRefused: true }, deps, { ...(signal ? { signal } : {}), stillWanted, ...(sweep.announce ? { announce: sweep.announce } : {}) });
+  try {
+    let outcome = await analyze();
+    // A claim is timed from when this process first saw it: one this sweep met for the first
+    // time, whose holder may be dead, is looked at again once a lease has passed, if the sweep
+    // is still picking by then. So a dead holder's object waits one lease, not one more sweep.
+    if (outcome.kind === 'busy' && options.pickUntil !== undefined && outcome.until.getTime() < options.pickUntil) {
+      if (await waitUntil(outcome.until, signal)) outcome = await analyze();
+    }
     if (outcome.kind === 'ignored' && outcome.reason === 'not-wanted') return 'not-wanted';
-    sweep.onAnalyzed?.(outcome);
     if (outcome.kind === 'submitted') return 'submitted';
     if (outcome.kind === 'ignored') return 'skipped';
     if (outcome.kind === 'busy') return 'busy';
-    await rememberRefusal(ref, deps);
+    await deps.ledger.recordSweepRefusal(ref);
     return 'refused';
   } catch (error) {
     const failure = asFailure(error);
@@ -225,17 +224,18 @@ async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, signal: Abor
       return 'failed';
     }
     deps.log.warn({ object }, `sweep: ${failure.kind}: ${failure.message}`);
-    await rememberRefusal(ref, deps);
+    await deps.ledger.recordSweepRefusal(ref);
     return 'refused';
   }
 }
 
-async function rememberRefusal(ref: ObjectCoordinates, deps: PipelineDeps): Promise<void> {
-  const now = deps.now?.() ?? new Date();
+/** Waits until `time` (wall clock, a moment away); false when cancelled first. */
+async function waitUntil(time: Date, signal: AbortSignal | undefined): Promise<boolean> {
   try {
-    await deps.store.patchAnnotations(ref, { [ANNOTATIONS.sweepRefusedAt]: now.toISOString() });
+    await sleep(Math.max(0, time.getTime() - Date.now()) + 1, undefined, signal ? { signal } : {});
+    return true;
   } catch {
-    // Without patch rights the next sweep tries again; that is the only cost.
+    return false;
   }
 }
 

@@ -30,7 +30,7 @@ const env = (extra: Record<string, string> = {}) =>
   loadConfig({ THOTH_USER_API_HOST: 'thoth.example.com', THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1', ...extra });
 
 function pipeline(cluster: MemoryCluster, thoth: MemoryThoth, config = env(), now?: () => Date): PipelineDeps {
-  return memoryPipeline(cluster, thoth, sourcesFor(config), now !== undefined ? { now } : {});
+  return memoryPipeline(cluster, thoth, sourcesFor(config), {}, now !== undefined ? { now } : {});
 }
 
 /** A Thoth that takes `ticks` turns of the event loop per submission, and counts how many overlap. */
@@ -113,7 +113,7 @@ describe('the catch-up sweep', () => {
     const thoth = new MemoryThoth();
     const { slow, peak } = slowThoth(thoth, 1);
     for (let i = 0; i < 7; i++) cluster.put(build(`app-${i}`, 'Complete', i));
-    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(2), submitter: slow };
+    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(cluster, {}, 2), submitter: slow };
     const submittedPerSweep: number[] = [];
     const complete: boolean[] = [];
     for (let round = 0; round < 4; round++) {
@@ -168,7 +168,7 @@ describe('the catch-up sweep', () => {
     const thoth = new MemoryThoth();
     thoth.fail = () => true;
     for (let i = 0; i < 10; i++) cluster.put(build(`app-${i}`, 'Complete', i));
-    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(1) };
+    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(cluster, {}, 1) };
     const failing = await sweep(cluster, deps, { maxConsecutiveFailures: 3 }).summary;
     // The object a freed worker had already started when the third failure was counted may fail too.
     assert.ok(failing.failed >= 3 && failing.failed <= 4, describeSweep(failing));
@@ -218,7 +218,7 @@ describe('the catch-up sweep', () => {
     const thoth = new MemoryThoth();
     const { slow, peak } = slowThoth(thoth, 5);
     for (let i = 0; i < 6; i++) cluster.put(build(`swept-${i}`, 'Complete', i));
-    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(2), submitter: slow };
+    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(cluster, {}, 2), submitter: slow };
     const events = ['live-0', 'live-1', 'live-2'].map((name, i) => {
       const live = cluster.put(build(name, 'Complete', 100 + i));
       return analyzeObject({ payload: live, ref: live, action: 'update' }, deps);
@@ -232,8 +232,7 @@ describe('the catch-up sweep', () => {
   it('counts an object another live process has claimed as busy, not failed, and does not stop early', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
-    const until = new Date(Date.now() + 60_000).toISOString();
-    for (let i = 0; i < 5; i++) cluster.put(build(`held-${i}`, 'Complete', i, { [ANNOTATIONS.claim]: `other-pod ${until}` }));
+    for (let i = 0; i < 5; i++) cluster.put(build(`held-${i}`, 'Complete', i, { [ANNOTATIONS.claim]: 'other-pod 1 60s' }));
     cluster.put(build('free', 'Complete', 9));
     const summary = await sweep(cluster, pipeline(cluster, thoth), { maxConsecutiveFailures: 2 }).summary;
     assert.equal(summary.busy, 5, describeSweep(summary));

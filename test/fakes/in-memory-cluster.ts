@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { KubeApiError } from '../../functions/kube/api.js';
 import { parseKubeObject, type KubeObject, type ObjectCoordinates } from '../../functions/kube/object.js';
-import type { Collection, ObjectPage, PageLister } from '../../functions/kube/objects.js';
+import type { Collection, ObjectPage, PageLister, PatchOptions } from '../../functions/kube/objects.js';
 import type { EventRecorder, ObjectStore } from '../../functions/kube/store.js';
 import type { Logger } from '../../functions/observability/logger.js';
 import { limitConcurrency } from '../../functions/concurrency.js';
@@ -14,7 +14,8 @@ import type { Limiter, PipelineDeps } from '../../functions/pipeline/analyze.js'
 import type { CredentialPolicy } from '../../functions/pipeline/credentials.js';
 import type { Submitter } from '../../functions/pipeline/ports.js';
 import type { PlanContext, SourceKind } from '../../functions/pipeline/source-kind.js';
-import { PipelineState } from '../../functions/pipeline/state.js';
+import { Ledger, type LedgerOptions } from '../../functions/ledger/ledger.js';
+import type { Outcome } from '../../functions/pipeline/outcome.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../../functions/thoth/requests.js';
 import type { AnalysisTicket, BuildAnalysisResult } from '../../functions/thoth/responses.js';
 import { BuildWatcherError, refused, transient } from '../../functions/errors.js';
@@ -68,7 +69,7 @@ export class MemoryCluster implements ObjectStore, PageLister {
   async patchAnnotations(
     object: ObjectCoordinates,
     annotations: Readonly<Record<string, string | null>>,
-    options: { resourceVersion?: string } = {},
+    options: PatchOptions = {},
   ): Promise<KubeObject> {
     const key = keyOf(object);
     const what = `PATCH ${key}`;
@@ -78,6 +79,12 @@ export class MemoryCluster implements ObjectStore, PageLister {
     const metadata = metadataOf(stored);
     if (options.resourceVersion !== undefined && options.resourceVersion !== metadata['resourceVersion']) {
       throw new KubeApiError(409, what, 'Conflict');
+    }
+    const current = (metadata['annotations'] ?? {}) as Record<string, string>;
+    // The API server's JSON-patch semantics: a failed `test`, or a removal of an absent key, is 422.
+    const unmet = options.expect !== undefined && current[options.expect.annotation] !== options.expect.value;
+    if (unmet || (options.expect !== undefined && Object.entries(annotations).some(([name, value]) => value === null && current[name] === undefined))) {
+      throw new KubeApiError(422, what, 'Invalid');
     }
     this.patches.push({ key, annotations, withVersion: options.resourceVersion !== undefined });
     const merged: Record<string, string> = { ...((metadata['annotations'] ?? {}) as Record<string, string>) };
@@ -175,17 +182,23 @@ export function memoryLogger(): Logger & { readonly lines: { level: string; mess
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-/** What every PipelineDeps needs besides its ports: its own state, and a worker limit. */
-export function freshPipeline(workers = 4): { state: PipelineState; limit: Limiter } {
-  return { state: new PipelineState('test'), limit: limitConcurrency(workers) };
+/** What every PipelineDeps needs besides its ports: its own ledger over `store`, and a worker limit. */
+export function freshPipeline(store: ObjectStore, options: Partial<Omit<LedgerOptions, 'store'>> = {}, workers = 4): { ledger: Ledger<Outcome>; limit: Limiter } {
+  return { ledger: new Ledger<Outcome>({ store, hostname: 'test', ...options }), limit: limitConcurrency(workers) };
 }
 
 /**
  * PipelineDeps over in-memory ports: `sources` keyed `apiVersion/kind`, no push registry, no
- * analysis options, the payload re-read; `overrides` replace any of it.
+ * analysis options, the payload re-read; `overrides` replace any of it, `ledger` sets the ledger's options.
  */
-export function memoryPipeline(store: MemoryCluster, submitter: Submitter, sources: ReadonlyMap<string, SourceKind>, overrides: Partial<PipelineDeps> = {}): PipelineDeps {
-  return { store, recorder: new MemoryRecorder(), submitter, sources, analysisOptions: {}, trustEventPayload: false, ...freshPipeline(), log: memoryLogger(), ...overrides };
+export function memoryPipeline(
+  store: MemoryCluster,
+  submitter: Submitter,
+  sources: ReadonlyMap<string, SourceKind>,
+  overrides: Partial<PipelineDeps> = {},
+  ledger: Partial<Omit<LedgerOptions, 'store'>> = {},
+): PipelineDeps {
+  return { store, recorder: new MemoryRecorder(), submitter, sources, analysisOptions: {}, ...freshPipeline(store, ledger), log: memoryLogger(), ...overrides };
 }
 
 /** A credential policy as the default configuration makes it, with `overrides`. */

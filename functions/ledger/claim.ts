@@ -1,0 +1,51 @@
+/**
+ * The claim annotation's value: `<holder> <seq> <lease seconds>s`, e.g.
+ * `build-watcher-5d8f-9c41e07a2b6d 7 60s`. No wall-clock time: an observer times a claim from
+ * when it saw the value change, on its own monotonic clock (the Kubernetes Lease convention),
+ * so two machines' clocks never have to agree. The holder's id is unique per process, and `seq`
+ * grows with every value the process writes, so no two writes, however close, share a value.
+ */
+import { randomBytes } from 'node:crypto';
+
+export interface Claim {
+  readonly holder: string;
+  /** The lease the holder declared; an observer waits that long after seeing the value. */
+  readonly leaseMs: number;
+  readonly value: string;
+}
+
+/** Whatever a hostile or garbled value declares, no claim blocks an object for longer. */
+const MAX_LEASE_MS = 15 * 60 * 1000;
+const LEASE = /^(\d{1,6})s$/;
+
+/**
+ * The claim in `value`, or undefined when there is none. A value of an older format (`<holder>
+ * <expiry>`) or a garbled one counts as a claim for `defaultLeaseMs`: it is timed like any other.
+ */
+export function parseClaim(value: string | undefined, defaultLeaseMs: number): Claim | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const fields = value.trim().split(/\s+/);
+  const declared = LEASE.exec(fields[2] ?? '')?.[1];
+  const leaseMs = declared === undefined ? defaultLeaseMs : Math.min(Number(declared) * 1000, MAX_LEASE_MS);
+  return { holder: fields[0] ?? '', leaseMs, value };
+}
+
+/** This process as a claim holder: its id, and the sequence of the values it writes. */
+export class ClaimIdentity {
+  readonly holder: string;
+  #seq = 0;
+
+  constructor(hostname: string) {
+    this.holder = `${hostname}-${randomBytes(6).toString('hex')}`;
+  }
+
+  /** A value no write of any process has used before. */
+  next(leaseMs: number): string {
+    this.#seq += 1;
+    return `${this.holder} ${this.#seq} ${Math.max(1, Math.round(leaseMs / 1000))}s`;
+  }
+
+  owns(claim: Claim | undefined): boolean {
+    return claim !== undefined && claim.holder === this.holder;
+  }
+}

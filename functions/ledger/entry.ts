@@ -1,0 +1,91 @@
+/**
+ * One object's work, from claim to mark: the claim is renewed while the work runs, fenced before
+ * each submission, and ends in exactly one of three ways: marked (`close`), released, or left to
+ * expire after a transient failure (`leave`), which a retry in this process resumes without a
+ * write. A mark that fails after Thoth accepted keeps the claim held and renewed while the mark
+ * is retried, so no other replica submits the object while this process lives and reaches the
+ * API server.
+ */
+import { ANNOTATIONS } from '../domain/annotations.js';
+import type { KubeObject } from '../kube/object.js';
+import { lostLeaseSubmissions } from '../observability/metrics.js';
+import { withRetries } from '../retry.js';
+import type { Annotations, HeldClaim } from './lease.js';
+import { LeaseLostError } from './lease.js';
+
+/** How a lease ended, for the ledger's memory: marked (its echoes are ours), or left to expire. */
+export type LeaseEnded = (held: HeldClaim, how: 'marked' | 'left') => void;
+
+/** A pending mark is retried for as long as the process lives and holds the claim (about 2.7 h). */
+const MARK_RETRY = { attempts: 1000, baseDelayMs: 250, maxDelayMs: 10_000 };
+
+export class Entry {
+  readonly #ended: LeaseEnded;
+  readonly #held: HeldClaim | undefined;
+  /** The object as read live when the entry opened. */
+  readonly object: KubeObject;
+  /** Taken over from a holder whose claim expired: it may have submitted before it died. */
+  readonly takeover: boolean;
+
+  constructor(object: KubeObject, held: HeldClaim | undefined, takeover: boolean, ended: LeaseEnded) {
+    this.#ended = ended;
+    this.object = object;
+    this.#held = held;
+    this.takeover = takeover;
+    held?.startRenewing();
+  }
+
+  /** False without patch rights (or read-only): the work goes on unclaimed, and is not marked. */
+  get claimed(): boolean {
+    return this.#held !== undefined;
+  }
+
+  /** Aborted once the claim is no longer provably ours: work under it stops submitting. */
+  get lapsed(): AbortSignal | undefined {
+    return this.#held?.lapsed;
+  }
+
+  /** The object as the claim's last write left it. */
+  get latest(): KubeObject {
+    return this.#held?.latest ?? this.object;
+  }
+
+  /** Immediately before each submission: throws unless the lease is provably still ours. */
+  async fence(signal?: AbortSignal): Promise<void> {
+    await this.#held?.fence(signal);
+  }
+
+  /**
+   * Marks the object done, removing the claim, on condition that the claim is still ours.
+   * `marks` must give the same values for the same object (one timestamp, taken once), so that
+   * a mark that landed although its answer was lost is recognised. With `submitted`, a failure
+   * keeps the claim and retries the mark until it lands or the claim is lost.
+   */
+  async close(marks: (latest: KubeObject) => Annotations, options: { readonly submitted: boolean; readonly signal?: AbortSignal }): Promise<void> {
+    const held = this.#held;
+    if (held === undefined) return;
+    const write = () => held.write((latest) => ({ ...marks(latest), [ANNOTATIONS.claim]: null }), options.submitted ? undefined : options.signal);
+    try {
+      await (options.submitted ? withRetries(MARK_RETRY, write, { signal: held.lost }) : write());
+      this.#ended(held, 'marked');
+    } catch (error) {
+      if (error instanceof LeaseLostError && options.submitted) lostLeaseSubmissions.inc({ kind: this.object.kind });
+      if (!(error instanceof LeaseLostError)) this.leave();
+      throw error;
+    } finally {
+      held.stop();
+    }
+  }
+
+  /** Nothing to do after all: the claim is removed (a failure leaves it to expire). */
+  async release(): Promise<void> {
+    await this.#held?.release();
+  }
+
+  /** A transient failure: the claim stays until it expires, and a retry here resumes it unwritten. */
+  leave(): void {
+    if (this.#held === undefined) return;
+    this.#held.stop();
+    if (!this.#held.lost.aborted) this.#ended(this.#held, 'left');
+  }
+}

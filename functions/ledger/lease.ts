@@ -1,0 +1,260 @@
+/**
+ * A claim this process holds on one object: a short lease, renewed while the work runs, and
+ * fenced. Every write that assumes the claim (renewal, mark, release) carries a JSON-patch
+ * `test` of the claim's value, so a holder that lost it can never overwrite another's work; and
+ * before each submission the holder checks on its monotonic clock that the lease is still its
+ * own (`fence`).
+ *
+ * Why the fence holds: an observer takes a claim over only once it has seen the same value for
+ * a whole lease on its own clock, and it cannot see a value before the holder sent it. The
+ * holder counts its lease from just before it sent the value, and gives it up `margin` earlier.
+ * So, with clocks that run at the same rate, whatever their wall-clock offset, the holder's
+ * lease ends at least `margin` before anyone may take over. The margin (a sixth of the lease)
+ * covers clock rates that differ by less than that, and the time from the fence to Thoth.
+ */
+import { ANNOTATIONS } from '../domain/annotations.js';
+import { BuildWatcherError, transient } from '../errors.js';
+import { isKubeStatus } from '../kube/api.js';
+import type { KubeObject } from '../kube/object.js';
+import type { ObjectStore } from '../kube/store.js';
+import type { ClaimIdentity } from './claim.js';
+
+export interface LeaseTiming {
+  /** How long a claim holds without renewal. */
+  readonly leaseMs: number;
+  /** How often a live holder renews it (well inside `leaseMs`). */
+  readonly renewMs: number;
+}
+
+export const DEFAULT_LEASE: LeaseTiming = { leaseMs: 60_000, renewMs: 20_000 };
+
+/** Milliseconds on a clock that never jumps (performance.now); tests may supply their own. */
+export type MonotonicClock = () => number;
+
+export type Annotations = Readonly<Record<string, string | null>>;
+
+/** Writes that found the object changed under them, re-read and tried again, at most. */
+const MAX_CONFLICTS = 3;
+
+/** Transient: the delivery is answered 503, and its retry finds the object marked or busy. */
+export class LeaseLostError extends BuildWatcherError {
+  constructor(what: string) {
+    super('transient', `the claim on ${what} was taken over by another process`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+export interface HeldClaimOptions {
+  readonly store: ObjectStore;
+  readonly identity: ClaimIdentity;
+  readonly timing: LeaseTiming;
+  readonly clock: MonotonicClock;
+}
+
+export class HeldClaim {
+  readonly #options: HeldClaimOptions;
+  readonly #lost = new AbortController();
+  readonly #lapsed = new AbortController();
+  /** Every value this lease wrote or tried to, with when it was sent: a timed-out write may have landed. */
+  readonly #sent = new Map<string, number>();
+  #value: string;
+  #validUntil: number;
+  #latest: KubeObject;
+  #queue: Promise<unknown> = Promise.resolve();
+  #timer: NodeJS.Timeout | undefined;
+  #lapseTimer: NodeJS.Timeout | undefined;
+
+  private constructor(options: HeldClaimOptions, latest: KubeObject, value: string, sentAt: number) {
+    this.#options = options;
+    this.#latest = latest;
+    this.#value = value;
+    this.#sent.set(value, sentAt);
+    this.#validUntil = this.#validFrom(sentAt);
+    this.#watchLapse();
+  }
+
+  /**
+   * Claims `live` at the resourceVersion it was read at: 'conflict' when it changed meanwhile,
+   * 'forbidden' when the Role grants no patch (the work then goes on unclaimed).
+   */
+  static async take(options: HeldClaimOptions, live: KubeObject, signal?: AbortSignal): Promise<HeldClaim | 'conflict' | 'forbidden'> {
+    const value = options.identity.next(options.timing.leaseMs);
+    const sentAt = options.clock();
+    try {
+      const latest = await options.store.patchAnnotations(live, { [ANNOTATIONS.claim]: value }, { resourceVersion: live.resourceVersion, ...(signal ? { signal } : {}) });
+      return new HeldClaim(options, latest, value, sentAt);
+    } catch (error) {
+      if (isKubeStatus(error, 409)) return 'conflict';
+      if (isKubeStatus(error, 403)) return 'forbidden';
+      throw error;
+    }
+  }
+
+  /** Resumes a claim this process left on `live` (a retry of the same work): writes nothing. */
+  static resume(options: HeldClaimOptions, live: KubeObject, value: string, sentAt: number): HeldClaim {
+    return new HeldClaim(options, live, value, sentAt);
+  }
+
+  /** The object as the last write left it. */
+  get latest(): KubeObject {
+    return this.#latest;
+  }
+
+  get value(): string {
+    return this.#value;
+  }
+
+  /** When the current value was sent, on the monotonic clock. */
+  get sentAt(): number {
+    return this.#sent.get(this.#value) ?? -Infinity;
+  }
+
+  /** Every value this lease put on the object: the update events they caused carry them. */
+  get values(): readonly string[] {
+    return [...this.#sent.keys()];
+  }
+
+  /** Aborted once another holder has the object: nothing more may be written under it. */
+  get lost(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  /**
+   * Aborted once the lease is no longer provably ours (renewals failed for half a lease) or lost:
+   * work in flight stops submitting. A pending mark goes on, conditional on the claim.
+   */
+  get lapsed(): AbortSignal {
+    return this.#lapsed.signal;
+  }
+
+  /** Renews every `renewMs` until stopped; renews at once if the lease is already half gone. */
+  startRenewing(): void {
+    if (this.#timer !== undefined) return;
+    const { timing, clock } = this.#options;
+    if (this.#validUntil - clock() < timing.renewMs) void this.renew().catch(() => undefined);
+    this.#timer = setInterval(() => void this.renew().catch(() => undefined), timing.renewMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    clearTimeout(this.#lapseTimer);
+    this.#timer = undefined;
+  }
+
+  /**
+   * Immediately before a submission: passes while the lease is provably ours, renews it first
+   * when it may not be, and throws LeaseLostError (or the renewal's failure) otherwise.
+   */
+  async fence(signal?: AbortSignal): Promise<void> {
+    if (this.#lost.signal.aborted) throw new LeaseLostError(this.#describe());
+    if (this.#options.clock() < this.#validUntil) return;
+    await this.renew(signal);
+    if (this.#options.clock() >= this.#validUntil) throw transient(`renewing the claim on ${this.#describe()} took longer than its lease`);
+  }
+
+  renew(signal?: AbortSignal): Promise<KubeObject> {
+    return this.write(() => {
+      const value = this.#options.identity.next(this.#options.timing.leaseMs);
+      this.#sent.set(value, this.#options.clock());
+      return { [ANNOTATIONS.claim]: value };
+    }, signal);
+  }
+
+  /** Removes the claim; a failure leaves it to expire. */
+  async release(): Promise<void> {
+    this.stop();
+    await this.write(() => ({ [ANNOTATIONS.claim]: null })).catch(() => undefined);
+  }
+
+  /**
+   * Patches annotations computed from the latest object, on condition that the claim is still
+   * this lease's value. When the condition fails, the object is read again: a write of ours that
+   * landed although its answer was lost counts as done; while the claim is still ours, the
+   * annotations are computed again; otherwise the lease is lost.
+   */
+  write(compute: (latest: KubeObject) => Annotations, signal?: AbortSignal): Promise<KubeObject> {
+    const run = async (): Promise<KubeObject> => {
+      for (let attempt = 1; ; attempt++) {
+        if (this.#lost.signal.aborted) throw new LeaseLostError(this.#describe());
+        const annotations = compute(this.#latest);
+        try {
+          const latest = await this.#options.store.patchAnnotations(this.#latest, withoutAbsentRemovals(annotations, this.#latest), {
+            expect: { annotation: ANNOTATIONS.claim, value: this.#value },
+            ...(signal ? { signal } : {}),
+          });
+          this.#adopt(latest);
+          return latest;
+        } catch (error) {
+          if (!(isKubeStatus(error, 422) || isKubeStatus(error, 409)) || attempt >= MAX_CONFLICTS) throw error;
+          const fresh = await this.#options.store.read(this.#latest, signal);
+          if (fresh === undefined || fresh.uid !== this.#latest.uid) return this.#lose();
+          if (carries(fresh, annotations)) {
+            this.#adopt(fresh);
+            return fresh;
+          }
+          const claim = fresh.annotations[ANNOTATIONS.claim];
+          if (claim === undefined || !this.#sent.has(claim)) return this.#lose();
+          this.#adopt(fresh);
+        }
+      }
+    };
+    const result = this.#queue.then(run, run);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  /** The object as written: its claim is still one of ours (maybe a newer one), or it is gone. */
+  #adopt(latest: KubeObject): void {
+    this.#latest = latest;
+    const claim = latest.annotations[ANNOTATIONS.claim];
+    const sentAt = claim === undefined ? undefined : this.#sent.get(claim);
+    if (claim === undefined) {
+      // Marked or released: nothing left to renew.
+      this.stop();
+      return;
+    }
+    if (sentAt !== undefined && claim !== this.#value) {
+      this.#value = claim;
+      this.#validUntil = this.#validFrom(sentAt);
+      this.#watchLapse();
+    }
+  }
+
+  /** Aborts `lapsed` when the lease runs out unrenewed; a renewal moves the deadline. */
+  #watchLapse(): void {
+    clearTimeout(this.#lapseTimer);
+    const check = () => {
+      const left = this.#validUntil - this.#options.clock();
+      if (left <= 0) this.#lapsed.abort();
+      else this.#lapseTimer = setTimeout(check, left).unref();
+    };
+    this.#lapseTimer = setTimeout(check, Math.max(0, this.#validUntil - this.#options.clock())).unref();
+  }
+
+  #lose(): never {
+    this.stop();
+    this.#lost.abort();
+    this.#lapsed.abort();
+    throw new LeaseLostError(this.#describe());
+  }
+
+  #validFrom(sentAt: number): number {
+    const { leaseMs } = this.#options.timing;
+    return sentAt + leaseMs - leaseMs / 6;
+  }
+
+  #describe(): string {
+    return `${this.#latest.kind} ${this.#latest.namespace}/${this.#latest.name}`;
+  }
+}
+
+/** A JSON-patch `remove` of a key that is not there fails: drop those, they are done already. */
+function withoutAbsentRemovals(annotations: Annotations, latest: KubeObject): Annotations {
+  return Object.fromEntries(Object.entries(annotations).filter(([key, value]) => value !== null || latest.annotations[key] !== undefined));
+}
+
+/** Whether `object` already shows every one of `annotations` (null: absent). */
+function carries(object: KubeObject, annotations: Annotations): boolean {
+  return Object.entries(annotations).every(([key, value]) => (value === null ? object.annotations[key] === undefined : object.annotations[key] === value));
+}

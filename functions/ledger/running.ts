@@ -1,0 +1,62 @@
+/**
+ * Work under way on one object in this process, and the deliveries waiting for it. The first to
+ * see it settle answers with its outcome; a delivery that gave up first (its deadline passed
+ * while a mark was still being retried) leaves the outcome to the redelivery that joins next,
+ * so the reply goes out once.
+ */
+import { transient } from '../errors.js';
+
+export class Running<T> {
+  readonly #work: Promise<T>;
+  #answered = false;
+
+  constructor(work: Promise<T>) {
+    this.#work = work;
+    // Whoever waits sees a failure; nobody waiting must not make it unhandled.
+    work.catch(() => undefined);
+  }
+
+  /** The delivery that started the work: its outcome, unless `signal` ends the wait first. */
+  async answer(signal: AbortSignal): Promise<T> {
+    let gaveUp = false;
+    // Registered before any joiner's wait: if this delivery is still waiting, the outcome is its.
+    this.#work.then(
+      () => (this.#answered ||= !gaveUp),
+      () => undefined,
+    );
+    try {
+      return await this.#wait(signal);
+    } catch (error) {
+      gaveUp = true;
+      throw error;
+    }
+  }
+
+  /** A delivery that found the work under way: its outcome if nobody has answered with it yet. */
+  async join(signal: AbortSignal | undefined): Promise<T | undefined> {
+    let outcome: T;
+    try {
+      outcome = await this.#wait(signal);
+    } catch {
+      throw transient('failed in a concurrent delivery, or still under way');
+    }
+    if (this.#answered) return undefined;
+    this.#answered = true;
+    return outcome;
+  }
+
+  async #wait(signal: AbortSignal | undefined): Promise<T> {
+    if (signal === undefined) return this.#work;
+    if (signal.aborted) throw transient('the delivery ended before the work did; it goes on, and a redelivery joins it');
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(transient('the delivery ended before the work did; it goes on, and a redelivery joins it'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([this.#work, aborted]);
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
