@@ -127,17 +127,24 @@ export class HeldClaim {
     return this.#lapsed.signal;
   }
 
-  /** Renews every `renewMs` until stopped; renews at once if the lease is already half gone. */
+  /**
+   * Renews every `renewMs` until stopped. A resumed claim is first renewed when a fresh one
+   * would be: `renewMs` after its value was sent.
+   */
   startRenewing(): void {
     if (this.#timer !== undefined) return;
     const { timing, clock } = this.#options;
-    if (this.#validUntil - clock() < timing.renewMs) void this.renew().catch(() => undefined);
-    this.#timer = setInterval(() => void this.renew().catch(() => undefined), timing.renewMs);
-    this.#timer.unref();
+    const renew = () => void this.renew().catch(() => undefined);
+    const first = Math.max(0, this.sentAt + timing.renewMs - clock());
+    this.#timer = setTimeout(() => {
+      renew();
+      this.#timer = setInterval(renew, timing.renewMs).unref();
+    }, first).unref();
   }
 
   stop(): void {
-    clearInterval(this.#timer);
+    // A Timeout from setTimeout or setInterval: clearTimeout clears either.
+    clearTimeout(this.#timer);
     clearTimeout(this.#lapseTimer);
     this.#timer = undefined;
   }
