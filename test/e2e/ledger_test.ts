@@ -190,6 +190,29 @@ describe('the ledger on the real API server: every interleaving of the fault run
     assert.equal(after.resourceVersion, marked.resourceVersion, 'nothing written after B\'s mark');
   });
 
+  it('the stated window: a holder paused after its fence, for longer than its lease allows, submits late; its mark never lands, and it is counted', async () => {
+    const ref = await build();
+    const a = replica(store, 'a', PAUSED);
+    const b = replica(store, 'b');
+    const submissions: string[] = [];
+    const before = await lostLeaseSubmissions();
+    const held = await entryOf(a.ledger, ref);
+    await held.fence();
+    // A stops here, its request to Thoth not yet sent; B takes over, submits and marks.
+    assert.equal(await open(b.ledger, ref), 'busy');
+    b.advance(LEASE.leaseMs);
+    const taken = await entryOf(b.ledger, ref);
+    await submit(taken, submissions, 'b');
+    await taken.close(marks('b'), { submitted: true });
+    const marked = await live(ref);
+    // A resumes where it stopped: past its fence, its request goes out.
+    submissions.push('a');
+    await assert.rejects(held.close(marks('a'), { submitted: true }), LeaseLostError);
+    assert.deepEqual(submissions, ['b', 'a']);
+    assert.equal(await lostLeaseSubmissions(), before + 1);
+    assert.equal((await live(ref)).resourceVersion, marked.resourceVersion, 'B\'s mark stands');
+  });
+
   it('a retry of its own fresh claim writes nothing: a failing Build does not feed itself update events', async () => {
     const ref = await build();
     const a = replica(store, 'a', PAUSED);
