@@ -48,13 +48,18 @@ export interface RetryAfterHint {
 
 export interface RetryOptions {
   readonly signal?: AbortSignal;
+  /** Which failures are worth another attempt; transient ones by default. */
+  readonly retryable?: (error: unknown) => boolean;
   readonly onRetry?: (error: BuildWatcherError, attempt: number, delayMs: number) => void;
   readonly random?: () => number;
 }
 
+/** A conflict resolves itself on a fresh read: tried again at once, a few times. */
+export const CONFLICT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
+
 /**
- * Runs `operation` until it succeeds, fails with a kind other than transient, or attempts run
- * out. A Retry-After longer than the policy allows ends the retries: waiting that long belongs
+ * Runs `operation` until it succeeds, fails with a kind other than transient (or what
+ * `retryable` rejects), or attempts run out. A Retry-After longer than the policy allows ends the retries: waiting that long belongs
  * to whoever redelivers.
  */
 export async function withRetries<T>(policy: RetryPolicy, operation: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
@@ -64,12 +69,12 @@ export async function withRetries<T>(policy: RetryPolicy, operation: (attempt: n
     try {
       return await operation(attempt);
     } catch (error) {
-      const retryable = error instanceof BuildWatcherError && error.kind === 'transient';
+      const retryable = options.retryable?.(error) ?? (error instanceof BuildWatcherError && error.kind === 'transient');
       if (!retryable || aborted() || attempt >= policy.attempts) throw error;
       const retryAfterMs = (error as RetryAfterHint).retryAfterMs;
       if (retryAfterMs !== undefined && retryAfterMs > policy.maxDelayMs) throw error;
       const delayMs = backoffDelayMs(policy, attempt, options.random, retryAfterMs);
-      options.onRetry?.(error, attempt, delayMs);
+      if (error instanceof BuildWatcherError) options.onRetry?.(error, attempt, delayMs);
       await sleep(delayMs, undefined, signal === undefined ? {} : { signal }).catch(() => undefined);
       if (aborted()) throw error;
     }

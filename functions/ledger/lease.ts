@@ -17,6 +17,7 @@ import { BuildWatcherError, transient } from '../errors.js';
 import { isKubeStatus } from '../kube/api.js';
 import type { KubeObject } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
+import { CONFLICT_RETRY, withRetries } from '../retry.js';
 import type { ClaimIdentity } from './claim.js';
 
 export interface LeaseTiming {
@@ -32,9 +33,6 @@ export const DEFAULT_LEASE: LeaseTiming = { leaseMs: 60_000, renewMs: 20_000 };
 export type MonotonicClock = () => number;
 
 export type Annotations = Readonly<Record<string, string | null>>;
-
-/** Writes that found the object changed under them, re-read and tried again, at most. */
-const MAX_CONFLICTS = 3;
 
 /** Transient: the delivery is answered 503, and its retry finds the object marked or busy. */
 export class LeaseLostError extends BuildWatcherError {
@@ -181,31 +179,29 @@ export class HeldClaim {
    * annotations are computed again; otherwise the lease is lost.
    */
   write(compute: (latest: KubeObject) => Annotations, signal?: AbortSignal): Promise<KubeObject> {
-    const run = async (): Promise<KubeObject> => {
-      for (let attempt = 1; ; attempt++) {
-        if (this.#lost.signal.aborted) throw new LeaseLostError(this.#describe());
-        const annotations = compute(this.#latest);
-        try {
-          const latest = await this.#options.store.patchAnnotations(this.#latest, withoutAbsentRemovals(annotations, this.#latest), {
-            expect: { annotation: ANNOTATIONS.claim, value: this.#value },
-            ...(signal ? { signal } : {}),
-          });
-          this.#adopt(latest);
-          return latest;
-        } catch (error) {
-          if (!(isKubeStatus(error, 422) || isKubeStatus(error, 409)) || attempt >= MAX_CONFLICTS) throw error;
-          const fresh = await this.#options.store.read(this.#latest, signal);
-          if (fresh === undefined || fresh.uid !== this.#latest.uid) return this.#lose();
-          if (carries(fresh, annotations)) {
-            this.#adopt(fresh);
-            return fresh;
-          }
-          const claim = fresh.annotations[ANNOTATIONS.claim];
-          if (claim === undefined || !this.#sent.has(claim)) return this.#lose();
+    let tried: Annotations = {};
+    const attempt = async (attempt: number): Promise<KubeObject> => {
+      if (attempt > 1) {
+        const fresh = await this.#options.store.read(this.#latest, signal);
+        if (fresh === undefined || fresh.uid !== this.#latest.uid) return this.#lose();
+        if (carries(fresh, tried)) {
           this.#adopt(fresh);
+          return fresh;
         }
+        const claim = fresh.annotations[ANNOTATIONS.claim];
+        if (claim === undefined || !this.#sent.has(claim)) return this.#lose();
+        this.#adopt(fresh);
       }
+      if (this.#lost.signal.aborted) throw new LeaseLostError(this.#describe());
+      tried = compute(this.#latest);
+      const latest = await this.#options.store.patchAnnotations(this.#latest, withoutAbsentRemovals(tried, this.#latest), {
+        expect: { annotation: ANNOTATIONS.claim, value: this.#value },
+        ...(signal ? { signal } : {}),
+      });
+      this.#adopt(latest);
+      return latest;
     };
+    const run = () => withRetries(CONFLICT_RETRY, attempt, { ...(signal ? { signal } : {}), retryable: (error) => isKubeStatus(error, 422) || isKubeStatus(error, 409) });
     const result = this.#queue.then(run, run);
     this.#queue = result.catch(() => undefined);
     return result;

@@ -11,7 +11,8 @@
  * idempotency handler has one record from in-progress to completed.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
-import { transient } from '../errors.js';
+import { BuildWatcherError, transient } from '../errors.js';
+import { CONFLICT_RETRY, withRetries } from '../retry.js';
 import type { KubeObject, ObjectCoordinates } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
 import { BoundedMap } from './bounded-map.js';
@@ -23,7 +24,13 @@ import { DEFAULT_LEASE, HeldClaim, type HeldClaimOptions, type LeaseTiming, type
 const REFUSAL_MEMORY_MS = 10 * 60 * 1000;
 /** The sweep leaves an object it saw refused alone for a day, so refused objects cannot fill every batch. */
 export const SWEEP_REFUSAL_RETRY_MS = 24 * 60 * 60 * 1000;
-const MAX_CLAIM_ATTEMPTS = 3;
+
+/** The object changed between our read and our claim: read it again. */
+class ClaimConflict extends BuildWatcherError {
+  constructor(ref: ObjectCoordinates) {
+    super('transient', `${ref.kind} ${ref.namespace}/${ref.name} kept changing while being claimed`);
+  }
+}
 
 export interface LedgerOptions {
   readonly store: ObjectStore;
@@ -136,7 +143,7 @@ export class Ledger<Result = unknown> {
       if (expected.payload === undefined) throw transient('reading the object is needed, but the ledger is read-only');
       return { kind: 'open', entry: new Entry(expected.payload, undefined, false, () => undefined) };
     }
-    for (let attempt = 1; ; attempt++) {
+    const attempt = async (): Promise<Opened> => {
       const live = await this.#store.read(ref, signal);
       if (live === undefined) return { kind: 'ignored', reason: 'gone' };
       if (expected.uid !== undefined && expected.uid !== '' && live.uid !== expected.uid) return { kind: 'ignored', reason: 'replaced' };
@@ -154,13 +161,11 @@ export class Ledger<Result = unknown> {
         takeover = true;
       }
       const held = await HeldClaim.take(this.#leaseOptions(), live, signal);
-      if (held === 'conflict') {
-        if (attempt < MAX_CLAIM_ATTEMPTS) continue;
-        throw transient(`${ref.kind} ${ref.namespace}/${ref.name} kept changing while being claimed`);
-      }
+      if (held === 'conflict') throw new ClaimConflict(ref);
       this.#seen.delete(key);
       return { kind: 'open', entry: new Entry(live, held === 'forbidden' ? undefined : held, takeover, this.#ended(key, live.uid)) };
-    }
+    };
+    return withRetries(CONFLICT_RETRY, attempt, { ...(signal ? { signal } : {}), retryable: (error) => error instanceof ClaimConflict });
   }
 
   /** True the first time only: a Role without patch rights is warned about once per process. */

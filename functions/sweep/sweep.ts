@@ -65,7 +65,8 @@ export interface SweepSummary {
 
 const DEFAULT_PAGE_SIZE = 250;
 const PAGE_RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
-const LIST_RESTARTS = 2;
+/** A continue token that expired (410) restarts the list, twice at most, at once. */
+const LIST_RESTARTS = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
 
 class Tally {
   readonly kinds: Record<string, KindCounts> = {};
@@ -256,23 +257,23 @@ async function listCollection(
 ): Promise<ListResult> {
   const seen = new Set<string>();
   const retrying: PageLister = { page: (c, o) => withRetries(PAGE_RETRY, () => lister.page(c, o), { signal }) };
-  for (let restart = 0; ; restart++) {
-    try {
-      await listObjects(retrying, collection, { pageSize, signal, onUnreadable: (error) => log.debug({ kind: collection.kind }, `sweep skipped an unreadable list item: ${message(error)}`) }, (object) => {
-        const id = object.uid || `${object.namespace}/${object.name}`;
-        if (seen.has(id)) return true;
-        seen.add(id);
-        return visit(object);
-      });
-      return 'done';
-    } catch (error) {
-      if (isKubeStatus(error, 410) && restart < LIST_RESTARTS) {
-        log.info({ kind: collection.kind, namespace: collection.namespace ?? '*' }, 'list continuation expired; listing again');
-        continue;
-      }
-      if (isKubeStatus(error, 404)) return { kind: 'unavailable', why: 'not served: is its CRD installed?' };
-      if (isKubeStatus(error, 403)) return { kind: 'unavailable', why: 'forbidden: grant list on it (knative/optional/)' };
-      return { kind: 'failed', why: message(error) };
-    }
+  const list = () =>
+    listObjects(retrying, collection, { pageSize, signal, onUnreadable: (error) => log.debug({ kind: collection.kind }, `sweep skipped an unreadable list item: ${message(error)}`) }, (object) => {
+      const id = object.uid || `${object.namespace}/${object.name}`;
+      if (seen.has(id)) return true;
+      seen.add(id);
+      return visit(object);
+    });
+  try {
+    await withRetries(LIST_RESTARTS, list, {
+      signal,
+      retryable: (error) => isKubeStatus(error, 410),
+      onRetry: () => log.info({ kind: collection.kind, namespace: collection.namespace ?? '*' }, 'list continuation expired; listing again'),
+    });
+    return 'done';
+  } catch (error) {
+    if (isKubeStatus(error, 404)) return { kind: 'unavailable', why: 'not served: is its CRD installed?' };
+    if (isKubeStatus(error, 403)) return { kind: 'unavailable', why: 'forbidden: grant list on it (knative/optional/)' };
+    return { kind: 'failed', why: message(error) };
   }
 }
