@@ -323,7 +323,8 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
   it('(4b) a holder whose mark keeps failing for two leases keeps its claim: nobody else submits; the mark lands later', async (t) => {
     const s = await scene('il-mark-fails');
     const [a, b] = [await replica(s, 'replica-a'), await replica(s, 'replica-b')];
-    const drop = cp.dropBuildPatches(s.ns, s.name, (body) => body.includes('submitted-at'));
+    // A's marks only: whatever its holder wrote, submitted-at is in the mark (`~1submitted-at` in a JSON patch).
+    const drop = cp.dropBuildPatches(s.ns, s.name, (patch) => patch.token === a.token && patch.body.includes('submitted-at'));
     cleanups.push(async () => drop.stop());
     void deliver(a, s).catch(() => undefined);
     await waitFor(async () => (drop.dropped() >= 1 ? true : undefined), { what: "A's mark, to drop it", timeoutMs: 60_000, onTimeout: () => tail(a) });
@@ -332,6 +333,7 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
     const answers = await deliverFor(b, s, 2);
     const notBusy = answers.map(describeDelivery).filter((_answer, i) => answers[i]?.status !== BUSY);
     assert.deepEqual(notBusy, [], `B answered ${notBusy.length} of ${answers.length} deliveries otherwise than busy while A, submitted, retried its mark`);
+    assert.equal(submissions(s), 1, `Thoth got ${submissions(s)} submissions of the Build while A retried its mark`);
     const dropped = drop.dropped();
     drop.stop();
     await marked(s, () => tail(a));

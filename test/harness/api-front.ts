@@ -27,10 +27,10 @@ export interface ApiFront {
   /** Holds the next `GET …/builds/{name}/log` of this Build, whoever sends it, until released. */
   holdNextBuildLog(namespace: string, name: string): Hold;
   /**
-   * Every `PATCH` of this Build whose body `matches` has its connection reset before it reaches
+   * Every `PATCH` of this Build that `matches` has its connection reset before it reaches
    * kube-apiserver, as a cut network would, until `stop()`; other requests pass.
    */
-  dropBuildPatches(namespace: string, name: string, matches: (body: string) => boolean): PatchDrop;
+  dropBuildPatches(namespace: string, name: string, matches: (patch: DroppablePatch) => boolean): PatchDrop;
   close(): Promise<void>;
 }
 
@@ -40,6 +40,12 @@ export interface Hold {
   readonly caught: Promise<void>;
   /** Lets the held request through; before one is caught, lets the next one through unheld. */
   release(): void;
+}
+
+/** A PATCH on its way: its body, and the bearer token it was sent with. */
+export interface DroppablePatch {
+  readonly body: string;
+  readonly token: string | undefined;
 }
 
 export interface PatchDrop {
@@ -80,7 +86,7 @@ interface WatchRecord {
 export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront> {
   const logs = new Map<string, string>();
   const logHolds = new Map<string, ReturnType<typeof makeHold>>();
-  const patchDrops = new Map<string, { matches: (body: string) => boolean; count: number }>();
+  const patchDrops = new Map<string, { matches: (patch: DroppablePatch) => boolean; count: number }>();
   const watches: WatchRecord[] = [];
   const calls: { tokenHash: string; call: string }[] = [];
   const upstream = new URL(options.upstream);
@@ -109,7 +115,7 @@ export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront>
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
         const body = Buffer.concat(chunks);
-        if (drop.matches(body.toString('utf8'))) {
+        if (drop.matches({ body: body.toString('utf8'), token: bearer(req) })) {
           drop.count += 1;
           req.socket.destroy();
           return;

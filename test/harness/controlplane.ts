@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startAdapter } from './adapter.js';
 import type { AdapterHandle, StartAdapterOptions } from './adapter.js';
 import { startApiFront } from './api-front.js';
-import type { ApiFront, Hold, PatchDrop } from './api-front.js';
+import type { ApiFront, DroppablePatch, Hold, PatchDrop } from './api-front.js';
 import { ManifestApplier } from './apply.js';
 import type { ManifestInput, ManifestObject } from './apply.js';
 import { locateBinaries, readVersions } from './components.js';
@@ -66,8 +66,8 @@ export interface ControlPlane {
   apiCallsWith(token: string): readonly string[];
   /** STAND-IN: holds the next `GET .../builds/{name}/log` until released (ApiFront.holdNextBuildLog). */
   holdNextBuildLog(namespace: string, name: string): Hold;
-  /** Resets the connection of every PATCH of the Build whose body matches (ApiFront.dropBuildPatches). */
-  dropBuildPatches(namespace: string, name: string, matches: (body: string) => boolean): PatchDrop;
+  /** Resets the connection of every PATCH of the Build that matches (ApiFront.dropBuildPatches). */
+  dropBuildPatches(namespace: string, name: string, matches: (patch: DroppablePatch) => boolean): PatchDrop;
   /** Starts Knative's ApiServerSource receive adapter against this control plane. */
   startAdapter(options: StartAdapterOptions): Promise<AdapterHandle>;
   /** Pids of every process this control plane started (watchdogs included) that still run. */
