@@ -69,6 +69,8 @@ interface Delivery {
 
 const describeDelivery = (d: Delivery) => `${d.status}${d.reply !== null ? ` ${d.reply}` : ''} ${d.body.trim()}`.trim();
 const isSuccess = (d: Delivery) => d.status >= 200 && d.status < 300;
+/** The answers that were not "busy", described. */
+const notBusy = (answers: readonly Delivery[]) => answers.filter((d) => d.status !== BUSY).map(describeDelivery);
 
 /** `promise`, or a rejection naming `what` once `timeoutMs` have passed. */
 async function within<T>(promise: Promise<T>, what: string, timeoutMs = 60_000): Promise<T> {
@@ -225,8 +227,7 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
     const claimed = (await annotations(s))[ANNOTATIONS.claim];
 
     const answers = await deliverFor(b, s, 2);
-    const notBusy = answers.map(describeDelivery).filter((answer, i) => answers[i]?.status !== BUSY);
-    assert.deepEqual(notBusy, [], `B (clock +20 s) answered ${notBusy.length} of ${answers.length} deliveries otherwise than busy while A held a live claim`);
+    assert.deepEqual(notBusy(answers), [], `B (clock +20 s) answered ${notBusy(answers).length} of ${answers.length} deliveries otherwise than busy while A held a live claim`);
     const claim = (await annotations(s))[ANNOTATIONS.claim];
     assert.equal(holderOf(claim), holderOf(claimed), 'A still holds the claim');
     assert.notEqual(claim, claimed, 'A renewed its claim meanwhile');
@@ -331,8 +332,7 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
     assert.equal(submissions(s), 1);
 
     const answers = await deliverFor(b, s, 2);
-    const notBusy = answers.map(describeDelivery).filter((_answer, i) => answers[i]?.status !== BUSY);
-    assert.deepEqual(notBusy, [], `B answered ${notBusy.length} of ${answers.length} deliveries otherwise than busy while A, submitted, retried its mark`);
+    assert.deepEqual(notBusy(answers), [], `B answered ${notBusy(answers).length} of ${answers.length} deliveries otherwise than busy while A, submitted, retried its mark`);
     assert.equal(submissions(s), 1, `Thoth got ${submissions(s)} submissions of the Build while A retried its mark`);
     const dropped = drop.dropped();
     drop.stop();
