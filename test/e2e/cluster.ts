@@ -3,8 +3,10 @@
  * service accounts and exactly the RBAC the product's manifests grant, and objects whose status
  * is written through the status subresource, as controllers write it.
  */
+import type { ChildProcess } from 'node:child_process';
 import type { ControlPlane } from '../harness/controlplane.js';
 import type { ManifestObject } from '../harness/apply.js';
+import type { ThothStub } from '../thoth-stub/thoth-stub.js';
 
 type Json = Record<string, unknown>;
 
@@ -110,4 +112,45 @@ export function completeStatus(image: string, digest?: string): Json {
     ...(digest !== undefined ? { output: { to: { imageDigest: digest } } } : {}),
     completionTimestamp: '2026-11-20T10:03:41Z',
   };
+}
+
+export interface BuildItem {
+  readonly metadata: { readonly name: string; readonly resourceVersion: string; readonly annotations?: Record<string, string> };
+}
+
+export async function listBuilds(cp: ControlPlane, namespace: string): Promise<readonly BuildItem[]> {
+  return ((await cp.admin.json({ path: `/apis/build.openshift.io/v1/namespaces/${namespace}/builds` })) as { readonly items: readonly BuildItem[] }).items;
+}
+
+/** A Build as a busy namespace produces it: its log, then the object, then its Complete status. */
+export async function finishBuild(cp: ControlPlane, namespace: string, name: string, image: string, digest: string): Promise<Json> {
+  cp.setBuildLog(namespace, name, `log of ${name}\n`);
+  return createWithStatus(cp, buildObject(namespace, name, image), completeStatus(image, digest));
+}
+
+/** Accepted submissions per Build of `namespace` at the Thoth stand-in, by the build log's `namespace/name`. */
+export function submissionsPerBuild(thoth: ThothStub, namespace: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const submission of thoth.submissions) {
+    const [inNamespace, name] = (submission.body?.build_log?.metadata ?? '').split('/');
+    if (inNamespace === namespace && name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The function's environment in these tests: one namespace, Thoth at `thoth`, a short lease. */
+export function functionEnv(kubeconfig: string, thoth: string, namespace: string, leaseSeconds: string): Record<string, string> {
+  return {
+    KUBECONFIG: kubeconfig,
+    THOTH_USER_API_HOST: thoth,
+    THOTH_WATCHED_NAMESPACE: namespace,
+    THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
+    BUILD_WATCHER_CLAIM_LEASE_SECONDS: leaseSeconds,
+  };
+}
+
+/** kill -9 of a function (test/function/run-function.ts), as a node failure ends a pod; resolves once it has exited. */
+export async function kill9(fn: { readonly process: ChildProcess; stop(): Promise<void> }): Promise<void> {
+  fn.process.kill('SIGKILL');
+  await fn.stop();
 }

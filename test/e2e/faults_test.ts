@@ -22,7 +22,7 @@ import { waitFor } from '../harness/wait.js';
 import { metricTotal, postCloudEvent, startFunction } from '../function/run-function.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { FUNCTION_RULES, buildObject, completeStatus, createWithStatus, prepareNamespace, type Rule } from './cluster.js';
+import { FUNCTION_RULES, finishBuild, functionEnv, kill9, listBuilds, prepareNamespace, submissionsPerBuild, type Rule } from './cluster.js';
 import { startHttpRelay, type HttpRelay } from './http-relay.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -37,10 +37,6 @@ interface SweepSummary {
   readonly busy: number;
   readonly failed: number;
   readonly complete: boolean;
-}
-
-interface BuildList {
-  readonly items: readonly { readonly metadata: { readonly name: string; readonly annotations?: Record<string, string> } }[];
 }
 
 /** `build-watcher <args>` in a child process, as a user runs it. */
@@ -92,33 +88,15 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
 
   /** Finished Builds, one after the other as a busy namespace produces them; all share one image. */
   async function finishBuilds(ns: string, names: readonly string[]): Promise<void> {
-    const reference = `${registry.host}/${ns}/app:latest`;
-    for (const name of names) {
-      cp.setBuildLog(ns, name, `log of ${name}\n`);
-      await createWithStatus(cp, buildObject(ns, name, reference), completeStatus(reference, digests.get(ns) ?? ''));
-    }
+    for (const name of names) await finishBuild(cp, ns, name, `${registry.host}/${ns}/app:latest`, digests.get(ns) ?? '');
   }
 
-  /** Accepted submissions per Build of `ns`, by the build log's `namespace/name`. */
-  function submissionsPerBuild(ns: string): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const submission of thoth.submissions) {
-      const [inNamespace, name] = (submission.body?.build_log?.metadata ?? '').split('/');
-      if (inNamespace === ns && name !== undefined) counts.set(name, (counts.get(name) ?? 0) + 1);
-    }
-    return counts;
-  }
-
-  const submittedIn = (ns: string) => [...submissionsPerBuild(ns).values()].reduce((sum, count) => sum + count, 0);
-
-  async function listBuilds(ns: string): Promise<BuildList['items']> {
-    return ((await cp.admin.json({ path: `/apis/build.openshift.io/v1/namespaces/${ns}/builds` })) as BuildList).items;
-  }
+  const submittedIn = (ns: string) => [...submissionsPerBuild(thoth, ns).values()].reduce((sum, count) => sum + count, 0);
 
   async function allMarked(ns: string, names: readonly string[], onTimeout: () => string): Promise<void> {
     await waitFor(
       async () => {
-        const marked = new Set((await listBuilds(ns)).filter((build) => build.metadata.annotations?.[ANNOTATIONS.submittedAt] !== undefined).map((build) => build.metadata.name));
+        const marked = new Set((await listBuilds(cp, ns)).filter((build) => build.metadata.annotations?.[ANNOTATIONS.submittedAt] !== undefined).map((build) => build.metadata.name));
         return names.every((name) => marked.has(name)) ? true : undefined;
       },
       { what: `${names.length} Builds in ${ns} to be marked submitted`, timeoutMs: 90_000, onTimeout },
@@ -133,16 +111,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
   }
 
   async function functionFor(ns: string, extra: Readonly<Record<string, string>> = {}): Promise<RunningFunction> {
-    const fn = await startFunction({
-      env: {
-        KUBECONFIG: await cp.kubeconfigForServiceAccount(ns, 'watcher'),
-        THOTH_USER_API_HOST: thothFront.url,
-        THOTH_WATCHED_NAMESPACE: ns,
-        THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
-        BUILD_WATCHER_CLAIM_LEASE_SECONDS: LEASE_SECONDS,
-        ...extra,
-      },
-    });
+    const fn = await startFunction({ env: { ...functionEnv(await cp.kubeconfigForServiceAccount(ns, 'watcher'), thothFront.url, ns, LEASE_SECONDS), ...extra } });
     cleanups.push(() => fn.stop());
     return fn;
   }
@@ -159,11 +128,6 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     });
     cleanups.push(() => adapter.stop());
     return adapter;
-  }
-
-  async function kill9(fn: RunningFunction): Promise<void> {
-    fn.process.kill('SIGKILL');
-    await fn.stop();
   }
 
   /** One function behind an address the adapter posts to, so that another can take its place. */
@@ -207,11 +171,11 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
 
   /** Every Build of `ns` submitted exactly once, none of any other name. */
   const assertEachOnce = (ns: string, builds: readonly string[]) =>
-    assert.deepEqual(Object.fromEntries(submissionsPerBuild(ns)), Object.fromEntries(builds.map((name) => [name, 1])));
+    assert.deepEqual(Object.fromEntries(submissionsPerBuild(thoth, ns)), Object.fromEntries(builds.map((name) => [name, 1])));
 
   /** The counts behind each scenario, in the test report. */
   const report = (t: TestContext, ns: string, extra: Readonly<Record<string, unknown>>) =>
-    t.diagnostic(JSON.stringify({ perBuild: Object.fromEntries(submissionsPerBuild(ns)), ...extra }));
+    t.diagnostic(JSON.stringify({ perBuild: Object.fromEntries(submissionsPerBuild(thoth, ns)), ...extra }));
   const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
   const resubmissions = (fn: RunningFunction) => metricTotal(fn.url, /^build_watcher_resubmissions_total\{/);
   const tail = (fn: RunningFunction) => () => fn.lines.slice(-30).join('\n');
@@ -225,12 +189,12 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     const builds = names('w', 4);
     await finishBuilds(ns, builds);
     await waitFor(async () => (thothFront.withheld() === 1 ? true : undefined), { what: 'an accepted answer withheld from the function', timeoutMs: 60_000, onTimeout: tail(first) });
-    const [interrupted] = [...submissionsPerBuild(ns).keys()];
+    const [interrupted] = [...submissionsPerBuild(thoth, ns).keys()];
 
     const { second, summary } = await replaceAfterKill(ns, address, first);
     await allMarked(ns, builds, tail(second));
 
-    const counts = submissionsPerBuild(ns);
+    const counts = submissionsPerBuild(thoth, ns);
     assert.deepEqual(Object.fromEntries(counts), Object.fromEntries(builds.map((name) => [name, name === interrupted ? 2 : 1])));
     const [once, again] = thoth.submissions
       .filter((submission) => submission.body?.build_log?.metadata === `${ns}/${interrupted}`)
@@ -253,7 +217,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     // One event at a time: while this one waits for Thoth, the adapter sends nothing else, not
     // the other Builds' events, not the updates each renewal of the claim causes.
     const delivered = address.requests();
-    const claim = async () => (await listBuilds(ns)).map((build) => build.metadata.annotations?.[ANNOTATIONS.claim]).find((value) => value !== undefined);
+    const claim = async () => (await listBuilds(cp, ns)).map((build) => build.metadata.annotations?.[ANNOTATIONS.claim]).find((value) => value !== undefined);
     const seen = new Set([await claim()]);
     await waitFor(async () => (seen.add(await claim()).size >= 3 ? true : undefined), { what: 'two renewals of the claim', timeoutMs: 30_000 });
     assert.equal(address.requests(), delivered, 'nothing more was delivered while one event was in flight');
@@ -286,7 +250,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     await stallNextSubmission(() => killed.output.stderr)();
     killed.child.kill('SIGKILL');
     await killed.exited;
-    const unsubmitted = builds.filter((name) => !submissionsPerBuild(ns).has(name));
+    const unsubmitted = builds.filter((name) => !submissionsPerBuild(thoth, ns).has(name));
 
     const existing = cli('analyze-existing', LEASE_SECONDS);
     assert.equal(await existing.exited, 0, existing.output.stdout + existing.output.stderr);
@@ -328,7 +292,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     const inFlight = stallNextSubmission();
     await finishBuilds(ns, ['held']);
     await inFlight();
-    const claim = (await listBuilds(ns)).find((build) => build.metadata.name === 'held')?.metadata.annotations?.[ANNOTATIONS.claim] ?? '';
+    const claim = (await listBuilds(cp, ns)).find((build) => build.metadata.name === 'held')?.metadata.annotations?.[ANNOTATIONS.claim] ?? '';
     const [holder, other] = claim.startsWith('replica-a-') ? [a, b] : [b, a];
     const waiting = names('later', 2);
     await finishBuilds(ns, waiting);
@@ -369,7 +333,7 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     await allMarked(ns, ['f-1'], tail(fn));
     // One event at a time, in order: had the restart sent anything for the Builds that finished
     // while it was down, it would have come before f-1's.
-    const counts = submissionsPerBuild(ns);
+    const counts = submissionsPerBuild(thoth, ns);
     assert.deepEqual(whileDown.map((name) => counts.get(name) ?? 0), [0, 0, 0], 'the restarted adapter sent nothing for them');
 
     const summary = await sweepOnceClaimsExpire(fn.url, 'no claim in progress');

@@ -3,10 +3,12 @@
  * each request to the next upstream in turn, as Knative's activator and queue-proxy balance
  * requests (not connections) over a revision's pods. With no upstream, or when the upstream
  * dies mid-request (kill -9), the client's connection is reset, as it is when a pod goes away.
- * In front of Thoth it can also withhold answers: Thoth accepted, the caller never heard so.
+ * In front of Thoth it can also withhold answers: Thoth accepted, the caller never heard so; or
+ * hold one until the test releases it: Thoth accepted, the caller hears so when the test says.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { makeHold, type Hold } from '../harness/api-front.js';
 
 export interface HttpRelay {
   readonly url: string;
@@ -16,6 +18,8 @@ export interface HttpRelay {
   withholdNext(count: number, status: number): void;
   /** Answers withheld so far. */
   withheld(): number;
+  /** The next answer with `status` reaches the relay and waits there, whole, until released. */
+  holdNext(status: number): Hold;
   /** Requests received so far, counted on arrival. */
   requests(): number;
   close(): Promise<void>;
@@ -27,6 +31,7 @@ export async function startHttpRelay(upstreams: readonly string[] = []): Promise
   let received = 0;
   const withholding = { count: 0, status: 0, done: 0 };
   const held = new Set<http.ServerResponse>();
+  let holding: (ReturnType<typeof makeHold> & { readonly status: number }) | undefined;
   const server = http.createServer((request, response) => {
     received += 1;
     const target = targets[turn++ % Math.max(targets.length, 1)];
@@ -40,6 +45,22 @@ export async function startHttpRelay(upstreams: readonly string[] = []): Promise
         withholding.done += 1;
         answer.resume();
         held.add(response);
+        return;
+      }
+      const hold = holding?.status === answer.statusCode ? holding : undefined;
+      if (hold !== undefined) {
+        holding = undefined;
+        const chunks: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => chunks.push(chunk));
+        answer.on('end', () => {
+          hold.caught();
+          held.add(response);
+          void hold.released.then(() => {
+            held.delete(response);
+            response.writeHead(answer.statusCode ?? 502, answer.headers);
+            response.end(Buffer.concat(chunks));
+          });
+        });
         return;
       }
       response.writeHead(answer.statusCode ?? 502, answer.headers);
@@ -64,6 +85,17 @@ export async function startHttpRelay(upstreams: readonly string[] = []): Promise
       withholding.status = status;
     },
     withheld: () => withholding.done,
+    holdNext(status) {
+      const hold = { ...makeHold(), status };
+      holding = hold;
+      return {
+        caught: hold.hold.caught,
+        release() {
+          if (holding === hold) holding = undefined;
+          hold.hold.release();
+        },
+      };
+    },
     requests: () => received,
     async close() {
       for (const response of held) response.destroy();

@@ -24,7 +24,34 @@ export interface ApiFront {
   establishedWatches(token: string, sinceMs: number): Set<string>;
   /** Every request made with this token, in order (`GET /apis/…`), for counting API calls. */
   callsWith(token: string): readonly string[];
+  /** Holds the next `GET …/builds/{name}/log` of this Build, whoever sends it, until released. */
+  holdNextBuildLog(namespace: string, name: string): Hold;
+  /**
+   * Every `PATCH` of this Build that `matches` has its connection reset before it reaches
+   * kube-apiserver, as a cut network would, until `stop()`; other requests pass.
+   */
+  dropBuildPatches(namespace: string, name: string, matches: (patch: DroppablePatch) => boolean): PatchDrop;
   close(): Promise<void>;
+}
+
+/** A request stopped on its way, to be let through when the test says so. */
+export interface Hold {
+  /** Resolves once the request has arrived and is being held. */
+  readonly caught: Promise<void>;
+  /** Lets the held request through; before one is caught, lets the next one through unheld. */
+  release(): void;
+}
+
+/** A PATCH on its way: its body, and the bearer token it was sent with. */
+export interface DroppablePatch {
+  readonly body: string;
+  readonly token: string | undefined;
+}
+
+export interface PatchDrop {
+  /** Patches reset so far. */
+  dropped(): number;
+  stop(): void;
 }
 
 export interface ApiFrontOptions {
@@ -37,6 +64,17 @@ export interface ApiFrontOptions {
 }
 
 const BUILD_LOG_PATH = /^\/apis\/build\.openshift\.io\/v1\/namespaces\/([^/]+)\/builds\/([^/]+)\/log$/;
+const BUILD_PATH = /^\/apis\/build\.openshift\.io\/v1\/namespaces\/([^/]+)\/builds\/([^/]+)$/;
+
+/** A Hold, and what its holder calls: `caught()` once the request is held; `released` settles on release(). */
+export function makeHold(): { readonly hold: Hold; readonly caught: () => void; readonly released: Promise<void> } {
+  let caught = (): void => undefined;
+  let release = (): void => undefined;
+  const caughtPromise = new Promise<void>((resolve) => (caught = resolve));
+  const released = new Promise<void>((resolve) => (release = resolve));
+  return { hold: { caught: caughtPromise, release }, caught: () => caught(), released };
+}
+
 const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 
 interface WatchRecord {
@@ -47,6 +85,8 @@ interface WatchRecord {
 
 export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront> {
   const logs = new Map<string, string>();
+  const logHolds = new Map<string, ReturnType<typeof makeHold>>();
+  const patchDrops = new Map<string, { matches: (patch: DroppablePatch) => boolean; count: number }>();
   const watches: WatchRecord[] = [];
   const calls: { tokenHash: string; call: string }[] = [];
   const upstream = new URL(options.upstream);
@@ -59,9 +99,29 @@ export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront>
     const log = BUILD_LOG_PATH.exec(url.pathname);
     if (log?.[1] !== undefined && log[2] !== undefined && req.method === 'GET') {
       const [namespace, name] = [decodeURIComponent(log[1]), decodeURIComponent(log[2])];
-      serveBuildLog(req, res, options.admin, namespace, name, logs.get(`${namespace}/${name}`) ?? '').catch(
-        (err: unknown) => answer(res, 500, 'InternalError', err instanceof Error ? err.message : 'build log stand-in failed'),
-      );
+      const key = `${namespace}/${name}`;
+      const hold = logHolds.get(key);
+      logHolds.delete(key);
+      hold?.caught();
+      Promise.resolve(hold?.released)
+        .then(() => serveBuildLog(req, res, options.admin, namespace, name, logs.get(key) ?? ''))
+        .catch((err: unknown) => answer(res, 500, 'InternalError', err instanceof Error ? err.message : 'build log stand-in failed'));
+      return;
+    }
+    const build = req.method === 'PATCH' ? BUILD_PATH.exec(url.pathname) : null;
+    const drop = build?.[1] !== undefined && build[2] !== undefined ? patchDrops.get(`${decodeURIComponent(build[1])}/${decodeURIComponent(build[2])}`) : undefined;
+    if (drop !== undefined) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (drop.matches({ body: body.toString('utf8'), token: bearer(req) })) {
+          drop.count += 1;
+          req.socket.destroy();
+          return;
+        }
+        forward(req, res, url, upstream, agent, watches, body);
+      });
       return;
     }
     forward(req, res, url, upstream, agent, watches);
@@ -77,6 +137,29 @@ export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront>
   return {
     url: `https://127.0.0.1:${address.port}`,
     setBuildLog: (namespace, name, text) => logs.set(`${namespace}/${name}`, text),
+    holdNextBuildLog(namespace, name) {
+      const key = `${namespace}/${name}`;
+      const pending = makeHold();
+      logHolds.set(key, pending);
+      return {
+        caught: pending.hold.caught,
+        release() {
+          if (logHolds.get(key) === pending) logHolds.delete(key);
+          pending.hold.release();
+        },
+      };
+    },
+    dropBuildPatches(namespace, name, matches) {
+      const key = `${namespace}/${name}`;
+      const drop = { matches, count: 0 };
+      patchDrops.set(key, drop);
+      return {
+        dropped: () => drop.count,
+        stop() {
+          if (patchDrops.get(key) === drop) patchDrops.delete(key);
+        },
+      };
+    },
     callsWith(token) {
       const hash = tokenHash(token);
       return calls.filter((entry) => entry.tokenHash === hash).map((entry) => entry.call);
@@ -101,6 +184,8 @@ function forward(
   upstream: URL,
   agent: Agent,
   watches: WatchRecord[],
+  /** The request's body, when it was read already; else it is streamed through. */
+  body?: Buffer,
 ): void {
   const headers = { ...req.headers, host: upstream.host };
   delete headers.connection;
@@ -129,7 +214,8 @@ function forward(
     else res.destroy();
   });
   res.on('close', () => outgoing.destroy());
-  req.pipe(outgoing);
+  if (body === undefined) req.pipe(outgoing);
+  else outgoing.end(body);
 }
 
 /** Calls `then` once `marker` appears in the (possibly gzip-encoded) body, without consuming it. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startAdapter } from './adapter.js';
 import type { AdapterHandle, StartAdapterOptions } from './adapter.js';
 import { startApiFront } from './api-front.js';
-import type { ApiFront } from './api-front.js';
+import type { ApiFront, DroppablePatch, Hold, PatchDrop } from './api-front.js';
 import { ManifestApplier } from './apply.js';
 import type { ManifestInput, ManifestObject } from './apply.js';
 import { locateBinaries, readVersions } from './components.js';
@@ -44,6 +44,11 @@ export interface ControlPlane {
   /** Writes a kubeconfig with a fresh token for an existing service account; returns its path. */
   kubeconfigForServiceAccount(namespace: string, name: string): Promise<string>;
   /**
+   * The same, for `server` in place of the API front's address (a relay in front of it, such as
+   * test/e2e/tcp-proxy.ts), with the token, whose calls `apiCallsWith` counts.
+   */
+  serviceAccountCredentials(namespace: string, name: string, server?: string): Promise<{ readonly kubeconfig: string; readonly token: string }>;
+  /**
    * What the kubelet mounts into a pod running as this service account (`token`, `ca.crt`,
    * `namespace`), in a directory of its own; the server is `server`'s host and port, which a pod
    * finds in KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT (`inClusterEnv`).
@@ -59,6 +64,10 @@ export interface ControlPlane {
   setBuildLog(namespace: string, name: string, text: string): void;
   /** Every API request made with `token` through `server` (`METHOD path`), for counting calls. */
   apiCallsWith(token: string): readonly string[];
+  /** STAND-IN: holds the next `GET .../builds/{name}/log` until released (ApiFront.holdNextBuildLog). */
+  holdNextBuildLog(namespace: string, name: string): Hold;
+  /** Resets the connection of every PATCH of the Build that matches (ApiFront.dropBuildPatches). */
+  dropBuildPatches(namespace: string, name: string, matches: (patch: DroppablePatch) => boolean): PatchDrop;
   /** Starts Knative's ApiServerSource receive adapter against this control plane. */
   startAdapter(options: StartAdapterOptions): Promise<AdapterHandle>;
   /** Pids of every process this control plane started (watchdogs included) that still run. */
@@ -141,6 +150,12 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
       return token;
     };
     let kubeconfigs = 0;
+    const serviceAccountCredentials = async (namespace: string, name: string, server = apiFront.url) => {
+      const token = await tokenForServiceAccount(namespace, name);
+      const kubeconfig = join(dir, `sa-${namespace}-${name}-${++kubeconfigs}.kubeconfig`);
+      await writeKubeconfig(kubeconfig, { server, caPem, token, user: `system:serviceaccount:${namespace}:${name}` });
+      return { kubeconfig, token };
+    };
 
     return {
       server: apiFront.url,
@@ -152,12 +167,8 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
       binaries,
       crds,
       tokenForServiceAccount,
-      async kubeconfigForServiceAccount(namespace, name) {
-        const token = await tokenForServiceAccount(namespace, name);
-        const path = join(dir, `sa-${namespace}-${name}-${++kubeconfigs}.kubeconfig`);
-        await writeKubeconfig(path, { server: apiFront.url, caPem, token, user: `system:serviceaccount:${namespace}:${name}` });
-        return path;
-      },
+      kubeconfigForServiceAccount: async (namespace, name) => (await serviceAccountCredentials(namespace, name)).kubeconfig,
+      serviceAccountCredentials,
       async serviceAccountDirectory(namespace, name) {
         const token = await tokenForServiceAccount(namespace, name);
         const directory = join(dir, `sa-${namespace}-${name}-${++kubeconfigs}`);
@@ -174,6 +185,8 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
       pathFor: (apiVersion, kind, namespace, name) => applier.pathFor(apiVersion, kind, namespace, name),
       setBuildLog: (namespace, name, text) => apiFront.setBuildLog(namespace, name, text),
       apiCallsWith: (token) => apiFront.callsWith(token),
+      holdNextBuildLog: (namespace, name) => apiFront.holdNextBuildLog(namespace, name),
+      dropBuildPatches: (namespace, name, matches) => apiFront.dropBuildPatches(namespace, name, matches),
       async startAdapter(adapterOptions) {
         const adapter = await startAdapter(
           { binary: binaries.receiveAdapter, logDir, front: apiFront, applier, timeoutMs },
