@@ -32,14 +32,18 @@ export class Running<T> {
     }
   }
 
-  /** A delivery that found the work under way: its outcome if nobody has answered with it yet. */
-  async join(signal: AbortSignal | undefined): Promise<T | undefined> {
+  /**
+   * A delivery that found the work under way: its outcome. One that `once` says is told once
+   * (a submission, whose reply must go out once) goes only to the first to answer with it.
+   */
+  async join(signal: AbortSignal | undefined, once: (outcome: T) => boolean): Promise<T | undefined> {
     let outcome: T;
     try {
       outcome = await this.#wait(signal);
     } catch {
       throw transient('failed in a concurrent delivery, or still under way');
     }
+    if (!once(outcome)) return outcome;
     if (this.#answered) return undefined;
     this.#answered = true;
     return outcome;

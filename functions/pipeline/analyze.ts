@@ -80,7 +80,7 @@ export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, opt
   if (skip !== undefined) return ignored(skip);
   const running = deps.ledger.running(key);
   // Waits without a worker slot, for the outcome of the work already under way here.
-  if (running !== undefined) return (await running.join(options.signal)) ?? ignored('in-progress');
+  if (running !== undefined) return (await running.join(options.signal, (outcome) => outcome.kind === 'submitted')) ?? ignored('in-progress');
   // limit, then the rest under the object's entry in the ledger
   const deadline = new AbortController();
   const work = deps.limit(async () => {

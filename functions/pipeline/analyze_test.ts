@@ -178,6 +178,15 @@ describe('analyzeObject', () => {
     assert.equal(thoth.builds.length, 0);
   });
 
+  it('a delivery that joins work which found the object busy is told busy too, not "in progress"', async () => {
+    const { cluster, deps } = setup();
+    const payload = cluster.put(completeBuild('busy-join-1'));
+    await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'other-pod 1 60s' });
+    const [first, joined] = await Promise.all([analyze(deps, payload), analyzeObject({ ref: payload, action: 'update' }, deps)]);
+    assert.equal(first.kind, 'busy');
+    assert.equal(joined.kind, 'busy');
+  });
+
   it('one image refused for good does not hold back the others, and the object is marked', async () => {
     const { cluster, thoth, recorder, deps } = setup();
     const image = (name: string) => ({ registry: 'quay.io', repository: `team/${name}`, digest: DIGEST });
