@@ -191,8 +191,10 @@ describe('ThothClient', () => {
       assert.equal(error.message, `Thoth analyze outcome unknown: ${problem}; not re-sent`);
       assert.equal(thoth.posts().length, 1);
     }
+    // Discovery may time out on a loaded machine too: a GET, retried, never ambiguous.
     const described = observations.map(({ endpoint, status, ambiguous }) => `${endpoint} ${status} ${ambiguous}`);
-    assert.deepEqual(described, ['discovery 200 false', 'analyze timeout true', 'discovery 200 false', 'analyze network true']);
+    assert.deepEqual(described.filter((line) => !line.startsWith('discovery')), ['analyze timeout true', 'analyze network true']);
+    assert.ok(described.filter((line) => line.startsWith('discovery')).every((line) => line.endsWith(' false')));
   });
 
   it('stops at once when the caller aborts', async () => {

@@ -173,8 +173,8 @@ describe('ThothClient: what it sends to Thoth again', () => {
     const seen: ThothRequestObservation[] = [];
     thoth.stallNext(1, 'discovery');
     thoth.holdNext(1);
-    const error = await failure(client({ timeoutMs: 300 }, seen).submitImageAnalysis(output()));
-    assertUnknown(error, 'Thoth analyze outcome unknown: timed out after 0.3 s; not re-sent');
+    const error = await failure(client({ timeoutMs: 1_000 }, seen).submitImageAnalysis(output()));
+    assertUnknown(error, 'Thoth analyze outcome unknown: timed out after 1 s; not re-sent');
     assert.deepEqual(described(seen), ['discovery timeout', 'discovery 200', 'analyze timeout ambiguous']);
     await waitFor(async () => (posts(from).length > 0 ? true : undefined), { what: 'the POST recorded', timeoutMs: 5_000, intervalMs: 5 });
     thoth.releaseHeld();

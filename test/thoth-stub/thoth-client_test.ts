@@ -155,7 +155,8 @@ describe('ThothClient against the Thoth stub', () => {
   it('times out a stalled discovery and retries it, up to its attempts (a submission is not: thoth-client-resend_test)', async () => {
     const from = thoth.requests.length;
     thoth.stallNext(1, 'discovery');
-    const result = await client({ timeoutMs: 300 }).submitImageAnalysis({ image: outputRef(), credentials: credentials() });
+    // Long enough for the stand-in to inspect the image on a loaded machine: a late 202 is not retried.
+    const result = await client({ timeoutMs: 1_000 }).submitImageAnalysis({ image: outputRef(), credentials: credentials() });
     assert.ok(result.analysisId !== '');
     assert.deepEqual(thoth.requests.slice(from).map((request) => `${request.method} ${request.status}`), ['GET stalled', 'GET 200', 'POST 202']);
 
