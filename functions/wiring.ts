@@ -13,7 +13,7 @@ import type { KubeApi } from './kube/api.js';
 import { listPage, type Collection, type PageLister } from './kube/objects.js';
 import { serviceAccountFile } from './kube/service-account.js';
 import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
-import { imageCopies, thothLatency } from './observability/metrics.js';
+import { imageCopies, observeThothRequest } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
 import { onFirstUse } from './on-first-use.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
@@ -151,7 +151,7 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
     verifyTls: config.thothVerifyTls,
     caBundleFile: config.caBundleFile,
     timeoutMs: config.thothTimeoutMs,
-    onRequest: ({ endpoint, status, seconds }) => thothLatency.observe({ endpoint, status: String(status) }, seconds),
+    onRequest: observeThothRequest,
   });
   const push = pushPolicyFor(config);
   const lister: PageLister = { page: async (collection, page) => listPage(await kube(), collection, page) };

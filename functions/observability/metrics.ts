@@ -6,6 +6,7 @@
  * catch the registry there and register our metrics on it: one `/metrics`, one scrape.
  */
 import promClient from 'prom-client';
+import type { ThothRequestObservation } from '../thoth/transport.js';
 
 const { Counter, Histogram, Registry } = promClient;
 
@@ -33,6 +34,19 @@ export const thothLatency = new Histogram({
   buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
   registers: [metricsRegistry],
 });
+
+export const thothAmbiguousSubmissions = new Counter({
+  name: 'build_watcher_thoth_ambiguous_submissions_total',
+  help: 'Submissions Thoth may or may not have accepted (a timeout or a dropped connection once sent, a gateway 502/504): never re-sent by the client; the next delivery sends them again, which Thoth answers from its cache',
+  labelNames: ['endpoint'] as const,
+  registers: [metricsRegistry],
+});
+
+/** One attempt the Thoth client reports (its onRequest), into the metrics it feeds. */
+export function observeThothRequest({ endpoint, status, seconds, ambiguous }: ThothRequestObservation): void {
+  thothLatency.observe({ endpoint, status: String(status) }, seconds);
+  if (ambiguous) thothAmbiguousSubmissions.inc({ endpoint });
+}
 
 export const imageCopies = new Counter({
   name: 'build_watcher_image_copies_total',
@@ -76,6 +90,7 @@ export function attachToRuntimeRegistry(): void {
     this.registerMetric(eventsReceived);
     this.registerMetric(submissions);
     this.registerMetric(thothLatency);
+    this.registerMetric(thothAmbiguousSubmissions);
     this.registerMetric(imageCopies);
     this.registerMetric(sweepObjects);
     this.registerMetric(resubmissions);

@@ -1,49 +1,23 @@
 /**
- * The Thoth User API client: discovery once, then submissions with a timeout on every
- * request, bounded retries on 5xx and transport failures, and errors that carry a kind and
- * a one-line reason. Query strings carry registry passwords, so nothing axios produces (its
- * errors hold the URL and parameters) ever leaves this module.
+ * The Thoth User API client: discovery once, then submissions, with errors that carry a kind
+ * and a one-line reason. How each request travels (timeouts, retries, what may be sent again)
+ * is transport.ts's business.
  */
-import { readFileSync } from 'node:fs';
-import type { Agent as HttpAgent } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
-import { http, https, tls } from '../builtins.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import axios from 'axios';
-import type { AxiosInstance, AxiosRequestConfig } from 'axios';
-import { BuildWatcherError, invalid, kindOfHttpStatus, kindOfTransportError, refused, transient } from '../errors.js';
-import { backoffDelayMs, parseRetryAfter, validateRetryPolicy, type RetryPolicy } from '../retry.js';
+import { BuildWatcherError, invalid, refused, transient } from '../errors.js';
 import { thothBaseUrl } from './base-url.js';
 import { encodeBuildAnalysisBody } from './build-log-body.js';
-import { refusalReason, refusedImage, transportCode } from './failure.js';
+import { refusalReason, refusedImage } from './failure.js';
 import { buildAnalysisBody, buildAnalysisQuery, imageAnalysisQuery, secretsOf } from './requests.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from './requests.js';
 import { parseBuildAnalysisResponse, parseDiscovery, parseImageAnalysisResponse } from './responses.js';
 import type { AnalysisTicket, BuildAnalysisResult, Parsed } from './responses.js';
+import { ThothTransport, type Answer, type ThothEndpoint, type ThothTransportOptions } from './transport.js';
 
-export type ThothEndpoint = 'discovery' | 'build-analysis' | 'analyze';
+export type { ThothEndpoint, ThothRequestObservation } from './transport.js';
 
-/** One HTTP attempt, for latency metrics. */
-export interface ThothRequestObservation {
-  readonly endpoint: ThothEndpoint;
-  /** The HTTP status, or what happened instead of one. */
-  readonly status: number | 'timeout' | 'network' | 'aborted';
-  readonly seconds: number;
-}
-
-export interface ThothClientOptions {
+export interface ThothClientOptions extends ThothTransportOptions {
   /** THOTH_USER_API_HOST: `host[:port]` or an http(s) URL. */
   readonly host: string;
-  /** Default true; THOTH_NO_TLS_VERIFY=1 turns it off. */
-  readonly verifyTls?: boolean;
-  /** PEM file of extra CAs trusted on top of the system's. */
-  readonly caBundleFile?: string;
-  /** Per attempt, covering connect to last byte. Default 120 s. */
-  readonly timeoutMs?: number;
-  readonly retry?: Partial<RetryPolicy>;
-  readonly onRequest?: (observation: ThothRequestObservation) => void;
-  /** Jitter source in [0, 1); tests pin it. */
-  readonly random?: () => number;
 }
 
 export interface SubmittedBuildAnalysis extends BuildAnalysisResult {
@@ -51,32 +25,10 @@ export interface SubmittedBuildAnalysis extends BuildAnalysisResult {
   readonly logBytesCut: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 120_000;
-const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 500, maxDelayMs: 8_000 };
-const MAX_RESPONSE_BYTES = 1024 * 1024;
 const ROUTE_SUFFIX: Readonly<Record<Exclude<ThothEndpoint, 'discovery'>, RegExp>> = {
   'build-analysis': /\/build-analysis$/,
   analyze: /\/analyze$/,
 };
-
-interface Answer {
-  readonly status: number;
-  readonly body: unknown;
-}
-
-type Attempt =
-  | { readonly kind: 'response'; readonly status: number; readonly body: unknown; readonly retryAfterMs?: number }
-  | { readonly kind: 'timeout' }
-  | { readonly kind: 'network'; readonly code: string };
-
-function parseJson(data: unknown): unknown {
-  if (typeof data !== 'string' || data === '') return undefined;
-  try {
-    return JSON.parse(data) as unknown;
-  } catch {
-    return undefined;
-  }
-}
 
 function unwrap<T>(parsed: Parsed<T>, endpoint: ThothEndpoint): T {
   if (parsed.ok) return parsed.value;
@@ -87,53 +39,12 @@ function unwrap<T>(parsed: Parsed<T>, endpoint: ThothEndpoint): T {
 /** The real `Submitter` of pipeline/ports.ts; functions/wiring.ts hands it to the pipeline. */
 export class ThothClient {
   readonly baseUrl: string;
-  readonly #http: AxiosInstance;
-  readonly #httpAgent: HttpAgent;
-  readonly #httpsAgent: HttpsAgent;
-  readonly #timeoutMs: number;
-  readonly #retry: RetryPolicy;
-  readonly #random: () => number;
-  readonly #onRequest: ((observation: ThothRequestObservation) => void) | undefined;
-  readonly #closed = new AbortController();
+  readonly #transport: ThothTransport;
   #routes: Promise<readonly string[]> | undefined;
 
   constructor(options: ThothClientOptions) {
     this.baseUrl = thothBaseUrl(options.host);
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new TypeError(`expected timeoutMs to be a positive number, received ${timeoutMs}`);
-    }
-    this.#timeoutMs = timeoutMs;
-    this.#retry = validateRetryPolicy({ ...DEFAULT_RETRY_POLICY, ...options.retry });
-    this.#random = options.random ?? Math.random;
-    this.#onRequest = options.onRequest;
-
-    let ca: string[] | undefined;
-    if (options.caBundleFile !== undefined && options.caBundleFile !== '') {
-      try {
-        ca = [...tls().rootCertificates, readFileSync(options.caBundleFile, 'utf8')];
-      } catch (error) {
-        throw new TypeError(`cannot read the CA bundle ${options.caBundleFile}: ${transportCode(error)}`);
-      }
-    }
-    this.#httpAgent = new http.Agent({ keepAlive: true });
-    this.#httpsAgent = new (https().Agent)({
-      keepAlive: true,
-      rejectUnauthorized: options.verifyTls ?? true,
-      ...(ca !== undefined ? { ca } : {}),
-    });
-    this.#http = axios.create({
-      baseURL: this.baseUrl,
-      httpAgent: this.#httpAgent,
-      httpsAgent: this.#httpsAgent,
-      // A redirect would replay the query (passwords) to wherever it points.
-      maxRedirects: 0,
-      validateStatus: () => true,
-      responseType: 'text',
-      transformResponse: [(data: unknown) => data],
-      maxContentLength: MAX_RESPONSE_BYTES,
-      headers: { Accept: 'application/json', 'User-Agent': 'build-watcher' },
-    });
+    this.#transport = new ThothTransport(this.baseUrl, options);
   }
 
   /** POST /build-analysis: base image, output image and build log in one request. */
@@ -149,7 +60,7 @@ export class ThothClient {
       throw error;
     }
     await this.#requireRoute('build-analysis', signal);
-    const answer = await this.#exchange(
+    const answer = await this.#transport.exchange(
       'build-analysis',
       {
         method: 'POST',
@@ -176,7 +87,7 @@ export class ThothClient {
   /** POST /analyze: one image, e.g. one already in an image stream. */
   async submitImageAnalysis(request: ImageAnalysisRequest, signal?: AbortSignal): Promise<AnalysisTicket> {
     await this.#requireRoute('analyze', signal);
-    const answer = await this.#exchange(
+    const answer = await this.#transport.exchange(
       'analyze',
       { method: 'POST', url: 'analyze', params: imageAnalysisQuery(request) },
       signal,
@@ -187,9 +98,7 @@ export class ThothClient {
 
   /** Aborts requests in flight and closes idle connections. */
   close(): void {
-    this.#closed.abort();
-    this.#httpAgent.destroy();
-    this.#httpsAgent.destroy();
+    this.#transport.close();
   }
 
   #refusal(answer: Answer, secrets: readonly string[], subject: (image: string | undefined) => string, about?: string): BuildWatcherError {
@@ -217,7 +126,7 @@ export class ThothClient {
 
   async #discover(): Promise<readonly string[]> {
     // Not tied to one caller's signal: every concurrent caller shares the outcome.
-    const answer = await this.#exchange('discovery', { method: 'GET', url: '' }, undefined);
+    const answer = await this.#transport.exchange('discovery', { method: 'GET', url: '' }, undefined);
     if (answer.status < 200 || answer.status >= 300) {
       throw refused(`Thoth User API not supported at this host: discovery answered ${answer.status}`);
     }
@@ -228,88 +137,16 @@ export class ThothClient {
 
   async #abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, endpoint: ThothEndpoint): Promise<T> {
     if (signal === undefined) return promise;
-    if (signal.aborted) throw this.#aborted(endpoint);
+    if (signal.aborted) throw this.#transport.aborted(endpoint);
     let onAbort: (() => void) | undefined;
     const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(this.#aborted(endpoint));
+      onAbort = () => reject(this.#transport.aborted(endpoint));
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       return await Promise.race([promise, aborted]);
     } finally {
       if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  #aborted(endpoint: ThothEndpoint): BuildWatcherError {
-    return transient(`Thoth ${endpoint} request aborted`);
-  }
-
-  /** Attempts until an answer that is not worth retrying, or the attempts run out. */
-  async #exchange(endpoint: ThothEndpoint, config: AxiosRequestConfig, signal: AbortSignal | undefined): Promise<Answer> {
-    for (let attempt = 1; ; attempt += 1) {
-      const outcome = await this.#attempt(endpoint, config, signal);
-      if (outcome.kind === 'response' && kindOfHttpStatus(outcome.status) !== 'transient') return outcome;
-      if (outcome.kind === 'network' && kindOfTransportError(outcome.code) === 'refused') {
-        throw refused(`TLS verification of the Thoth User API failed (${outcome.code}); trust its CA or disable verification`);
-      }
-      const problem =
-        outcome.kind === 'response'
-          ? `last answer ${outcome.status}`
-          : outcome.kind === 'timeout'
-            ? `timed out after ${this.#timeoutMs / 1000} s`
-            : outcome.code;
-      if (attempt >= this.#retry.attempts) {
-        throw transient(`Thoth ${endpoint} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${problem}`);
-      }
-      const retryAfterMs = outcome.kind === 'response' ? outcome.retryAfterMs : undefined;
-      const delay = backoffDelayMs(this.#retry, attempt, this.#random, retryAfterMs);
-      try {
-        await sleep(delay, undefined, { signal: this.#signals(signal) });
-      } catch {
-        throw this.#aborted(endpoint);
-      }
-    }
-  }
-
-  #signals(signal: AbortSignal | undefined, ...more: AbortSignal[]): AbortSignal {
-    return AbortSignal.any([this.#closed.signal, ...(signal !== undefined ? [signal] : []), ...more]);
-  }
-
-  async #attempt(endpoint: ThothEndpoint, config: AxiosRequestConfig, signal: AbortSignal | undefined): Promise<Attempt> {
-    const timeout = AbortSignal.timeout(this.#timeoutMs);
-    const started = performance.now();
-    try {
-      const response = await this.#http.request<string>({ ...config, signal: this.#signals(signal, timeout) });
-      this.#observe(endpoint, response.status, started);
-      const retryAfterMs = parseRetryAfter(response.headers['retry-after'], Date.now());
-      return {
-        kind: 'response',
-        status: response.status,
-        body: parseJson(response.data),
-        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-      };
-    } catch (error) {
-      // `error` is an AxiosError holding the URL with its query: read its code, drop it.
-      if (signal?.aborted === true || this.#closed.signal.aborted) {
-        this.#observe(endpoint, 'aborted', started);
-        throw this.#aborted(endpoint);
-      }
-      if (timeout.aborted) {
-        this.#observe(endpoint, 'timeout', started);
-        return { kind: 'timeout' };
-      }
-      this.#observe(endpoint, 'network', started);
-      return { kind: 'network', code: transportCode(error) };
-    }
-  }
-
-  #observe(endpoint: ThothEndpoint, status: ThothRequestObservation['status'], started: number): void {
-    if (this.#onRequest === undefined) return;
-    try {
-      this.#onRequest({ endpoint, status, seconds: (performance.now() - started) / 1000 });
-    } catch {
-      // A broken metrics hook must not fail a submission.
     }
   }
 }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { BuildWatcherError } from '../errors.js';
 import { ThothClient } from './client.js';
+import { SubmissionOutcomeUnknown } from './failure.js';
 import type { ThothClientOptions, ThothRequestObservation } from './client.js';
 
 const PASSWORD = 'registry-password-7c1f2e';
@@ -178,23 +179,22 @@ describe('ThothClient', () => {
     assert.equal(thoth.posts().length, 1);
   });
 
-  it('times out each attempt and retries', async () => {
-    thoth.script = () => 'hang';
-    const started = Date.now();
-    const error = await rejection(client({ timeoutMs: 150, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }).submitImageAnalysis({ image: 'r/a:1' }));
-    assert.equal(error.kind, 'transient');
-    assert.equal(error.message, 'Thoth analyze failed after 2 attempts: timed out after 0.15 s');
-    assert.equal(thoth.posts().length, 2);
-    assert.ok(Date.now() - started < 1_500);
-  });
-
-  it('retries a dropped connection', async () => {
-    let posts = 0;
-    thoth.script = () => (++posts === 1 ? 'reset' : { status: 202, json: { analysis_id: ID, cached: true, parameters: { registry_password: PASSWORD } } });
-    const ticket = await client().submitImageAnalysis({ image: 'r/a:1', credentials: { username: 'u', password: PASSWORD } });
-    assert.deepEqual(ticket, { analysisId: ID, cached: true });
-    assert.ok(!inspect(ticket).includes(PASSWORD));
-    assert.equal(posts, 2);
+  it('sends a submission that may have reached Thoth once: a timeout or a reset ends the call, reported ambiguous', async () => {
+    const observations: ThothRequestObservation[] = [];
+    for (const [reply, problem] of [['hang', 'timed out after 0.15 s'], ['reset', 'ECONNRESET after the connection opened']] as const) {
+      thoth.seen.length = 0;
+      thoth.script = () => reply;
+      const thothClient = client({ timeoutMs: 150, onRequest: (observation) => observations.push(observation) });
+      const error = await rejection(thothClient.submitImageAnalysis({ image: 'r/a:1', credentials: { username: 'u', password: PASSWORD } }));
+      assert.ok(error instanceof SubmissionOutcomeUnknown);
+      assert.equal(error.kind, 'transient');
+      assert.equal(error.message, `Thoth analyze outcome unknown: ${problem}; not re-sent`);
+      assert.equal(thoth.posts().length, 1);
+    }
+    // Discovery may time out on a loaded machine too: a GET, retried, never ambiguous.
+    const described = observations.map(({ endpoint, status, ambiguous }) => `${endpoint} ${status} ${ambiguous}`);
+    assert.deepEqual(described.filter((line) => !line.startsWith('discovery')), ['analyze timeout true', 'analyze network true']);
+    assert.ok(described.filter((line) => line.startsWith('discovery')).every((line) => line.endsWith(' false')));
   });
 
   it('stops at once when the caller aborts', async () => {

@@ -4,6 +4,7 @@
  * the status and the short `error` text only, scrubbed of every credential value.
  */
 
+import { BuildWatcherError } from '../errors.js';
 import { isRecord } from '../kube/object.js';
 import { encodingsOf, redact } from '../observability/redact.js';
 
@@ -67,4 +68,20 @@ export function transportCode(error: unknown): string {
   }
   const code = field(error, 'code');
   return typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) ? code : 'network error';
+}
+
+/**
+ * A submission Thoth may or may not have accepted (resend.ts says when): the client never sends
+ * it again. Transient, so the delivery is answered 503 and comes back; its own class so that a
+ * caller can tell it from a submission that provably failed.
+ */
+export class SubmissionOutcomeUnknown extends BuildWatcherError {
+  readonly endpoint: 'build-analysis' | 'analyze';
+
+  /** `problem` names what happened, e.g. `timed out after 3 s`: never a URL, header or body. */
+  constructor(endpoint: 'build-analysis' | 'analyze', problem: string) {
+    super('transient', `Thoth ${endpoint} outcome unknown: ${problem}; not re-sent`);
+    this.name = 'SubmissionOutcomeUnknown';
+    this.endpoint = endpoint;
+  }
 }

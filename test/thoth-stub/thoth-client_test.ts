@@ -152,19 +152,20 @@ describe('ThothClient against the Thoth stub', () => {
     assert.equal(anonymous.message, 'Thoth refused the image: 401 registry authentication required (There is required authentication in order to pull image and image details)');
   });
 
-  it('times out a stalled request and retries it', async () => {
+  it('times out a stalled discovery and retries it, up to its attempts (a submission is not: thoth-client-resend_test)', async () => {
     const from = thoth.requests.length;
-    thoth.stallNext(1);
-    const result = await client({ timeoutMs: 300 }).submitImageAnalysis({ image: outputRef(), credentials: credentials() });
+    thoth.stallNext(1, 'discovery');
+    // Long enough for the stand-in to inspect the image on a loaded machine: a late 202 is not retried.
+    const result = await client({ timeoutMs: 1_000 }).submitImageAnalysis({ image: outputRef(), credentials: credentials() });
     assert.ok(result.analysisId !== '');
-    assert.deepEqual(postsSince(from).map((request) => request.status), ['stalled', 202]);
+    assert.deepEqual(thoth.requests.slice(from).map((request) => `${request.method} ${request.status}`), ['GET stalled', 'GET 200', 'POST 202']);
 
-    thoth.stallNext(2);
+    thoth.stallNext(2, 'discovery');
     const error = await failure(
       client({ timeoutMs: 200, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 } }).submitImageAnalysis({ image: outputRef(), credentials: credentials() }),
       [credentials().password],
     );
-    assert.equal(error.message, 'Thoth analyze failed after 2 attempts: timed out after 0.2 s');
+    assert.equal(error.message, 'Thoth discovery failed after 2 attempts: timed out after 0.2 s');
   });
 
   it('aborts a stalled submission when the caller does', async () => {

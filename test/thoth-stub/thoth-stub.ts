@@ -22,6 +22,8 @@ import {
   truthy,
 } from './contract.js';
 import type { BuildDetail, QuerySpec, QueryValue } from './contract.js';
+import { Faults, routerPage } from './faults.js';
+import type { FaultTarget, InjectedFailure, StubEndpoint } from './faults.js';
 import { inspectImage, MESSAGES } from './registry-inspect.js';
 import type { InspectOptions, Inspection } from './registry-inspect.js';
 
@@ -30,7 +32,7 @@ const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 /** Past this much unread body the connection is dropped rather than drained. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
-export type StubEndpoint = 'discovery' | 'build-analysis' | 'analyze' | 'analysis-status' | 'other';
+export type { FaultTarget, InjectedFailure, StubEndpoint } from './faults.js';
 
 export interface ThothStubOptions {
   /** Serve https with this key and certificate. */
@@ -72,15 +74,7 @@ export interface RecordedRequest {
   readonly method: string;
   readonly endpoint: StubEndpoint;
   readonly path: string;
-  readonly status: number | 'stalled';
-}
-
-export interface InjectedFailure {
-  /** e.g. 503 (answered like the router in front: HTML, no Thoth headers) or 500. */
-  readonly status: number;
-  /** Which requests it applies to; default the two submission endpoints. */
-  readonly on?: 'submission' | 'any' | StubEndpoint;
-  readonly retryAfterSeconds?: number;
+  readonly status: number | 'stalled' | 'reset';
 }
 
 export interface AnalysisState {
@@ -95,12 +89,6 @@ interface Waiter {
   readonly resolve: (submissions: readonly RecordedSubmission[]) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
-}
-
-interface Pending {
-  remaining: number;
-  readonly on: NonNullable<InjectedFailure['on']>;
-  readonly action: { readonly kind: 'fail'; readonly failure: InjectedFailure } | { readonly kind: 'stall' };
 }
 
 const ROUTES = [
@@ -177,11 +165,13 @@ export class ThothStub {
   readonly #attempts: SubmissionAttempt[] = [];
   readonly #requests: RecordedRequest[] = [];
   readonly #waiters = new Set<Waiter>();
-  readonly #pending: Pending[] = [];
+  readonly #faults = new Faults();
   readonly #imageCache = new Map<string, string>();
   readonly #buildLogCache = new Map<string, string>();
   readonly #states = new Map<string, AnalysisState>();
   readonly #stalled = new Set<http.ServerResponse>();
+  /** Answers computed but not yet sent (holdNext), each with its way to send. */
+  readonly #held = new Map<http.ServerResponse, () => void>();
 
   private constructor(server: http.Server, url: string, options: ThothStubOptions) {
     this.#server = server;
@@ -239,17 +229,43 @@ export class ThothStub {
 
   /** The next `count` matching requests get `failure` before anything else happens. */
   failNext(count: number, failure: InjectedFailure): void {
-    this.#pending.push({ remaining: count, on: failure.on ?? 'submission', action: { kind: 'fail', failure } });
+    this.#faults.add(count, failure.on ?? 'submission', { kind: 'fail', failure });
   }
 
   /** The next `count` matching requests are never answered (until close): for timeouts. */
-  stallNext(count: number, on: NonNullable<InjectedFailure['on']> = 'submission'): void {
-    this.#pending.push({ remaining: count, on, action: { kind: 'stall' } });
+  stallNext(count: number, on: FaultTarget = 'submission'): void {
+    this.#faults.add(count, on, { kind: 'stall' });
   }
 
-  /** Forgets every injected failure and stall not yet used. */
+  /** The next `count` matching requests have their connection destroyed once their body is read. */
+  resetNext(count: number, on: FaultTarget = 'submission'): void {
+    this.#faults.add(count, on, { kind: 'reset' });
+  }
+
+  /**
+   * The next `count` matching requests are processed as usual (a submission is accepted and
+   * recorded at once), but their answers wait for releaseHeld(): Thoth accepted, its answer late.
+   */
+  holdNext(count: number, on: FaultTarget = 'submission'): void {
+    this.#faults.add(count, on, { kind: 'hold' });
+  }
+
+  /** Answers held so far and not yet released. */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  /** Sends every held answer, to whoever is still connected; answers how many. */
+  releaseHeld(): number {
+    const held = [...this.#held.values()];
+    this.#held.clear();
+    for (const send of held) send();
+    return held.length;
+  }
+
+  /** Forgets every injected fault not yet used. */
   clearFailures(): void {
-    this.#pending.length = 0;
+    this.#faults.clear();
   }
 
   setAnalysisState(analysisId: string, state: Partial<AnalysisState> & { readonly state: string }): void {
@@ -262,18 +278,10 @@ export class ThothStub {
       waiter.reject(new Error('the Thoth stub was closed'));
     }
     this.#waiters.clear();
-    for (const response of this.#stalled) response.destroy();
+    for (const response of [...this.#stalled, ...this.#held.keys()]) response.destroy();
+    this.#held.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
-  }
-
-  #takePending(endpoint: StubEndpoint): Pending['action'] | undefined {
-    const matches = (on: Pending['on']) =>
-      on === 'any' || on === endpoint || (on === 'submission' && (endpoint === 'build-analysis' || endpoint === 'analyze'));
-    const pending = this.#pending.find((entry) => entry.remaining > 0 && matches(entry.on));
-    if (pending === undefined) return undefined;
-    pending.remaining -= 1;
-    return pending.action;
   }
 
   async #handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
@@ -287,7 +295,12 @@ export class ThothStub {
       return;
     }
 
-    const injected = this.#takePending(endpoint);
+    const injected = this.#faults.take(endpoint);
+    if (injected?.kind === 'reset') {
+      record('reset');
+      request.socket.destroy();
+      return;
+    }
     if (injected?.kind === 'stall') {
       record('stalled');
       this.#stalled.add(response);
@@ -302,6 +315,11 @@ export class ThothStub {
 
     const answer = await this.#answer(method, endpoint, allowed, url, request.headers['content-type'], body);
     record(answer.status);
+    if (injected?.kind === 'hold') {
+      this.#held.set(response, () => this.#send(response, answer));
+      response.on('close', () => this.#held.delete(response));
+      return;
+    }
     this.#send(response, answer);
   }
 
@@ -497,10 +515,11 @@ export class ThothStub {
 
   #sendInjected(response: http.ServerResponse, failure: InjectedFailure): void {
     const retryAfter = failure.retryAfterSeconds !== undefined ? { 'Retry-After': String(failure.retryAfterSeconds) } : {};
-    if (failure.status === 503) {
-      // What an OpenShift router answers when no pod is ready: HTML, none of Thoth's headers.
-      response.writeHead(503, { 'Content-Type': 'text/html', 'Cache-Control': 'no-cache', ...retryAfter });
-      response.end('<html><body><h1>503 Service Unavailable</h1>No server is available to handle this request.</body></html>');
+    const page = routerPage(failure.status);
+    if (page !== undefined) {
+      // The router in front answers, not Thoth: HTML, none of Thoth's headers.
+      response.writeHead(failure.status, { 'Content-Type': 'text/html', 'Cache-Control': 'no-cache', ...retryAfter });
+      response.end(page);
       return;
     }
     this.#send(
