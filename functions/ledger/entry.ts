@@ -69,9 +69,13 @@ export class Entry {
       await (options.submitted ? withRetries(MARK_RETRY, write, { signal: held.lost }) : write());
       this.#ended(held, 'marked');
     } catch (error) {
-      if (error instanceof LeaseLostError && options.submitted) lostLeaseSubmissions.inc({ kind: this.object.kind });
-      if (!(error instanceof LeaseLostError)) this.leave();
-      throw error;
+      // A renewal may have found the claim lost first: the mark's retries then end on their own failure.
+      if (!held.lost.aborted) {
+        this.leave();
+        throw error;
+      }
+      if (options.submitted) lostLeaseSubmissions.inc({ kind: this.object.kind });
+      throw error instanceof LeaseLostError ? error : new LeaseLostError(`${this.object.kind} ${this.object.namespace}/${this.object.name}`);
     } finally {
       held.stop();
     }
