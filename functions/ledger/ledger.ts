@@ -92,7 +92,7 @@ export class Ledger<Result = unknown> {
     if (claim !== undefined && marked !== undefined && marked.uid === object.uid && marked.claims.has(claim.value)) return 'marked-since';
     if (options.retryRefused !== true && this.#refusedLately(key)) return 'refused-recently';
     // The echo of another process's claim: its record is the lease itself.
-    if (claim !== undefined && !this.identity.owns(claim) && this.#judge(key, claim).busy) return 'claimed-elsewhere';
+    if (claim !== undefined && !this.identity.owns(claim) && this.#judge(key, claim, 'payload').busy) return 'claimed-elsewhere';
     return undefined;
   }
 
@@ -156,7 +156,7 @@ export class Ledger<Result = unknown> {
       }
       let takeover = false;
       if (claim !== undefined && !this.identity.owns(claim)) {
-        const judged = this.#judge(key, claim);
+        const judged = this.#judge(key, claim, 'live');
         if (judged.busy) return { kind: 'busy', until: judged.until };
         takeover = true;
       }
@@ -193,14 +193,16 @@ export class Ledger<Result = unknown> {
   /**
    * Another holder's claim is busy until this process has seen the same value for the lease it
    * declares, on this process's monotonic clock: no written time is compared with our clock.
+   * Only a live read starts the count: an event's payload may show a value long replaced (the
+   * adapter delivers queued updates late), which must not restart the count of the current one.
    */
-  #judge(key: string, claim: Claim): { readonly busy: true; readonly until: Date } | { readonly busy: false } {
+  #judge(key: string, claim: Claim, from: 'live' | 'payload'): { readonly busy: true; readonly until: Date } | { readonly busy: false } {
     const now = this.#clock();
     const seen = this.#seen.get(key);
     let since = seen?.value === claim.value ? seen.at : undefined;
     if (since === undefined) {
       since = now;
-      this.#seen.set(key, { value: claim.value, at: now });
+      if (from === 'live') this.#seen.set(key, { value: claim.value, at: now });
     }
     const remaining = since + claim.leaseMs - now;
     return remaining > 0 ? { busy: true, until: new Date(this.now().getTime() + remaining) } : { busy: false };

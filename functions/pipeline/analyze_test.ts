@@ -244,6 +244,21 @@ describe('analyzeObject', () => {
     assert.equal(await resubmissionCount(), before + 1, 'counted: the dead holder may have submitted before it could mark');
   });
 
+  it('a late event showing an older claim value does not restart the count of the current one', async () => {
+    const time = manualClock();
+    const { cluster, thoth, deps } = setup({ clock: time.clock });
+    const payload = cluster.put(completeBuild('late-echo-1'));
+    const firstEcho = await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'dead-pod 1 60s' });
+    await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'dead-pod 2 60s' });
+    assert.equal((await analyze(deps, payload)).kind, 'busy', 'seen live: the count starts');
+    time.advance(30_000);
+    // The adapter delivers the update the first claim caused, queued while the holder lived.
+    assert.deepEqual(await analyze(deps, firstEcho), { kind: 'ignored', reason: 'claimed-elsewhere', object: firstEcho });
+    time.advance(30_000);
+    assert.equal((await analyze(deps, payload)).kind, 'submitted', 'one lease after the live sighting');
+    assert.equal(thoth.builds.length, 1);
+  });
+
   it('a renewal seen restarts the observer\'s count: a live holder is never taken over', async () => {
     const time = manualClock();
     const { cluster, thoth, deps } = setup({ clock: time.clock });
