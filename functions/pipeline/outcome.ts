@@ -1,7 +1,15 @@
 /** What became of one object, for every front: the function, the sweep and the command line. */
 import type { BuiltImage, SourceObjectRef } from '../domain/built-image.js';
 import type { ObjectCoordinates } from '../kube/object.js';
-import type { Submission } from './submit.js';
+
+/** What Thoth answered for one BuiltImage, and the references it was given. */
+export interface Submission {
+  readonly ids: { readonly output?: string; readonly base?: string; readonly buildLog?: string };
+  /** True when Thoth answered every image from its cache. */
+  readonly cached: boolean;
+  readonly output?: string;
+  readonly base?: string;
+}
 
 export interface SubmittedImage {
   readonly image: BuiltImage;
