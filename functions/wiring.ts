@@ -4,6 +4,7 @@
  * and sweep alike. These three are the only modules that put the others together.
  */
 import { existsSync } from 'node:fs';
+import type { CredentialPolicy } from './access/policy.js';
 import { buildSource } from './builds/source.js';
 import { limitConcurrency } from './concurrency.js';
 import type { Config } from './config.js';
@@ -17,7 +18,6 @@ import { imageCopies, submissions, thothLatency } from './observability/metrics.
 import { registerSecret } from './observability/redact.js';
 import { onFirstUse } from './on-first-use.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
-import type { CredentialPolicy } from './pipeline/credentials.js';
 import type { Outcome } from './pipeline/outcome.js';
 import type { ImageCopier, Submitter } from './pipeline/ports.js';
 import type { PushPolicy } from './pipeline/push.js';

@@ -1,8 +1,8 @@
 /** Sends one BuiltImage to Thoth: POST /build-analysis, or /analyze for a lone image. */
+import { resolveCredentials } from '../access/token-file.js';
 import { formatImageReference, type BuiltImage, type ImageAccess, type ImageReference } from '../domain/built-image.js';
 import { BuildWatcherError, invalid } from '../errors.js';
 import type { AnalysisOptions, ImageSubmission } from '../thoth/requests.js';
-import { resolveCredentials } from './credentials.js';
 import type { Submission } from './outcome.js';
 import type { Submitter } from './ports.js';
 
