@@ -7,10 +7,8 @@ import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 import { KIND_NAMES, type KindName } from './domain/kinds.js';
 import { serviceAccountFile } from './kube/service-account.js';
-
-export type EnvironmentType = 'runtime' | 'buildtime';
-export type PushNaming = 'namespace' | 'single-repository';
-
+import { PUSH_NAMINGS, type PushNaming } from './registry/naming.js';
+import { ENVIRONMENT_TYPES, type EnvironmentType } from './thoth/requests.js';
 
 export interface Config {
   /** Empty: no Thoth; images are resolved, pushed, marked and announced as image.built only. */
@@ -122,8 +120,8 @@ const positiveInt = (max: number) =>
 
 /** What each variable expects, said without echoing the offending value. */
 const EXPECTATIONS: Readonly<Record<string, string>> = {
-  THOTH_ENVIRONMENT_TYPE: 'expected runtime or buildtime',
-  THOTH_PUSH_NAMING: 'expected namespace or single-repository',
+  THOTH_ENVIRONMENT_TYPE: `expected ${ENVIRONMENT_TYPES.join(' or ')}`,
+  THOTH_PUSH_NAMING: `expected ${PUSH_NAMINGS.join(' or ')}`,
   THOTH_WATCHED_NAMESPACE: 'expected comma-separated namespace names',
   THOTH_USER_API_HOST: 'expected host[:port] or an http(s) URL',
   BUILD_WATCHER_SOURCE_KINDS: KINDS_EXPECTED,
@@ -135,7 +133,7 @@ const specs = {
   THOTH_USER_API_HOST: str({ default: '' }),
   THOTH_NO_TLS_VERIFY: bool({ default: false }),
   THOTH_REQUEST_TIMEOUT_SECONDS: num({ default: 120 }),
-  THOTH_ENVIRONMENT_TYPE: str({ choices: ['runtime', 'buildtime'], default: 'runtime' }),
+  THOTH_ENVIRONMENT_TYPE: str({ choices: ENVIRONMENT_TYPES, default: 'runtime' }),
   THOTH_ORIGIN: str({ default: '' }),
   THOTH_PASS_TOKEN: bool({ default: false }),
   BUILD_WATCHER_TOKEN_FILE: str({ default: serviceAccountFile('token') }),
@@ -144,7 +142,7 @@ const specs = {
   THOTH_DST_REGISTRY_USER: str({ default: '' }),
   THOTH_DST_REGISTRY_PASSWORD: str({ default: '' }),
   THOTH_PUSH_REGISTRY: str({ default: '' }),
-  THOTH_PUSH_NAMING: str({ choices: ['namespace', 'single-repository'], default: 'namespace' }),
+  THOTH_PUSH_NAMING: str({ choices: PUSH_NAMINGS, default: 'namespace' }),
   THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: bool({ default: false }),
   THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY: bool({ default: false }),
   THOTH_CA_BUNDLE: str({ default: '' }),
@@ -260,12 +258,12 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     thothHost: env.THOTH_USER_API_HOST,
     thothVerifyTls: !env.THOTH_NO_TLS_VERIFY,
     thothTimeoutMs: env.THOTH_REQUEST_TIMEOUT_SECONDS * 1000,
-    environmentType: env.THOTH_ENVIRONMENT_TYPE as EnvironmentType,
+    environmentType: env.THOTH_ENVIRONMENT_TYPE,
     origin: env.THOTH_ORIGIN,
     passToken: env.THOTH_PASS_TOKEN,
     tokenFile: env.BUILD_WATCHER_TOKEN_FILE,
     pushRegistry: env.THOTH_PUSH_REGISTRY.replace(/\/+$/, ''),
-    pushNaming: env.THOTH_PUSH_NAMING as PushNaming,
+    pushNaming: env.THOTH_PUSH_NAMING,
     sourceRegistryVerifyTls: !env.THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY,
     destinationRegistryVerifyTls: !env.THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY,
     caBundleFile: env.THOTH_CA_BUNDLE,
