@@ -13,12 +13,12 @@ import { redactingLogger, type Logger, type PinoLike } from './observability/log
 import { attachToRuntimeRegistry, eventsReceived, submissions } from './observability/metrics.js';
 import { onFirstUse } from './on-first-use.js';
 import { analyzeObject, type PipelineDeps } from './pipeline/analyze.js';
-import type { Outcome } from './pipeline/outcome.js';
+import { countSubmission, type Outcome } from './pipeline/outcome.js';
 import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
 import { sendToSink } from './events/sink.js';
 import { IMAGE_BUILT_TYPE, REPLY_SOURCE } from './events/types.js';
 import { apiPath } from './kube/object.js';
-import { countSubmission, wire, type Wiring } from './wiring.js';
+import { wire, type Wiring } from './wiring.js';
 
 /**
  * Each delivery ends before the Broker's delivery timeout (5 minutes as shipped) and Knative

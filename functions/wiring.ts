@@ -14,11 +14,11 @@ import type { KubeApi } from './kube/api.js';
 import { listPage, type Collection, type PageLister } from './kube/objects.js';
 import { serviceAccountFile } from './kube/service-account.js';
 import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
-import { imageCopies, submissions, thothLatency } from './observability/metrics.js';
+import { imageCopies, thothLatency } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
 import { onFirstUse } from './on-first-use.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
-import type { Outcome } from './pipeline/outcome.js';
+import { countSubmission } from './pipeline/outcome.js';
 import type { ImageCopier, Submitter } from './pipeline/ports.js';
 import type { PushPolicy } from './pipeline/push.js';
 import type { SourceKind } from './pipeline/source-kind.js';
@@ -175,13 +175,4 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
       lease: { leaseMs, renewMs: Math.max(1, Math.floor(leaseMs / 3)) },
     },
   };
-}
-
-/** build_watcher_submissions_total for one outcome, wherever it came from. */
-export function countSubmission(outcome: Outcome): void {
-  if (outcome.kind === 'refused') submissions.inc({ endpoint: 'any', result: 'refused' });
-  if (outcome.kind !== 'submitted') return;
-  for (const { image, submission } of outcome.images) {
-    submissions.inc({ endpoint: image.analysis === 'image' ? 'analyze' : 'build-analysis', result: submission.cached ? 'cached' : 'submitted' });
-  }
 }
