@@ -2,7 +2,9 @@
  * Configuration, validated once at the boundary. Variable names and meanings are those of the
  * original Python build-watcher's templates, so existing Secrets and ConfigMaps keep working;
  * the few additions are prefixed BUILD_WATCHER_ or THOTH_ and listed in the README table.
+ * The only module that reads the environment, but for kube/api.ts (see there why).
  */
+// size: every variable, its validation and the rules between variables in one place, as the README's table lists them
 import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 import { KIND_NAMES, type KindName } from './domain/kinds.js';
@@ -68,6 +70,14 @@ export interface Config {
    * Never set in a cluster: anyone who can reach the function could then forge a Build.
    */
   readonly trustEventPayload: boolean;
+
+  // Set by Kubernetes or the user's shell, never by the ConfigMap: outside CONFIG_VARIABLES.
+  /** HOSTNAME, the pod's name: names this process in claims and Events. */
+  readonly hostname: string;
+  /** POD_NAMESPACE (the downward API, and what tests set); empty: the service account's file says. */
+  readonly podNamespace: string;
+  /** KUBERNETES_VERIFY_TLS=0 (the command line's --no-kubernetes-tls-verify) skips the API server's check. */
+  readonly kubernetesVerifyTls: boolean;
 }
 
 /** Variables whose values must never be printed, even when invalid. */
@@ -254,7 +264,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   }
   if (problems.size > 0) throw new ConfigError(problems);
 
-  const config: Config = {
+  return {
     thothHost: env.THOTH_USER_API_HOST,
     thothVerifyTls: !env.THOTH_NO_TLS_VERIFY,
     thothTimeoutMs: env.THOTH_REQUEST_TIMEOUT_SECONDS * 1000,
@@ -285,6 +295,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     sweepAllNamespaces: env.BUILD_WATCHER_SWEEP_ALL_NAMESPACES,
     imageBuiltSink: env.K_SINK,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
+    hostname: environment['HOSTNAME'] ?? 'build-watcher',
+    podNamespace: environment['POD_NAMESPACE']?.trim() ?? '',
+    kubernetesVerifyTls: !['0', 'false', 'no', 'off'].includes(environment['KUBERNETES_VERIFY_TLS']?.trim().toLowerCase() ?? ''),
     ...(env.THOTH_SRC_REGISTRY_USER !== ''
       ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } }
       : {}),
@@ -292,5 +305,4 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       ? { destinationCredentials: { username: env.THOTH_DST_REGISTRY_USER, password: env.THOTH_DST_REGISTRY_PASSWORD } }
       : {}),
   };
-  return config;
 }

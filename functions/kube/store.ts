@@ -31,6 +31,6 @@ export function kubeObjectStore(api: () => Promise<KubeApi>): ObjectStore {
   };
 }
 
-export function kubeEventRecorder(api: () => Promise<KubeApi>): EventRecorder {
-  return { record: async (object, event) => recordEvent(await api(), object, event) };
+export function kubeEventRecorder(api: () => Promise<KubeApi>, reportingInstance: string): EventRecorder {
+  return { record: async (object, event) => recordEvent(await api(), object, event, reportingInstance) };
 }

@@ -270,12 +270,12 @@ describe('which namespaces a sweep covers', () => {
     assert.deepEqual(await namespacesToSweep(['a', 'b'], async () => 'own'), ['a', 'b']);
     assert.deepEqual(await namespacesToSweep([], async () => 'own'), ['own']);
     assert.deepEqual(await namespacesToSweep([], async () => undefined), []);
-    assert.equal(await ownNamespace({ POD_NAMESPACE: 'pod-ns' }, '/nonexistent'), 'pod-ns');
-    assert.equal(await ownNamespace({}, '/nonexistent'), undefined);
+    assert.equal(await ownNamespace('pod-ns', '/nonexistent'), 'pod-ns');
+    assert.equal(await ownNamespace('', '/nonexistent'), undefined);
     const dir = await mkdtemp(join(tmpdir(), 'bw-namespace-'));
     try {
       await writeFile(join(dir, 'namespace'), 'from-file\n');
-      assert.equal(await ownNamespace({}, join(dir, 'namespace')), 'from-file');
+      assert.equal(await ownNamespace('', join(dir, 'namespace')), 'from-file');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
