@@ -20,7 +20,7 @@ export interface ObjectStore {
 }
 
 export interface EventRecorder {
-  record(object: ObjectCoordinates & { readonly uid: string }, event: EventReason): Promise<void>;
+  record(object: ObjectCoordinates & { readonly uid: string }, event: EventReason, signal?: AbortSignal): Promise<void>;
 }
 
 export function kubeObjectStore(api: () => Promise<KubeApi>): ObjectStore {
@@ -32,5 +32,5 @@ export function kubeObjectStore(api: () => Promise<KubeApi>): ObjectStore {
 }
 
 export function kubeEventRecorder(api: () => Promise<KubeApi>, reportingInstance: string): EventRecorder {
-  return { record: async (object, event) => recordEvent(await api(), object, event, reportingInstance) };
+  return { record: async (object, event, signal) => recordEvent(await api(), object, event, reportingInstance, signal) };
 }
