@@ -4,22 +4,20 @@
  * a one-line reason. Query strings carry registry passwords, so nothing axios produces (its
  * errors hold the URL and parameters) ever leaves this module.
  */
+// size: one client and its connection pool; axios's errors (URLs with passwords) must not leave this module
 import { readFileSync } from 'node:fs';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { http, https, tls } from '../builtins.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import axios from 'axios';
-import type { AxiosInstance, AxiosRequestConfig } from 'axios';
+import axios, { type AxiosInstance, type AxiosRequestConfig } from 'axios';
 import { BuildWatcherError, invalid, kindOfHttpStatus, kindOfTransportError, refused, transient } from '../errors.js';
 import { backoffDelayMs, parseRetryAfter, validateRetryPolicy, type RetryPolicy } from '../retry.js';
 import { thothBaseUrl } from './base-url.js';
 import { encodeBuildAnalysisBody } from './build-log-body.js';
 import { refusalReason, refusedImage, transportCode } from './failure.js';
-import { buildAnalysisBody, buildAnalysisQuery, imageAnalysisQuery, secretsOf } from './requests.js';
-import type { BuildAnalysisRequest, ImageAnalysisRequest } from './requests.js';
-import { parseBuildAnalysisResponse, parseDiscovery, parseImageAnalysisResponse } from './responses.js';
-import type { AnalysisTicket, BuildAnalysisResult, Parsed } from './responses.js';
+import { buildAnalysisBody, buildAnalysisQuery, imageAnalysisQuery, secretsOf, type BuildAnalysisRequest, type ImageAnalysisRequest } from './requests.js';
+import { parseBuildAnalysisResponse, parseDiscovery, parseImageAnalysisResponse, type AnalysisTicket, type BuildAnalysisResult, type Parsed } from './responses.js';
 
 export type ThothEndpoint = 'discovery' | 'build-analysis' | 'analyze';
 
