@@ -28,15 +28,7 @@ export interface CliIo {
 }
 
 const DEFAULT_TOKEN_FILE = serviceAccountFile('token');
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 
 /**
  * On a laptop there is no service-account token: --pass-token then means the kubeconfig
