@@ -2,7 +2,7 @@
  * Configuration, validated once at the boundary. Variable names and meanings are those of the
  * original Python build-watcher's templates, so existing Secrets and ConfigMaps keep working;
  * the few additions are prefixed BUILD_WATCHER_ or THOTH_ and listed in the README table.
- * The only module that reads the environment, but for kube/api.ts (see there why).
+ * Apart from kube/api.ts (which says why), the one module that reads the environment.
  */
 // size: every variable, its validation and the rules between variables in one place, as the README's table lists them
 import { accessSync, constants } from 'node:fs';
