@@ -18,13 +18,9 @@ export async function resolveCredentials(source: CredentialSource): Promise<Regi
       return source.credentials;
     case 'service-account-token': {
       // Read at each use: projected service-account tokens rotate under our feet.
-      let token: string;
-      try {
-        token = (await readFile(source.tokenPath, 'utf8')).trim();
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'error';
-        throw refused(`THOTH_PASS_TOKEN is set but the service-account token cannot be read (${code})`);
-      }
+      const token = await readFile(source.tokenPath, 'utf8').then((text) => text.trim(), (error: NodeJS.ErrnoException) => {
+        throw refused(`THOTH_PASS_TOKEN is set but the service-account token cannot be read (${error.code ?? 'error'})`);
+      });
       if (token === '') throw refused('THOTH_PASS_TOKEN is set but the service-account token file is empty');
       registerRotatingSecret(token, TOKEN_USERNAME);
       return { username: TOKEN_USERNAME, password: token };

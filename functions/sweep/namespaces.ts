@@ -1,6 +1,5 @@
 /** Which namespaces a sweep covers: the watched ones, else the function's own. */
 import { readFile } from 'node:fs/promises';
-
 import { serviceAccountFile } from '../kube/service-account.js';
 
 /** The namespace this process runs in: POD_NAMESPACE, else the service account's file; undefined outside a cluster. */
