@@ -2,7 +2,9 @@
  * A counting semaphore: at most `limit` tasks run at once, the rest wait in order. Bounds the
  * objects worked on at once (THOTH_BUILD_WATCHER_WORKERS) and the copier's blobs in flight.
  */
-export function limitConcurrency(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
+export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+
+export function limitConcurrency(limit: number): Limiter {
   let running = 0;
   const waiting: (() => void)[] = [];
   // A finishing task hands its slot straight to the next waiter, so no newcomer can slip in between.

@@ -2,15 +2,15 @@
  * Configuration, validated once at the boundary. Variable names and meanings are those of the
  * original Python build-watcher's templates, so existing Secrets and ConfigMaps keep working;
  * the few additions are prefixed BUILD_WATCHER_ or THOTH_ and listed in the README table.
+ * Apart from kube/api.ts (which says why), the one module that reads the environment.
  */
+// size: every variable, its validation and the rules between variables in one place, as the README's table lists them
 import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 import { KIND_NAMES, type KindName } from './domain/kinds.js';
 import { serviceAccountFile } from './kube/service-account.js';
-
-export type EnvironmentType = 'runtime' | 'buildtime';
-export type PushNaming = 'namespace' | 'single-repository';
-
+import { PUSH_NAMINGS, type PushNaming } from './registry/naming.js';
+import { ENVIRONMENT_TYPES, type EnvironmentType } from './thoth/requests.js';
 
 export interface Config {
   /** Empty: no Thoth; images are resolved, pushed, marked and announced as image.built only. */
@@ -70,7 +70,14 @@ export interface Config {
    * Never set in a cluster: anyone who can reach the function could then forge a Build.
    */
   readonly trustEventPayload: boolean;
+
+  // Set by Kubernetes or the user's shell, never by the ConfigMap: outside CONFIG_VARIABLES.
+  /** HOSTNAME, the pod's name: names this process in claims and Events. */
   readonly hostname: string;
+  /** POD_NAMESPACE (the downward API, and what tests set); empty: the service account's file says. */
+  readonly podNamespace: string;
+  /** KUBERNETES_VERIFY_TLS=0 (the command line's --no-kubernetes-tls-verify) skips the API server's check. */
+  readonly kubernetesVerifyTls: boolean;
 }
 
 /** Variables whose values must never be printed, even when invalid. */
@@ -123,8 +130,8 @@ const positiveInt = (max: number) =>
 
 /** What each variable expects, said without echoing the offending value. */
 const EXPECTATIONS: Readonly<Record<string, string>> = {
-  THOTH_ENVIRONMENT_TYPE: 'expected runtime or buildtime',
-  THOTH_PUSH_NAMING: 'expected namespace or single-repository',
+  THOTH_ENVIRONMENT_TYPE: `expected ${ENVIRONMENT_TYPES.join(' or ')}`,
+  THOTH_PUSH_NAMING: `expected ${PUSH_NAMINGS.join(' or ')}`,
   THOTH_WATCHED_NAMESPACE: 'expected comma-separated namespace names',
   THOTH_USER_API_HOST: 'expected host[:port] or an http(s) URL',
   BUILD_WATCHER_SOURCE_KINDS: KINDS_EXPECTED,
@@ -136,7 +143,7 @@ const specs = {
   THOTH_USER_API_HOST: str({ default: '' }),
   THOTH_NO_TLS_VERIFY: bool({ default: false }),
   THOTH_REQUEST_TIMEOUT_SECONDS: num({ default: 120 }),
-  THOTH_ENVIRONMENT_TYPE: str({ choices: ['runtime', 'buildtime'], default: 'runtime' }),
+  THOTH_ENVIRONMENT_TYPE: str({ choices: ENVIRONMENT_TYPES, default: 'runtime' }),
   THOTH_ORIGIN: str({ default: '' }),
   THOTH_PASS_TOKEN: bool({ default: false }),
   BUILD_WATCHER_TOKEN_FILE: str({ default: serviceAccountFile('token') }),
@@ -145,7 +152,7 @@ const specs = {
   THOTH_DST_REGISTRY_USER: str({ default: '' }),
   THOTH_DST_REGISTRY_PASSWORD: str({ default: '' }),
   THOTH_PUSH_REGISTRY: str({ default: '' }),
-  THOTH_PUSH_NAMING: str({ choices: ['namespace', 'single-repository'], default: 'namespace' }),
+  THOTH_PUSH_NAMING: str({ choices: PUSH_NAMINGS, default: 'namespace' }),
   THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: bool({ default: false }),
   THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY: bool({ default: false }),
   THOTH_CA_BUNDLE: str({ default: '' }),
@@ -169,8 +176,6 @@ const specs = {
   BUILD_WATCHER_SWEEP_ALL_NAMESPACES: bool({ default: false }),
   K_SINK: str({ default: '' }),
   BUILD_WATCHER_TRUST_EVENT_PAYLOAD: bool({ default: false }),
-  /** The pod's name (set by the kubelet): names this process in claims, for people reading them. */
-  HOSTNAME: str({ default: 'build-watcher' }),
 };
 
 /** Every variable the configuration reads; the README table is checked against this list. */
@@ -259,16 +264,16 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   }
   if (problems.size > 0) throw new ConfigError(problems);
 
-  const config: Config = {
+  return {
     thothHost: env.THOTH_USER_API_HOST,
     thothVerifyTls: !env.THOTH_NO_TLS_VERIFY,
     thothTimeoutMs: env.THOTH_REQUEST_TIMEOUT_SECONDS * 1000,
-    environmentType: env.THOTH_ENVIRONMENT_TYPE as EnvironmentType,
+    environmentType: env.THOTH_ENVIRONMENT_TYPE,
     origin: env.THOTH_ORIGIN,
     passToken: env.THOTH_PASS_TOKEN,
     tokenFile: env.BUILD_WATCHER_TOKEN_FILE,
     pushRegistry: env.THOTH_PUSH_REGISTRY.replace(/\/+$/, ''),
-    pushNaming: env.THOTH_PUSH_NAMING as PushNaming,
+    pushNaming: env.THOTH_PUSH_NAMING,
     sourceRegistryVerifyTls: !env.THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY,
     destinationRegistryVerifyTls: !env.THOTH_NO_DESTINATION_REGISTRY_TLS_VERIFY,
     caBundleFile: env.THOTH_CA_BUNDLE,
@@ -290,7 +295,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     sweepAllNamespaces: env.BUILD_WATCHER_SWEEP_ALL_NAMESPACES,
     imageBuiltSink: env.K_SINK,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
-    hostname: env.HOSTNAME,
+    hostname: environment['HOSTNAME'] ?? 'build-watcher',
+    podNamespace: environment['POD_NAMESPACE']?.trim() ?? '',
+    kubernetesVerifyTls: !['0', 'false', 'no', 'off'].includes(environment['KUBERNETES_VERIFY_TLS']?.trim().toLowerCase() ?? ''),
     ...(env.THOTH_SRC_REGISTRY_USER !== ''
       ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } }
       : {}),
@@ -298,5 +305,4 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
       ? { destinationCredentials: { username: env.THOTH_DST_REGISTRY_USER, password: env.THOTH_DST_REGISTRY_PASSWORD } }
       : {}),
   };
-  return config;
 }

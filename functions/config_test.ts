@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from './config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from './config.js';
 
 const BASE = { THOTH_USER_API_HOST: 'user-api.thoth.example.com' };
 
@@ -32,6 +32,15 @@ describe('loadConfig', () => {
     assert.equal(config.passToken, true);
     assert.equal(config.debug, false);
     assert.equal(config.force, false);
+  });
+
+  it('reads what Kubernetes or the shell sets, not the ConfigMap: HOSTNAME, POD_NAMESPACE, KUBERNETES_VERIFY_TLS', () => {
+    const set = loadConfig({ HOSTNAME: 'build-watcher-00001-deployment-7f9c-x2x4z', POD_NAMESPACE: ' team\n', KUBERNETES_VERIFY_TLS: 'Off' });
+    assert.deepEqual([set.hostname, set.podNamespace, set.kubernetesVerifyTls], ['build-watcher-00001-deployment-7f9c-x2x4z', 'team', false]);
+    const unset = loadConfig({});
+    assert.deepEqual([unset.hostname, unset.podNamespace, unset.kubernetesVerifyTls], ['build-watcher', '', true]);
+    assert.equal(loadConfig({ KUBERNETES_VERIFY_TLS: '1' }).kubernetesVerifyTls, true);
+    for (const name of ['HOSTNAME', 'POD_NAMESPACE', 'KUBERNETES_VERIFY_TLS']) assert.ok(!CONFIG_VARIABLES.includes(name), `${name} is no ConfigMap key`);
   });
 
   it('THOTH_WATCHED_NAMESPACE is an allow-list', () => {

@@ -11,7 +11,7 @@ import { apiPath, type ObjectCoordinates } from './kube/object.js';
 import { redact } from './observability/redact.js';
 import type { Outcome } from './pipeline/outcome.js';
 import { describeSweep } from './sweep/describe.js';
-import type { SweepSummary } from './sweep/sweep.js';
+import type { SweepSummary } from './sweep/tally.js';
 
 export type HttpAnswer = StructuredReturn & { readonly statusCode: number; readonly body: string };
 

@@ -4,6 +4,7 @@
  * and sweep alike. These three are the only modules that put the others together.
  */
 import { existsSync } from 'node:fs';
+import type { CredentialPolicy } from './access/policy.js';
 import { buildSource } from './builds/source.js';
 import { limitConcurrency } from './concurrency.js';
 import type { Config } from './config.js';
@@ -18,7 +19,6 @@ import { registerSecret } from './observability/redact.js';
 import { onFirstUse } from './on-first-use.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
 import { Ledger } from './ledger/ledger.js';
-import type { CredentialPolicy } from './pipeline/credentials.js';
 import type { Outcome } from './pipeline/outcome.js';
 import type { ImageCopier, Submitter } from './pipeline/ports.js';
 import type { PushPolicy } from './pipeline/push.js';
@@ -162,10 +162,10 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
     config,
     lister,
     collections,
-    sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(), allNamespaces: config.sweepAllNamespaces, batch: config.sweepBatch }),
+    sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(config.podNamespace), allNamespaces: config.sweepAllNamespaces, batch: config.sweepBatch }),
     deps: {
       store,
-      recorder: kubeEventRecorder(kube),
+      recorder: kubeEventRecorder(kube, config.hostname),
       ...(thoth !== undefined ? { submitter: thoth } : {}),
       ...(push !== undefined ? { push } : {}),
       sources: sourcesFor(config),

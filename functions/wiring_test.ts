@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from './config.js';
 import { acceptedKinds, KIND_NAMES } from './domain/kinds.js';
 import { apiPath } from './kube/object.js';
-import { collectionsFor, lazyThothClient, sourcesFor } from './wiring.js';
+import { collectionsFor, lazyThothClient, sourcesFor, wire } from './wiring.js';
 
 describe('the wiring', () => {
   it('makes the Thoth client again after a failed load, instead of caching the failure (B6)', async () => {
@@ -39,6 +39,11 @@ describe('the wiring', () => {
       '/apis/tekton.dev/v1/namespaces/ns/pipelineruns',
       '/apis/shipwright.io/v1beta1/namespaces/ns/buildruns',
     ]);
+  });
+
+  it('names this process in claims after the HOSTNAME config.ts read', () => {
+    const wiring = wire(loadConfig({ HOSTNAME: 'build-watcher-7f9c-x2x4z' }), async () => assert.fail('no API call while wiring'));
+    assert.match(wiring.deps.ledger.identity.holder, /^build-watcher-7f9c-x2x4z-[0-9a-f]{12}$/);
   });
 
   it('builds core-group, cluster-wide and subresource paths in the same one function', () => {

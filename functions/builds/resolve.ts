@@ -2,10 +2,10 @@
  * Turns a Build that is to be analysed into the domain's BuiltImage: the output pinned by
  * digest, the base image resolved through its ImageStream, and the log fetched lazily.
  */
+import { imageAccess, NO_ACCESS, trustedNamespaces, type CredentialPolicy } from '../access/policy.js';
 import type { BuiltImage, ImageReference } from '../domain/built-image.js';
 import { isKubeStatus } from '../kube/api.js';
 import { streamRepositories } from '../kube/imagestream-repositories.js';
-import { imageAccess, NO_ACCESS, trustedNamespaces, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { PlanContext } from '../pipeline/source-kind.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
 import { invalid } from '../errors.js';
@@ -91,7 +91,7 @@ function resolveOutput(build: OpenShiftBuild, ports: BuildResolverPorts): ImageR
 }
 
 /**
- * The credentials come from pipeline/credentials.ts alone. A base image from another
+ * The credentials come from access/policy.ts alone. A base image from another
  * namespace's ImageStream than the Build's own or a shared one is sent without them, and the
  * Warning says so.
  */

@@ -1,8 +1,8 @@
 /** OpenShift Builds as a source kind of the pipeline. */
+import type { CredentialPolicy } from '../access/policy.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
-import type { CredentialPolicy } from '../pipeline/credentials.js';
 import type { SourceKind } from '../pipeline/source-kind.js';
 import { parseBuild, type OpenShiftBuild } from './build.js';
 import { decideBuild, type BuildDecision, type WhatToSend } from './decide.js';

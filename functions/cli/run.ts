@@ -28,15 +28,7 @@ export interface CliIo {
 }
 
 const DEFAULT_TOKEN_FILE = serviceAccountFile('token');
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 
 /**
  * On a laptop there is no service-account token: --pass-token then means the kubeconfig
@@ -45,9 +37,10 @@ async function exists(path: string): Promise<boolean> {
  * also synchronously on any exit that skips that (a second Ctrl-C, a crash): a user's token
  * must not outlive the run on disk. Only SIGKILL can leave it behind.
  */
-async function withUserToken(config: Config, environment: NodeJS.ProcessEnv, streaming: KubeConnection): Promise<{ config: Config; cleanup: () => Promise<void> }> {
+async function withUserToken(config: Config, streaming: KubeConnection): Promise<{ config: Config; cleanup: () => Promise<void> }> {
   const none = { config, cleanup: async () => {} };
-  if (!config.passToken || environment['BUILD_WATCHER_TOKEN_FILE'] !== undefined || (await exists(DEFAULT_TOKEN_FILE))) return none;
+  // A BUILD_WATCHER_TOKEN_FILE of its own is used as it is, present or not.
+  if (!config.passToken || config.tokenFile !== DEFAULT_TOKEN_FILE || (await exists(DEFAULT_TOKEN_FILE))) return none;
   const token = streaming.userToken;
   if (token === undefined) throw new UsageError('--pass-token needs a bearer token: log in with `oc login`, or set BUILD_WATCHER_TOKEN_FILE');
   registerSecret(token);
@@ -74,11 +67,6 @@ async function withUserToken(config: Config, environment: NodeJS.ProcessEnv, str
   }
 }
 
-function verifyTls(environment: NodeJS.ProcessEnv): boolean {
-  const value = environment['KUBERNETES_VERIFY_TLS']?.trim().toLowerCase();
-  return !(value === '0' || value === 'false' || value === 'no' || value === 'off');
-}
-
 export async function main(argv: readonly string[], environment: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
   let options: CliOptions;
   try {
@@ -103,10 +91,10 @@ export async function main(argv: readonly string[], environment: NodeJS.ProcessE
 
   let cleanup = async () => {};
   try {
+    const loaded = loadConfig(env);
     const kubeconfigPath = options.env['KUBECONFIG'];
-    const kube = { ...(kubeconfigPath !== undefined ? { kubeconfigPath } : {}), verifyTls: verifyTls(env) };
-    const streaming = await connectKubeApi(kube);
-    const prepared = await withUserToken(loadConfig(env), env, streaming);
+    const streaming = await connectKubeApi({ ...(kubeconfigPath !== undefined ? { kubeconfigPath } : {}), verifyTls: loaded.kubernetesVerifyTls });
+    const prepared = await withUserToken(loaded, streaming);
     cleanup = prepared.cleanup;
     const config = prepared.config;
     const namespaces = config.watchedNamespaces.length > 0 ? config.watchedNamespaces : [streaming.contextNamespace ?? 'default'];

@@ -56,7 +56,7 @@ export interface BuiltImage {
    * `image`: POST /analyze (one image), for images found in ImageStreams.
    */
   readonly analysis: 'build' | 'image';
-  /** How the output and base images are reached (functions/pipeline/credentials.ts decides). */
+  /** How the output and base images are reached (functions/access/policy.ts decides). */
   readonly outputAccess: ImageAccess;
   readonly baseAccess: ImageAccess;
 }

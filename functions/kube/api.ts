@@ -163,6 +163,8 @@ async function readAnswer(res: IncomingMessage, what: string, keepTailBytes: num
  */
 export async function connectKubeApi(options: KubeApiOptions = {}): Promise<KubeConnection> {
   const file = options.kubeconfigPath;
+  // The one read of the environment outside config.ts: client-node's loadFromDefault reads
+  // KUBECONFIG and HOME itself, and inClusterAccess must see what it sees, or they could disagree.
   const access = (file === undefined || file === '' ? await inClusterAccess(process.env) : undefined) ?? (await kubeconfigAccess(file));
   return kubeApiOver(access, options);
 }

@@ -19,6 +19,7 @@ export async function recordEvent(
   api: KubeApi,
   object: ObjectCoordinates & { readonly uid: string },
   event: EventReason,
+  reportingInstance: string,
   signal?: AbortSignal,
 ): Promise<void> {
   const now = new Date().toISOString();
@@ -44,7 +45,7 @@ export async function recordEvent(
       message: event.message.slice(0, MAX_MESSAGE),
       source: { component: REPORTING_COMPONENT },
       reportingComponent: REPORTING_COMPONENT,
-      reportingInstance: process.env['HOSTNAME'] ?? REPORTING_COMPONENT,
+      reportingInstance,
       firstTimestamp: now,
       lastTimestamp: now,
       count: 1,

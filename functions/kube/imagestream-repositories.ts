@@ -1,6 +1,6 @@
 /**
  * The one reader of where an ImageStream says its images are served. OpenShift writes both
- * fields, never users, which is why the credential rule may trust them (pipeline/credentials.ts).
+ * fields, never users, which is why the credential rule may trust them (access/policy.ts).
  */
 import { parseImageReference } from '../domain/image-reference.js';
 import { isRecord, type KubeObject } from './object.js';

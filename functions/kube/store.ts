@@ -16,7 +16,7 @@ export interface ObjectStore {
 }
 
 export interface EventRecorder {
-  record(object: ObjectCoordinates & { readonly uid: string }, event: EventReason): Promise<void>;
+  record(object: ObjectCoordinates & { readonly uid: string }, event: EventReason, signal?: AbortSignal): Promise<void>;
 }
 
 export function kubeObjectStore(api: () => Promise<KubeApi>): ObjectStore {
@@ -27,6 +27,6 @@ export function kubeObjectStore(api: () => Promise<KubeApi>): ObjectStore {
   };
 }
 
-export function kubeEventRecorder(api: () => Promise<KubeApi>): EventRecorder {
-  return { record: async (object, event) => recordEvent(await api(), object, event) };
+export function kubeEventRecorder(api: () => Promise<KubeApi>, reportingInstance: string): EventRecorder {
+  return { record: async (object, event, signal) => recordEvent(await api(), object, event, reportingInstance, signal) };
 }

@@ -6,6 +6,7 @@
  * grows with every value the process writes, so no two writes, however close, share a value.
  */
 import { randomBytes } from 'node:crypto';
+import { BuildWatcherError } from '../errors.js';
 
 export interface Claim {
   readonly holder: string;
@@ -47,5 +48,27 @@ export class ClaimIdentity {
 
   owns(claim: Claim | undefined): boolean {
     return claim !== undefined && claim.holder === this.holder;
+  }
+}
+
+export interface LeaseTiming {
+  /** How long a claim holds without renewal. */
+  readonly leaseMs: number;
+  /** How often a live holder renews it (well inside `leaseMs`). */
+  readonly renewMs: number;
+}
+
+export const DEFAULT_LEASE: LeaseTiming = { leaseMs: 60_000, renewMs: 20_000 };
+
+/** Milliseconds on a clock that never jumps (performance.now); tests may supply their own. */
+export type MonotonicClock = () => number;
+
+export type Annotations = Readonly<Record<string, string | null>>;
+
+/** Transient: the delivery is answered 503, and its retry finds the object marked or busy. */
+export class LeaseLostError extends BuildWatcherError {
+  constructor(what: string) {
+    super('transient', `the claim on ${what} was taken over by another process`);
+    this.name = 'LeaseLostError';
   }
 }

@@ -10,8 +10,8 @@ import { ANNOTATIONS } from '../domain/annotations.js';
 import type { KubeObject } from '../kube/object.js';
 import { lostLeaseSubmissions } from '../observability/metrics.js';
 import { withRetries } from '../retry.js';
-import type { Annotations, HeldClaim } from './lease.js';
-import { LeaseLostError } from './lease.js';
+import { LeaseLostError, type Annotations } from './claim.js';
+import type { HeldClaim } from './lease.js';
 
 /** How a lease ended, for the ledger's memory: marked (its echoes are ours), or left to expire. */
 export type LeaseEnded = (held: HeldClaim, how: 'marked' | 'left') => void;

@@ -13,34 +13,12 @@
  * covers clock rates that differ by less than that, and the time from the fence to Thoth.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
-import { BuildWatcherError, transient } from '../errors.js';
+import { transient } from '../errors.js';
 import { isKubeStatus } from '../kube/api.js';
 import type { KubeObject } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
 import { CONFLICT_RETRY, withRetries } from '../retry.js';
-import type { ClaimIdentity } from './claim.js';
-
-export interface LeaseTiming {
-  /** How long a claim holds without renewal. */
-  readonly leaseMs: number;
-  /** How often a live holder renews it (well inside `leaseMs`). */
-  readonly renewMs: number;
-}
-
-export const DEFAULT_LEASE: LeaseTiming = { leaseMs: 60_000, renewMs: 20_000 };
-
-/** Milliseconds on a clock that never jumps (performance.now); tests may supply their own. */
-export type MonotonicClock = () => number;
-
-export type Annotations = Readonly<Record<string, string | null>>;
-
-/** Transient: the delivery is answered 503, and its retry finds the object marked or busy. */
-export class LeaseLostError extends BuildWatcherError {
-  constructor(what: string) {
-    super('transient', `the claim on ${what} was taken over by another process`);
-    this.name = 'LeaseLostError';
-  }
-}
+import { LeaseLostError, type Annotations, type ClaimIdentity, type LeaseTiming, type MonotonicClock } from './claim.js';
 
 export interface HeldClaimOptions {
   readonly store: ObjectStore;

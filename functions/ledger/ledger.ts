@@ -16,10 +16,10 @@ import { CONFLICT_RETRY, withRetries } from '../retry.js';
 import type { KubeObject, ObjectCoordinates } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
 import { BoundedMap } from './bounded-map.js';
-import { ClaimIdentity, parseClaim, type Claim } from './claim.js';
+import { ClaimIdentity, DEFAULT_LEASE, parseClaim, type Claim, type LeaseTiming, type MonotonicClock } from './claim.js';
 import { Entry, type LeaseEnded } from './entry.js';
 import { Running } from './running.js';
-import { DEFAULT_LEASE, HeldClaim, type HeldClaimOptions, type LeaseTiming, type MonotonicClock } from './lease.js';
+import { HeldClaim, type HeldClaimOptions } from './lease.js';
 
 const REFUSAL_MEMORY_MS = 10 * 60 * 1000;
 /** The sweep leaves an object it saw refused alone for a day, so refused objects cannot fill every batch. */

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { credentialPolicy, freshPipeline, MemoryCluster, MemoryRecorder, MemoryThoth, memoryLogger } from '../../test/fakes/in-memory-cluster.js';
+import { NO_ACCESS } from '../access/policy.js';
 import { buildSource } from '../builds/source.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
 import { metricsRegistry } from '../observability/metrics.js';
 import type { KubeObject } from '../kube/object.js';
 import { analyzeObject, type PipelineDeps } from './analyze.js';
-import { NO_ACCESS } from './credentials.js';
 import type { SourceObject } from './source-kind.js';
 
 const DIGEST = `sha256:${'c'.repeat(64)}`;

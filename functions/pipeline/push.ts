@@ -2,8 +2,8 @@
  * THOTH_PUSH_REGISTRY: copy the output image out of the cluster, then submit the copy.
  * A failed copy submits nothing: the original submitted references that did not exist.
  */
+import { resolveCredentials } from '../access/token-file.js';
 import type { BuiltImage, CredentialSource, ImageReference } from '../domain/built-image.js';
-import { resolveCredentials } from './credentials.js';
 import type { ImageCopier } from './ports.js';
 
 export interface PushPolicy {
@@ -29,7 +29,7 @@ export async function pushBuiltImage(image: BuiltImage, policy: PushPolicy, sign
   const { digest } = await policy.copier.copy({
     source: output,
     destination,
-    // Decided by pipeline/credentials.ts: credentials only for the cluster's own registry.
+    // Decided by access/policy.ts: credentials only for the cluster's own registry.
     sourceCredentials: () => resolveCredentials(image.outputAccess.credentials),
     destinationCredentials: () => resolveCredentials(policy.destinationCredentials),
     sourceVerifyTls: image.outputAccess.verifyTls,

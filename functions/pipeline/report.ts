@@ -7,8 +7,7 @@ import type { EventReason } from '../kube/events.js';
 import type { KubeObject } from '../kube/object.js';
 import type { EventRecorder } from '../kube/store.js';
 import type { Logger } from '../observability/logger.js';
-import { submissions } from '../observability/metrics.js';
-import type { Outcome, SubmittedImage } from './outcome.js';
+import { countSubmission, type Outcome, type SubmittedImage } from './outcome.js';
 
 export interface ReportDeps {
   readonly recorder: EventRecorder;
@@ -33,15 +32,6 @@ export async function report(deps: ReportDeps, object: KubeObject, notes: readon
       : { type: 'Normal', reason: 'ImageResolved', message: `no analyser configured; announced as image.built: ${outcome.images.map(({ submission }) => submission.output ?? submission.base ?? '').join(', ')}` },
   );
   await deps.announce?.(outcome);
-}
-
-/** build_watcher_submissions_total for one outcome. */
-export function countSubmission(outcome: Outcome): void {
-  if (outcome.kind === 'refused') submissions.inc({ endpoint: 'any', result: 'refused' });
-  if (outcome.kind !== 'submitted') return;
-  for (const { image, submission } of outcome.images) {
-    submissions.inc({ endpoint: image.analysis === 'image' ? 'analyze' : 'build-analysis', result: submission.cached ? 'cached' : 'submitted' });
-  }
 }
 
 function describeIds(submitted: readonly SubmittedImage[]): string {

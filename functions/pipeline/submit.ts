@@ -1,23 +1,10 @@
 /** Sends one BuiltImage to Thoth: POST /build-analysis, or /analyze for a lone image. */
+import { resolveCredentials } from '../access/token-file.js';
 import { formatImageReference, type BuiltImage, type ImageAccess, type ImageReference } from '../domain/built-image.js';
 import { BuildWatcherError, invalid } from '../errors.js';
 import type { AnalysisOptions, ImageSubmission } from '../thoth/requests.js';
-import { resolveCredentials } from './credentials.js';
+import type { Submission } from './outcome.js';
 import type { Submitter } from './ports.js';
-
-export interface AnalysisIds {
-  readonly output?: string;
-  readonly base?: string;
-  readonly buildLog?: string;
-}
-
-export interface Submission {
-  readonly ids: AnalysisIds;
-  /** True when Thoth answered every image from its cache. */
-  readonly cached: boolean;
-  readonly output?: string;
-  readonly base?: string;
-}
 
 async function asSubmission(image: ImageReference, access: ImageAccess): Promise<ImageSubmission> {
   const resolved = await resolveCredentials(access.credentials);

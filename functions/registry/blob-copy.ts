@@ -4,14 +4,14 @@
  * PATCHes then an empty PUT where the registry refuses that), hashing as it flows. Each
  * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
  */
+// size: one blob's copy (HEAD-skip or mount, then one PUT or chunks, cancel on failure), read top to bottom
 import type { IncomingMessage } from 'node:http';
-import { readableBody } from './blob-body.js';
-import type { BlobBody } from './blob-body.js';
+import type { Limiter } from '../concurrency.js';
+import { readableBody, type BlobBody } from './blob-body.js';
 import { BlobPump } from './blob-pump.js';
 import { discard } from './http-transport.js';
 import type { Descriptor } from './manifest.js';
-import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
-import type { RegistryLocation } from './registry-error.js';
+import { networkError, RegistryError, unexpectedStatus, type RegistryLocation } from './registry-error.js';
 import type { RegistrySession } from './registry-session.js';
 
 export interface BlobRoute {
@@ -60,14 +60,11 @@ function uploadLocation(res: IncomingMessage, base: URL): URL | undefined {
   return location === undefined ? undefined : new URL(location, base);
 }
 
-/** A counting semaphore (concurrency.ts). */
-type Limit = <T>(task: () => Promise<T>) => Promise<T>;
-
 export interface BlobLimits {
   /** Cheap requests that settle whether a blob must move at all: a HEAD, or a mount. */
-  readonly checks: Limit;
+  readonly checks: Limiter;
   /** Transfers: a source GET streaming into an upload. */
-  readonly transfers: Limit;
+  readonly transfers: Limiter;
 }
 
 /**

@@ -1,7 +1,6 @@
 /** Fetching, probing and pushing manifests by their exact bytes. */
 import { discard } from './http-transport.js';
-import { digestOf, DIGEST, MANIFEST_ACCEPT, parseManifest } from './manifest.js';
-import type { ParsedManifest } from './manifest.js';
+import { digestOf, DIGEST, MANIFEST_ACCEPT, parseManifest, type ParsedManifest } from './manifest.js';
 import { RegistryError, unexpectedStatus } from './registry-error.js';
 import type { RegistrySession } from './registry-session.js';
 

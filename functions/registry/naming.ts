@@ -19,7 +19,8 @@ import { createHash } from 'node:crypto';
 import type { ImageReference } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 
-export type PushNaming = 'namespace' | 'single-repository';
+export const PUSH_NAMINGS = ['namespace', 'single-repository'] as const;
+export type PushNaming = (typeof PUSH_NAMINGS)[number];
 
 export interface PushTarget {
   /** `host[:port][/path]`. */

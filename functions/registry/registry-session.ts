@@ -3,15 +3,13 @@
  * connection pool, and its authentication state. Authorization headers are attached only to
  * requests for the registry's own origin, so redirects to blob storage never carry them.
  */
+// size: the authentication state and the requests it signs are one: a 401 re-authenticates mid-request
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { RegistryCredentials } from '../domain/built-image.js';
 import type { BodyWriter } from './blob-pump.js';
-import { basicAuthorization, parseChallenges, parseTokenResponse, realmProblem } from './auth.js';
-import type { Challenge, CredentialsProvider, IssuedToken } from './auth.js';
-import { createAgents, discard, isLoopbackHost, readLimited, send } from './http-transport.js';
-import type { Agents, RegistryTlsOptions } from './http-transport.js';
-import { rawGet } from './raw-body-get.js';
-import type { RawGetAnswer } from './raw-body-get.js';
+import { basicAuthorization, parseChallenges, parseTokenResponse, realmProblem, type Challenge, type CredentialsProvider, type IssuedToken } from './auth.js';
+import { createAgents, discard, isLoopbackHost, readLimited, send, type Agents, type RegistryTlsOptions } from './http-transport.js';
+import { rawGet, type RawGetAnswer } from './raw-body-get.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
 import { withRetries, type RetryOptions, type RetryPolicy } from '../retry.js';
 

@@ -9,11 +9,11 @@
  * served from (`status.dockerImageRepository`, or the registry's public route); an imported
  * tag still points at its source registry, and gets no credentials.
  */
+import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../access/policy.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import { sourceRef, type KubeObject } from '../kube/object.js';
-import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { SourceKind } from '../pipeline/source-kind.js';
 import { pendingImages, readImageStream, type ImageStreamRead } from './imagestream.js';
 import { recordSubmitted } from './submitted-images.js';

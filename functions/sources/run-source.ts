@@ -10,12 +10,12 @@
  * object submits (a PipelineRun's TaskRuns) is marked `submitted-at` alone: it is done too, and
  * left unmarked, every sweep would pick it again and a few hundred of them would fill each batch.
  */
+import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../access/policy.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
 import { sourceRef, type KubeObject } from '../kube/object.js';
-import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
 import type { PinnedImage, RunExtraction } from './run.js';
 

@@ -1,5 +1,5 @@
 /** The one summary line a sweep ends with, for logs and the terminal. */
-import type { SweepSummary } from './sweep.js';
+import type { SweepSummary } from './tally.js';
 
 export function describeSweep(summary: SweepSummary): string {
   const listed = Object.entries(summary.kinds)

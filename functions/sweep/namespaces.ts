@@ -1,15 +1,10 @@
 /** Which namespaces a sweep covers: the watched ones, else the function's own. */
 import { readFile } from 'node:fs/promises';
-
 import { serviceAccountFile } from '../kube/service-account.js';
 
-/**
- * The namespace this process runs in: POD_NAMESPACE (the downward API, and what tests set),
- * else the service account's namespace file; undefined outside a cluster.
- */
-export async function ownNamespace(env: NodeJS.ProcessEnv = process.env, file = serviceAccountFile('namespace')): Promise<string | undefined> {
-  const fromEnv = env['POD_NAMESPACE']?.trim();
-  if (fromEnv) return fromEnv;
+/** The namespace this process runs in: POD_NAMESPACE, else the service account's file; undefined outside a cluster. */
+export async function ownNamespace(podNamespace: string, file = serviceAccountFile('namespace')): Promise<string | undefined> {
+  if (podNamespace !== '') return podNamespace;
   try {
     const fromFile = (await readFile(file, 'utf8')).trim();
     return fromFile === '' ? undefined : fromFile;

@@ -9,7 +9,8 @@ import { sweepObjects } from '../observability/metrics.js';
 import type { AnalyzeOptions, PipelineDeps } from '../pipeline/analyze.js';
 import { describeSweep } from './describe.js';
 import { namespacesToSweep } from './namespaces.js';
-import { runSweep, type SweepSummary } from './sweep.js';
+import { runSweep } from './sweep.js';
+import type { SweepSummary } from './tally.js';
 
 export interface SweepSettings {
   readonly lister: PageLister;

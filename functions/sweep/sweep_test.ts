@@ -10,7 +10,8 @@ import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { collectionsFor, sourcesFor } from '../wiring.js';
 import { describeSweep } from './describe.js';
 import { namespacesToSweep, ownNamespace } from './namespaces.js';
-import { runSweep, type SweepOptions, type SweepOutcome } from './sweep.js';
+import { runSweep, type SweepOptions } from './sweep.js';
+import type { SweepOutcome } from './tally.js';
 
 const NS = 'myproject';
 const REG = 'image-registry.openshift-image-registry.svc:5000';
@@ -269,12 +270,12 @@ describe('which namespaces a sweep covers', () => {
     assert.deepEqual(await namespacesToSweep(['a', 'b'], async () => 'own'), ['a', 'b']);
     assert.deepEqual(await namespacesToSweep([], async () => 'own'), ['own']);
     assert.deepEqual(await namespacesToSweep([], async () => undefined), []);
-    assert.equal(await ownNamespace({ POD_NAMESPACE: 'pod-ns' }, '/nonexistent'), 'pod-ns');
-    assert.equal(await ownNamespace({}, '/nonexistent'), undefined);
+    assert.equal(await ownNamespace('pod-ns', '/nonexistent'), 'pod-ns');
+    assert.equal(await ownNamespace('', '/nonexistent'), undefined);
     const dir = await mkdtemp(join(tmpdir(), 'bw-namespace-'));
     try {
       await writeFile(join(dir, 'namespace'), 'from-file\n');
-      assert.equal(await ownNamespace({}, join(dir, 'namespace')), 'from-file');
+      assert.equal(await ownNamespace('', join(dir, 'namespace')), 'from-file');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -7,10 +7,8 @@ import { BuildWatcherError, invalid, refused, transient } from '../errors.js';
 import { thothBaseUrl } from './base-url.js';
 import { encodeBuildAnalysisBody } from './build-log-body.js';
 import { refusalReason, refusedImage } from './failure.js';
-import { buildAnalysisBody, buildAnalysisQuery, imageAnalysisQuery, secretsOf } from './requests.js';
-import type { BuildAnalysisRequest, ImageAnalysisRequest } from './requests.js';
-import { parseBuildAnalysisResponse, parseDiscovery, parseImageAnalysisResponse } from './responses.js';
-import type { AnalysisTicket, BuildAnalysisResult, Parsed } from './responses.js';
+import { buildAnalysisBody, buildAnalysisQuery, imageAnalysisQuery, secretsOf, type BuildAnalysisRequest, type ImageAnalysisRequest } from './requests.js';
+import { parseBuildAnalysisResponse, parseDiscovery, parseImageAnalysisResponse, type AnalysisTicket, type BuildAnalysisResult, type Parsed } from './responses.js';
 import { ThothTransport, type Answer, type ThothEndpoint, type ThothTransportOptions } from './transport.js';
 
 export type { ThothEndpoint, ThothRequestObservation } from './transport.js';

@@ -5,7 +5,9 @@
  */
 import type { RegistryCredentials } from '../domain/built-image.js';
 
-export type EnvironmentType = 'runtime' | 'buildtime';
+/** Where the image is used, as Thoth's analyses distinguish it (THOTH_ENVIRONMENT_TYPE). */
+export const ENVIRONMENT_TYPES = ['runtime', 'buildtime'] as const;
+export type EnvironmentType = (typeof ENVIRONMENT_TYPES)[number];
 
 /** One image for Thoth to pull; credentials are already resolved (token files read). */
 export interface ImageSubmission {

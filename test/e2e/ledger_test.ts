@@ -13,7 +13,7 @@ import { connectKubeApi, isKubeStatus } from '../../functions/kube/api.js';
 import type { KubeObject, ObjectCoordinates } from '../../functions/kube/object.js';
 import { kubeObjectStore, type ObjectStore } from '../../functions/kube/store.js';
 import type { Entry } from '../../functions/ledger/entry.js';
-import { LeaseLostError } from '../../functions/ledger/lease.js';
+import { LeaseLostError } from '../../functions/ledger/claim.js';
 import { Ledger } from '../../functions/ledger/ledger.js';
 import { metricsRegistry } from '../../functions/observability/metrics.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';

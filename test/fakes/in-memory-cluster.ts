@@ -4,6 +4,7 @@
  * patches with optimistic concurrency and paged lists; a Thoth that records submissions.
  */
 import { randomUUID } from 'node:crypto';
+import type { CredentialPolicy } from '../../functions/access/policy.js';
 import { KubeApiError } from '../../functions/kube/api.js';
 import { parseKubeObject, type KubeObject, type ObjectCoordinates } from '../../functions/kube/object.js';
 import type { Collection, ObjectPage, PageLister, PatchOptions } from '../../functions/kube/objects.js';
@@ -11,7 +12,6 @@ import type { EventRecorder, ObjectStore } from '../../functions/kube/store.js';
 import type { Logger } from '../../functions/observability/logger.js';
 import { limitConcurrency } from '../../functions/concurrency.js';
 import type { Limiter, PipelineDeps } from '../../functions/pipeline/analyze.js';
-import type { CredentialPolicy } from '../../functions/pipeline/credentials.js';
 import type { Submitter } from '../../functions/pipeline/ports.js';
 import type { PlanContext, SourceKind } from '../../functions/pipeline/source-kind.js';
 import { Ledger, type LedgerOptions } from '../../functions/ledger/ledger.js';

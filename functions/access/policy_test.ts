@@ -6,7 +6,7 @@ import { ConfigError } from '../config.js';
 import type { ImageReference } from '../domain/built-image.js';
 import { KubeApiError } from '../kube/api.js';
 import type { KubeObject } from '../kube/object.js';
-import { imageAccess, type CredentialPolicy } from './credentials.js';
+import { imageAccess, type CredentialPolicy } from './policy.js';
 
 const REG = 'image-registry.openshift-image-registry.svc:5000';
 const ROUTE = 'default-route-openshift-image-registry.apps.example.com';

@@ -1,7 +1,7 @@
 /**
- * The one credential decision, used by every source kind: which credentials an image gets,
- * whether the function itself may fetch it (to copy it to the push registry), and turning
- * credentials into values at the moment they are needed.
+ * The one credential decision, used by every source kind: which credentials an image gets, and
+ * whether the function itself may fetch it (to copy it to the push registry). Turning them into
+ * values, when they are needed, is token-file.ts's.
  *
  * The rule. An image is on the cluster's registry only when an ImageStream says it serves the
  * image's repository (`status.dockerImageRepository` or `publicDockerImageRepository`, written
@@ -16,13 +16,11 @@
  *   hosts in BUILD_WATCHER_PULL_REGISTRIES. Any other image is submitted as a reference, never
  *   fetched, so no author can point the function at a host of their choosing.
  */
-import { readFile } from 'node:fs/promises';
 import type { CredentialSource, ImageAccess, ImageReference, RegistryCredentials } from '../domain/built-image.js';
-import { refused } from '../errors.js';
 import { streamRepositories } from '../kube/imagestream-repositories.js';
 import type { KubeObject } from '../kube/object.js';
-import { registerRotatingSecret } from '../observability/redact.js';
-import type { PlanContext } from './source-kind.js';
+import type { ObjectStore } from '../kube/store.js';
+import type { Logger } from '../observability/logger.js';
 
 export interface CredentialPolicy {
   /** THOTH_PASS_TOKEN: the service-account token, read at each use. */
@@ -41,6 +39,13 @@ export interface CredentialPolicy {
   readonly fetchableHosts: readonly string[];
 }
 
+/** All the decision reads: ImageStreams, and a log to say why one could not be. A PlanContext is one. */
+export interface StreamReader {
+  readonly store: Pick<ObjectStore, 'read'>;
+  readonly log: Pick<Logger, 'debug'>;
+  readonly signal?: AbortSignal;
+}
+
 /** No credentials, TLS verified, not ours to fetch: what an unknown image gets. */
 export const NO_ACCESS: ImageAccess = { credentials: { kind: 'none' }, verifyTls: true, fetchable: false };
 
@@ -54,16 +59,16 @@ export function trustedNamespaces(policy: CredentialPolicy, namespace: string): 
  * streams the caller has read already (no second GET). Unreadable or absent streams answer
  * false: no token is better than a token sent to a stranger.
  */
-async function servedByTrustedStream(image: ImageReference, owner: KubeObject, policy: CredentialPolicy, context: PlanContext, known: readonly KubeObject[]): Promise<boolean> {
+async function servedByTrustedStream(image: ImageReference, owner: KubeObject, policy: CredentialPolicy, reader: StreamReader, known: readonly KubeObject[]): Promise<boolean> {
   const [namespace, name, ...rest] = image.repository.split('/');
   if (namespace === undefined || name === undefined || rest.length > 0 || !trustedNamespaces(policy, owner.namespace).has(namespace)) return false;
   const repository = `${image.registry}/${image.repository}`;
   let stream = known.find((candidate) => candidate.namespace === namespace && candidate.name === name);
   if (stream === undefined) {
     try {
-      stream = await context.store.read({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace, name }, context.signal);
+      stream = await reader.store.read({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace, name }, reader.signal);
     } catch (error) {
-      context.log.debug({ image: repository }, `cannot read ImageStream ${namespace}/${name} (${error instanceof Error ? error.message : 'unknown error'}); no credentials sent`);
+      reader.log.debug({ image: repository }, `cannot read ImageStream ${namespace}/${name} (${error instanceof Error ? error.message : 'unknown error'}); no credentials sent`);
       return false;
     }
   }
@@ -78,12 +83,12 @@ export async function imageAccess(
   role: 'output' | 'base',
   owner: KubeObject,
   policy: CredentialPolicy,
-  context: PlanContext,
+  reader: StreamReader,
   known: readonly KubeObject[] = [],
 ): Promise<ImageAccess> {
   // Only worth an ImageStream read when being the cluster registry would change something.
   const matters = policy.passToken || policy.sourceCredentials !== undefined || policy.fetchableHosts.length > 0 || !policy.sourceRegistryVerifyTls;
-  if (matters && (await servedByTrustedStream(image, owner, policy, context, known))) {
+  if (matters && (await servedByTrustedStream(image, owner, policy, reader, known))) {
     const credentials: CredentialSource = policy.passToken
       ? { kind: 'service-account-token', tokenPath: policy.tokenFile }
       : policy.sourceCredentials !== undefined
@@ -97,29 +102,4 @@ export async function imageAccess(
     verifyTls: true,
     fetchable: policy.fetchableHosts.includes(image.registry),
   };
-}
-
-/** OpenShift's registry accepts any user name with a service-account token as password. */
-export const TOKEN_USERNAME = 'build-watcher';
-
-export async function resolveCredentials(source: CredentialSource): Promise<RegistryCredentials | undefined> {
-  switch (source.kind) {
-    case 'none':
-      return undefined;
-    case 'basic':
-      return source.credentials;
-    case 'service-account-token': {
-      // Read at each use: projected service-account tokens rotate under our feet.
-      let token: string;
-      try {
-        token = (await readFile(source.tokenPath, 'utf8')).trim();
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'error';
-        throw refused(`THOTH_PASS_TOKEN is set but the service-account token cannot be read (${code})`);
-      }
-      if (token === '') throw refused('THOTH_PASS_TOKEN is set but the service-account token file is empty');
-      registerRotatingSecret(token, TOKEN_USERNAME);
-      return { username: TOKEN_USERNAME, password: token };
-    }
-  }
 }
