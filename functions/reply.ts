@@ -5,7 +5,7 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import type { StructuredReturn } from 'faas-js-runtime';
-import { formatImageReference } from './domain/built-image.js';
+import { formatImageReference } from './domain/image-reference.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, IMAGE_BUILT_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
 import { apiPath, type ObjectCoordinates } from './kube/object.js';
 import { redact } from './observability/redact.js';

@@ -19,6 +19,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { ImageReference } from '../domain/built-image.js';
+import { isDigest, isRepositoryPath, isTag } from '../domain/image-reference.js';
 import { invalid, type BuildWatcherError } from '../errors.js';
 import { repositoryScope } from './auth.js';
 import type { CredentialsProvider } from './auth.js';
@@ -26,7 +27,6 @@ import { copyBlob } from './blob-copy.js';
 import type { BlobOutcome, BlobRoute, BlobTally } from './blob-copy.js';
 import { limitConcurrency } from '../concurrency.js';
 import type { RegistryTlsOptions } from './http-transport.js';
-import { DIGEST } from './manifest.js';
 import type { Descriptor } from './manifest.js';
 import { fetchManifest, headManifest, pushManifest } from './manifest-transfer.js';
 import type { FetchedManifest } from './manifest-transfer.js';
@@ -85,15 +85,13 @@ export interface CopyResult {
   readonly bytesSent: number;
 }
 
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const TAG = /^\w[\w.-]{0,127}$/;
 const MAX_INDEX_DEPTH = 4;
 
 function checkReference(reference: ImageReference, side: string): void {
   if (reference.registry === '' || /[/\s]/.test(reference.registry)) throw invalid(`${side} registry is not host[:port]`);
-  if (!REPOSITORY.test(reference.repository)) throw invalid(`${side} repository is malformed`);
-  if (reference.tag !== undefined && !TAG.test(reference.tag)) throw invalid(`${side} tag is malformed`);
-  if (reference.digest !== undefined && !DIGEST.test(reference.digest)) throw invalid(`${side} digest is malformed`);
+  if (!isRepositoryPath(reference.repository)) throw invalid(`${side} repository is malformed`);
+  if (reference.tag !== undefined && !isTag(reference.tag)) throw invalid(`${side} tag is malformed`);
+  if (reference.digest !== undefined && !isDigest(reference.digest)) throw invalid(`${side} digest is malformed`);
 }
 
 export async function copyImage(options: CopyImageOptions): Promise<CopyResult> {

@@ -11,13 +11,13 @@
  * left unmarked, every sweep would pick it again and a few hundred of them would fill each batch.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
-import type { BuiltImage } from '../domain/built-image.js';
+import type { BuiltImage, PinnedImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
 import { sourceRef, type KubeObject } from '../kube/object.js';
 import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
-import type { PinnedImage, RunExtraction } from './run.js';
+import type { RunExtraction } from './run.js';
 
 export interface RunSourceOptions {
   /** THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE off: a run has nothing else to send. */
