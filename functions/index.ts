@@ -17,7 +17,7 @@ import type { Outcome } from './pipeline/outcome.js';
 import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
 import { sendToSink } from './events/sink.js';
 import { IMAGE_BUILT_TYPE, REPLY_SOURCE } from './events/types.js';
-import { apiPath } from './kube/object.js';
+import { apiPath, objectLabel } from './kube/object.js';
 import { countSubmission, wire, type Wiring } from './wiring.js';
 
 /**
@@ -108,7 +108,7 @@ async function announce(outcome: Parameters<typeof imageBuilt>[0], sink: string,
   try {
     await sendToSink(sink, { type: IMAGE_BUILT_TYPE, source: REPLY_SOURCE, subject: apiPath(data.object), data });
   } catch (error) {
-    log.warn({ object: `${data.object.kind} ${data.object.namespace}/${data.object.name}` }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
+    log.warn({ object: objectLabel(data.object) }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
   }
 }
 

@@ -7,7 +7,7 @@ import type { CloudEvent } from 'cloudevents';
 import type { StructuredReturn } from 'faas-js-runtime';
 import { formatImageReference } from './domain/image-reference.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, IMAGE_BUILT_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
-import { apiPath, type ObjectCoordinates } from './kube/object.js';
+import { apiPath, objectLabel, type ObjectCoordinates } from './kube/object.js';
 import { redact } from './observability/redact.js';
 import type { Outcome } from './pipeline/outcome.js';
 import { describeSweep } from './sweep/describe.js';
@@ -85,7 +85,7 @@ export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply
   if (outcome.kind === 'ignored') return undefined;
   const o = outcome.object;
   // Another live process holds it: come back later, so the Broker redelivers if that one fails.
-  if (outcome.kind === 'busy') return answer(503, `${o.kind} ${o.namespace}/${o.name} is claimed by another process until ${outcome.until.toISOString()}`);
+  if (outcome.kind === 'busy') return answer(503, `${objectLabel(o)} is claimed by another process until ${outcome.until.toISOString()}`);
   const object = replyObject(outcome.object);
   if (outcome.kind === 'refused') return cloudEvent(ANALYSIS_REFUSED_TYPE, { object, reason: outcome.reason }, o);
   if (!analyzer) {

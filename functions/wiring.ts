@@ -8,7 +8,7 @@ import { buildSource } from './builds/source.js';
 import { limitConcurrency } from './concurrency.js';
 import type { Config } from './config.js';
 import type { CredentialSource } from './domain/built-image.js';
-import { KIND_NAMES, KINDS, watchedVersion, type KindName, type SourceHandler } from './domain/kinds.js';
+import { KIND_NAMES, kindKey, KINDS, watchedVersion, type KindName, type SourceHandler } from './domain/kinds.js';
 import type { KubeApi } from './kube/api.js';
 import { listPage, type Collection, type PageLister } from './kube/objects.js';
 import { serviceAccountFile } from './kube/service-account.js';
@@ -71,7 +71,7 @@ export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   const sources = new Map<string, SourceKind>();
   for (const kind of kinds) {
     const source = handlers[KINDS[kind].handler]();
-    for (const apiVersion of KINDS[kind].apiVersions) sources.set(`${apiVersion}/${kind}`, source);
+    for (const apiVersion of KINDS[kind].apiVersions) sources.set(kindKey({ apiVersion, kind }), source);
   }
   return sources;
 }

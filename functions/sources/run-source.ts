@@ -14,7 +14,7 @@ import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage, PinnedImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
-import { sourceRef, type KubeObject } from '../kube/object.js';
+import { objectLabel, sourceRef, type KubeObject } from '../kube/object.js';
 import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../pipeline/credentials.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
 import type { RunExtraction } from './run.js';
@@ -36,7 +36,7 @@ function decide(object: KubeObject, run: RunExtraction, action: ObjectAction, op
   if (!options.sendOutputImage) return 'nothing-to-send';
   switch (run.state) {
     case 'invalid':
-      throw invalid(`${object.kind} ${object.namespace}/${object.name}: ${run.why}`, 422);
+      throw invalid(`${objectLabel(object)}: ${run.why}`, 422);
     case 'running':
       return 'not-finished';
     case 'failed':
@@ -70,8 +70,7 @@ export function runSource(extract: (object: KubeObject) => RunExtraction, option
         async plan(action, context) {
           const succeeded = decide(object, run, action, options);
           if (typeof succeeded === 'string') return { kind: 'ignore', reason: succeeded };
-          const name = `${object.kind} ${object.namespace}/${object.name}`;
-          for (const { name: result, why } of succeeded.skipped) context.log.debug({ object: name, result }, `result not used: ${why}`);
+          for (const { name: result, why } of succeeded.skipped) context.log.debug({ object: objectLabel(object), result }, `result not used: ${why}`);
           const images = narrow === undefined ? succeeded.images : await narrow(object, succeeded.images, context);
           if (images.length === 0) return { kind: 'mark', reason: 'images-submitted-elsewhere' };
           const built: BuiltImage[] = [];

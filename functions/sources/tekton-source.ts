@@ -10,7 +10,7 @@
  * answers a duplicate from its cache). A TaskRun always submits its own images.
  */
 import { imageKey } from '../domain/image-reference.js';
-import { isRecord, type KubeObject } from '../kube/object.js';
+import { isRecord, objectLabel, type KubeObject } from '../kube/object.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
 import { runSource, type RunSourceOptions } from './run-source.js';
 import { extractTektonImages } from './tekton.js';
@@ -44,7 +44,7 @@ async function imagesOfChildren(pipelineRun: KubeObject, context: PlanContext): 
       if (run?.state === 'succeeded') for (const image of run.images) keys.add(imageKey(image));
     } catch (error) {
       context.log.debug(
-        { object: `PipelineRun ${pipelineRun.namespace}/${pipelineRun.name}`, taskRun: name },
+        { object: objectLabel(pipelineRun), taskRun: name },
         `cannot read child TaskRun (${error instanceof Error ? error.message : 'unknown error'}); its images count as not submitted`,
       );
     }
