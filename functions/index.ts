@@ -11,7 +11,7 @@ import { adjustRuntime } from './events/runtime-adjustments.js';
 import { connectKubeApi } from './kube/api.js';
 import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
 import { attachToRuntimeRegistry, eventsReceived, submissions } from './observability/metrics.js';
-import { onFirstUse } from './on-first-use.js';
+import { onFirstUse } from './single-flight.js';
 import { analyzeObject, type PipelineDeps } from './pipeline/analyze.js';
 import type { Outcome } from './pipeline/outcome.js';
 import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';

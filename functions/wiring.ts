@@ -15,7 +15,7 @@ import { serviceAccountFile } from './kube/service-account.js';
 import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
 import { imageCopies, submissions, thothLatency } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
-import { onFirstUse } from './on-first-use.js';
+import { onFirstUse } from './single-flight.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
 import type { CredentialPolicy } from './pipeline/credentials.js';
 import type { Outcome } from './pipeline/outcome.js';

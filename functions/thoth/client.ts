@@ -13,6 +13,7 @@ import axios from 'axios';
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import { BuildWatcherError, invalid, kindOfHttpStatus, kindOfTransportError, refused, transient } from '../errors.js';
 import { backoffDelayMs, parseRetryAfter, validateRetryPolicy, type RetryPolicy } from '../retry.js';
+import { onFirstUse } from '../single-flight.js';
 import { thothBaseUrl } from './base-url.js';
 import { encodeBuildAnalysisBody } from './build-log-body.js';
 import { refusalReason, refusedImage, transportCode } from './failure.js';
@@ -95,7 +96,8 @@ export class ThothClient {
   readonly #random: () => number;
   readonly #onRequest: ((observation: ThothRequestObservation) => void) | undefined;
   readonly #closed = new AbortController();
-  #routes: Promise<readonly string[]> | undefined;
+  /** The historic client discovered the API before every call; once per client is enough. */
+  readonly #routes = onFirstUse(() => this.#discover());
 
   constructor(options: ThothClientOptions) {
     this.baseUrl = thothBaseUrl(options.host);
@@ -200,16 +202,8 @@ export class ThothClient {
     return new BuildWatcherError('refused', message, about === undefined ? {} : { about });
   }
 
-  /** The historic client discovered the API before every call; once per client is enough. */
   async #requireRoute(endpoint: Exclude<ThothEndpoint, 'discovery'>, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#routes === undefined) {
-      const discovery = this.#discover();
-      this.#routes = discovery;
-      discovery.catch(() => {
-        if (this.#routes === discovery) this.#routes = undefined;
-      });
-    }
-    const routes = await this.#abortable(this.#routes, signal, endpoint);
+    const routes = await this.#abortable(this.#routes(), signal, endpoint);
     if (!routes.some((route) => ROUTE_SUFFIX[endpoint].test(route.replace(/<[^>]*>/g, 'x')))) {
       throw refused(`Thoth's User API at this host does not offer ${endpoint}`);
     }
