@@ -73,10 +73,6 @@ export function imageBuilt(outcome: Extract<Outcome, { kind: 'submitted' }>): Im
   return { object: replyObject(o), images, ...(o.kind === 'Build' ? { buildLog: { path: apiPath(o, 'log') } } : {}) };
 }
 
-export async function imageBuiltEvent(data: ImageBuilt): Promise<Reply> {
-  return cloudEvent(IMAGE_BUILT_TYPE, data, data.object);
-}
-
 /**
  * A reply for a submission (Thoth's analysis.submitted, or image.built when there is no
  * analyser) or a permanent refusal; busy objects get a 503; nothing else.
@@ -90,7 +86,7 @@ export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply
   if (outcome.kind === 'refused') return cloudEvent(ANALYSIS_REFUSED_TYPE, { object, reason: outcome.reason }, o);
   if (!analyzer) {
     const built = imageBuilt(outcome);
-    return built === undefined ? undefined : imageBuiltEvent(built);
+    return built === undefined ? undefined : cloudEvent(IMAGE_BUILT_TYPE, built, built.object);
   }
   return cloudEvent(
     ANALYSIS_SUBMITTED_TYPE,

@@ -32,7 +32,7 @@ import { SweepRequests } from './sweep/request.js';
 import type { ThothClientOptions } from './thoth/client.js';
 
 /** Mounted into every OpenShift pod: the CA of the internal registry's serving certificate. */
-export const SERVICE_CA_PATH = serviceAccountFile('service-ca.crt');
+const SERVICE_CA_PATH = serviceAccountFile('service-ca.crt');
 
 /** BUILD_WATCHER_SOURCE_KINDS, plus ImageStream when THOTH_ANALYZE_EXISTING is on. */
 function enabledKinds(config: Config): ReadonlySet<KindName> {
@@ -90,8 +90,8 @@ export function lazyThothClient(options: ThothClientOptions, load = () => import
 }
 
 /** THOTH_PUSH_REGISTRY: the copier, imported on the first copy, with the configured TLS. */
-function registryCopier(config: Config, serviceCaPath: string): ImageCopier {
-  const caPath = config.caBundleFile !== '' ? config.caBundleFile : existsSync(serviceCaPath) ? serviceCaPath : undefined;
+function registryCopier(config: Config): ImageCopier {
+  const caPath = config.caBundleFile !== '' ? config.caBundleFile : existsSync(SERVICE_CA_PATH) ? SERVICE_CA_PATH : undefined;
   const tls = (registry: string, verify: boolean) => ({
     verify,
     ...(caPath !== undefined ? { caPath } : {}),
@@ -121,12 +121,12 @@ function registryCopier(config: Config, serviceCaPath: string): ImageCopier {
 }
 
 /** The push policy for this configuration, or undefined when images are submitted in place. */
-export function pushPolicyFor(config: Config, serviceCaPath = SERVICE_CA_PATH): PushPolicy | undefined {
+function pushPolicyFor(config: Config): PushPolicy | undefined {
   if (config.pushRegistry === '') return undefined;
   const destinationCredentials: CredentialSource =
     config.destinationCredentials !== undefined ? { kind: 'basic', credentials: config.destinationCredentials } : { kind: 'none' };
   return {
-    copier: registryCopier(config, serviceCaPath),
+    copier: registryCopier(config),
     destinationFor: (image, output) => pushDestination(output, { pushRegistry: config.pushRegistry, naming: config.pushNaming, namespace: image.source.namespace }),
     destinationCredentials,
     destinationVerifyTls: config.destinationRegistryVerifyTls,

@@ -31,7 +31,7 @@ export interface CommandContext {
   readonly print: (line: string) => void;
 }
 
-export const EXIT_OK = 0;
+const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
 
 const message = (error: unknown) => (error instanceof Error ? error.message : 'unknown error');

@@ -100,7 +100,7 @@ export async function imageAccess(
 }
 
 /** OpenShift's registry accepts any user name with a service-account token as password. */
-export const TOKEN_USERNAME = 'build-watcher';
+const TOKEN_USERNAME = 'build-watcher';
 
 export async function resolveCredentials(source: CredentialSource): Promise<RegistryCredentials | undefined> {
   switch (source.kind) {

@@ -18,7 +18,7 @@ import type { SourceKind } from '../pipeline/source-kind.js';
 import { pendingImages, readImageStream, type ImageStreamRead } from './imagestream.js';
 import { recordSubmitted } from './submitted-images.js';
 
-export const MAX_IMAGES_PER_PASS = 10;
+const MAX_IMAGES_PER_PASS = 10;
 
 export interface ImageStreamSourceOptions {
   readonly credentials: CredentialPolicy;
