@@ -5,6 +5,7 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import type { StructuredReturn } from 'faas-js-runtime';
+import type { SourceObjectRef } from './domain/built-image.js';
 import { formatImageReference } from './domain/image-reference.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, IMAGE_BUILT_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
 import { apiPath, objectLabel, type ObjectCoordinates } from './kube/object.js';
@@ -20,15 +21,8 @@ export function answer(statusCode: number, reason: string): HttpAnswer {
   return { statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${redact(reason).split('\n')[0] ?? ''}\n` };
 }
 
-interface ReplyObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-}
-
 /** Exactly the fields the replies' schemas name, whatever else the domain's reference grows. */
+type ReplyObject = Pick<SourceObjectRef, 'apiVersion' | 'kind' | 'namespace' | 'name' | 'uid'>;
 const replyObject = (o: ReplyObject): ReplyObject => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: o.uid });
 
 export interface SubmissionReply {

@@ -24,9 +24,5 @@ export class SingleFlight<T> {
 export function onFirstUse<T>(make: () => Promise<T>): () => Promise<T> {
   const making = new SingleFlight<T>();
   let made: Promise<T> | undefined;
-  return () => made ?? making.run(async () => {
-    const value = await make();
-    made = Promise.resolve(value);
-    return value;
-  });
+  return () => made ?? making.run(async () => (made = Promise.resolve(await make())));
 }

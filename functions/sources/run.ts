@@ -82,17 +82,14 @@ export class SkipList {
 
 /** Digest-pinned images, deduplicated on `imageKey`. */
 export class ImageSet {
-  readonly #seen = new Set<string>();
-  readonly #images: PinnedImage[] = [];
+  readonly #images = new Map<string, PinnedImage>();
 
   add(image: PinnedImage): void {
     const key = imageKey(image);
-    if (this.#seen.has(key)) return;
-    this.#seen.add(key);
-    this.#images.push(image);
+    if (!this.#images.has(key)) this.#images.set(key, image);
   }
 
   toArray(): readonly PinnedImage[] {
-    return [...this.#images];
+    return [...this.#images.values()];
   }
 }
