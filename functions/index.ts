@@ -145,8 +145,7 @@ export async function handle(context: InvocationContext, event?: CloudEventLike)
     if (failure.kind === 'refused' && parsed.mode !== 'sweep') {
       // Final: a 2xx so that the Broker stops redelivering, and the refused reply says why.
       log.warn({}, `refused: ${failure.message}`);
-      const o = parsed.mode === 'resource' ? parsed.object : parsed.ref;
-      const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: parsed.mode === 'resource' ? parsed.object.uid : '' };
+      const object = parsed.mode === 'resource' ? parsed.object : { ...parsed.ref, uid: '' };
       return replyFor({ kind: 'refused', object, reason: failure.message });
     }
     log.warn({}, `will be retried: ${failure.message}`);

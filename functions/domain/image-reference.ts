@@ -23,8 +23,7 @@ const MAX_NAME = 255;
 /** Name, tag and sha512 digest at their longest fit well within this. */
 const MAX_INPUT = 1024;
 
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
-const SHA512 = /^sha512:[a-f0-9]{128}$/;
+const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 const TAG = /^\w[\w.-]{0,127}$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_NAME = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*$/;
@@ -35,7 +34,7 @@ const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** True for `sha256:` + 64 or `sha512:` + 128 lowercase hex digits, and nothing else. */
 export function isDigest(value: string): boolean {
-  return SHA256.test(value) || SHA512.test(value);
+  return DIGEST.test(value);
 }
 
 /** The hash function a digest names, sha256 unless it says sha512. */

@@ -43,10 +43,7 @@ async function imagesOfChildren(pipelineRun: KubeObject, context: PlanContext): 
       const run = child === undefined ? undefined : extractTektonImages(child);
       if (run?.state === 'succeeded') for (const image of run.images) keys.add(imageKey(image));
     } catch (error) {
-      context.log.debug(
-        { object: objectLabel(pipelineRun), taskRun: name },
-        `cannot read child TaskRun (${error instanceof Error ? error.message : 'unknown error'}); its images count as not submitted`,
-      );
+      context.log.debug({ object: objectLabel(pipelineRun), taskRun: name }, `cannot read child TaskRun (${error instanceof Error ? error.message : 'unknown error'}); its images count as not submitted`);
     }
   }
   return keys;
