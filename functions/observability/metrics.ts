@@ -9,8 +9,8 @@ import promClient from 'prom-client';
 
 const { Counter, Histogram, Registry } = promClient;
 
-/** Our own, not prom-client's global registry, which anything importing prom-client shares; merged into the runtime's. */
-const metricsRegistry = new Registry();
+/** Our own registry, for the command line and tests; also merged into the runtime's. */
+export const metricsRegistry = new Registry();
 
 export const eventsReceived = new Counter({
   name: 'build_watcher_events_received_total',

@@ -4,7 +4,7 @@ import { credentialPolicy, freshPipeline, MemoryCluster, MemoryRecorder, MemoryT
 import { buildSource } from '../builds/source.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
-import { resubmissions } from '../observability/metrics.js';
+import { metricsRegistry } from '../observability/metrics.js';
 import { imageStreamSource } from '../sources/imagestream-source.js';
 import { parseSubmittedImages } from '../sources/submitted-images.js';
 import type { KubeObject } from '../kube/object.js';
@@ -15,8 +15,8 @@ import type { SourceObject } from './source-kind.js';
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 
 async function resubmissionCount(): Promise<number> {
-  const metric = await resubmissions.get();
-  return metric.values.reduce((sum, value) => sum + value.value, 0);
+  const metric = await metricsRegistry.getSingleMetric('build_watcher_resubmissions_total')?.get();
+  return (metric?.values ?? []).reduce((sum, value) => sum + value.value, 0);
 }
 
 /** A Submitter that holds every submission until `release()`, counting them. */
