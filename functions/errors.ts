@@ -58,7 +58,7 @@ export function kindOfHttpStatus(status: number): FailureKind {
 }
 
 /** Node's certificate verification failures: retrying within one delivery does not fix them. */
-export const TLS_VERIFICATION_CODES: ReadonlySet<string> = new Set([
+const TLS_VERIFICATION_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',

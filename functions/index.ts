@@ -11,13 +11,13 @@ import { adjustRuntime } from './events/runtime-adjustments.js';
 import { connectKubeApi } from './kube/api.js';
 import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
 import { attachToRuntimeRegistry, eventsReceived, submissions } from './observability/metrics.js';
-import { onFirstUse } from './on-first-use.js';
+import { onFirstUse } from './single-flight.js';
 import { analyzeObject, type PipelineDeps } from './pipeline/analyze.js';
 import type { Outcome } from './pipeline/outcome.js';
 import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
 import { sendToSink } from './events/sink.js';
 import { IMAGE_BUILT_TYPE, REPLY_SOURCE } from './events/types.js';
-import { apiPath } from './kube/object.js';
+import { apiPath, objectLabel } from './kube/object.js';
 import { wire, type Wiring } from './wiring.js';
 
 /**
@@ -104,7 +104,7 @@ async function announce(outcome: Parameters<typeof imageBuilt>[0], sink: string,
   try {
     await sendToSink(sink, { type: IMAGE_BUILT_TYPE, source: REPLY_SOURCE, subject: apiPath(data.object), data });
   } catch (error) {
-    log.warn({ object: `${data.object.kind} ${data.object.namespace}/${data.object.name}` }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
+    log.warn({ object: objectLabel(data.object) }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
   }
 }
 
@@ -141,8 +141,7 @@ export async function handle(context: InvocationContext, event?: CloudEventLike)
     if (failure.kind === 'refused' && parsed.mode !== 'sweep') {
       // Final: a 2xx so that the Broker stops redelivering, and the refused reply says why.
       log.warn({}, `refused: ${failure.message}`);
-      const o = parsed.mode === 'resource' ? parsed.object : parsed.ref;
-      const object = { apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: parsed.mode === 'resource' ? parsed.object.uid : '' };
+      const object = parsed.mode === 'resource' ? parsed.object : { ...parsed.ref, uid: '' };
       return replyFor({ kind: 'refused', object, reason: failure.message });
     }
     log.warn({}, `will be retried: ${failure.message}`);

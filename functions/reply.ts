@@ -5,9 +5,10 @@
  */
 import type { CloudEvent } from 'cloudevents';
 import type { StructuredReturn } from 'faas-js-runtime';
-import { formatImageReference } from './domain/built-image.js';
+import type { SourceObjectRef } from './domain/built-image.js';
+import { formatImageReference } from './domain/image-reference.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, IMAGE_BUILT_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
-import { apiPath, type ObjectCoordinates } from './kube/object.js';
+import { apiPath, objectLabel, type ObjectCoordinates } from './kube/object.js';
 import { redact } from './observability/redact.js';
 import type { Outcome } from './pipeline/outcome.js';
 import { describeSweep } from './sweep/describe.js';
@@ -20,15 +21,8 @@ export function answer(statusCode: number, reason: string): HttpAnswer {
   return { statusCode, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${redact(reason).split('\n')[0] ?? ''}\n` };
 }
 
-interface ReplyObject {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly uid: string;
-}
-
 /** Exactly the fields the replies' schemas name, whatever else the domain's reference grows. */
+type ReplyObject = Pick<SourceObjectRef, 'apiVersion' | 'kind' | 'namespace' | 'name' | 'uid'>;
 const replyObject = (o: ReplyObject): ReplyObject => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.namespace, name: o.name, uid: o.uid });
 
 export interface SubmissionReply {
@@ -73,10 +67,6 @@ export function imageBuilt(outcome: Extract<Outcome, { kind: 'submitted' }>): Im
   return { object: replyObject(o), images, ...(o.kind === 'Build' ? { buildLog: { path: apiPath(o, 'log') } } : {}) };
 }
 
-export async function imageBuiltEvent(data: ImageBuilt): Promise<Reply> {
-  return cloudEvent(IMAGE_BUILT_TYPE, data, data.object);
-}
-
 /**
  * A reply for a submission (Thoth's analysis.submitted, or image.built when there is no
  * analyser) or a permanent refusal; busy objects get a 503; nothing else.
@@ -85,12 +75,12 @@ export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply
   if (outcome.kind === 'ignored') return undefined;
   const o = outcome.object;
   // Another live process holds it: come back later, so the Broker redelivers if that one fails.
-  if (outcome.kind === 'busy') return answer(503, `${o.kind} ${o.namespace}/${o.name} is claimed by another process until ${outcome.until.toISOString()}`);
+  if (outcome.kind === 'busy') return answer(503, `${objectLabel(o)} is claimed by another process until ${outcome.until.toISOString()}`);
   const object = replyObject(outcome.object);
   if (outcome.kind === 'refused') return cloudEvent(ANALYSIS_REFUSED_TYPE, { object, reason: outcome.reason }, o);
   if (!analyzer) {
     const built = imageBuilt(outcome);
-    return built === undefined ? undefined : imageBuiltEvent(built);
+    return built === undefined ? undefined : cloudEvent(IMAGE_BUILT_TYPE, built, built.object);
   }
   return cloudEvent(
     ANALYSIS_SUBMITTED_TYPE,

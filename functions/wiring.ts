@@ -9,14 +9,14 @@ import { buildSource } from './builds/source.js';
 import { limitConcurrency } from './concurrency.js';
 import type { Config } from './config.js';
 import type { CredentialSource } from './domain/built-image.js';
-import { KIND_NAMES, KINDS, watchedVersion, type KindName, type SourceHandler } from './domain/kinds.js';
+import { KIND_NAMES, kindKey, KINDS, watchedVersion, type KindName, type SourceHandler } from './domain/kinds.js';
 import type { KubeApi } from './kube/api.js';
 import { listPage, type Collection, type PageLister } from './kube/objects.js';
 import { serviceAccountFile } from './kube/service-account.js';
 import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
 import { imageCopies, observeThothRequest } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
-import { onFirstUse } from './on-first-use.js';
+import { onFirstUse } from './single-flight.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
 import { Ledger } from './ledger/ledger.js';
 import type { Outcome } from './pipeline/outcome.js';
@@ -32,7 +32,7 @@ import { SweepRequests } from './sweep/request.js';
 import type { ThothClientOptions } from './thoth/client.js';
 
 /** Mounted into every OpenShift pod: the CA of the internal registry's serving certificate. */
-export const SERVICE_CA_PATH = serviceAccountFile('service-ca.crt');
+const SERVICE_CA_PATH = serviceAccountFile('service-ca.crt');
 
 /** BUILD_WATCHER_SOURCE_KINDS, plus ImageStream when THOTH_ANALYZE_EXISTING is on. */
 function enabledKinds(config: Config): ReadonlySet<KindName> {
@@ -71,7 +71,7 @@ export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   const sources = new Map<string, SourceKind>();
   for (const kind of kinds) {
     const source = handlers[KINDS[kind].handler]();
-    for (const apiVersion of KINDS[kind].apiVersions) sources.set(`${apiVersion}/${kind}`, source);
+    for (const apiVersion of KINDS[kind].apiVersions) sources.set(kindKey({ apiVersion, kind }), source);
   }
   return sources;
 }
@@ -90,8 +90,8 @@ export function lazyThothClient(options: ThothClientOptions, load = () => import
 }
 
 /** THOTH_PUSH_REGISTRY: the copier, imported on the first copy, with the configured TLS. */
-function registryCopier(config: Config, serviceCaPath: string): ImageCopier {
-  const caPath = config.caBundleFile !== '' ? config.caBundleFile : existsSync(serviceCaPath) ? serviceCaPath : undefined;
+function registryCopier(config: Config): ImageCopier {
+  const caPath = config.caBundleFile !== '' ? config.caBundleFile : existsSync(SERVICE_CA_PATH) ? SERVICE_CA_PATH : undefined;
   const tls = (registry: string, verify: boolean) => ({
     verify,
     ...(caPath !== undefined ? { caPath } : {}),
@@ -121,12 +121,12 @@ function registryCopier(config: Config, serviceCaPath: string): ImageCopier {
 }
 
 /** The push policy for this configuration, or undefined when images are submitted in place. */
-export function pushPolicyFor(config: Config, serviceCaPath = SERVICE_CA_PATH): PushPolicy | undefined {
+function pushPolicyFor(config: Config): PushPolicy | undefined {
   if (config.pushRegistry === '') return undefined;
   const destinationCredentials: CredentialSource =
     config.destinationCredentials !== undefined ? { kind: 'basic', credentials: config.destinationCredentials } : { kind: 'none' };
   return {
-    copier: registryCopier(config, serviceCaPath),
+    copier: registryCopier(config),
     destinationFor: (image, output) => pushDestination(output, { pushRegistry: config.pushRegistry, naming: config.pushNaming, namespace: image.source.namespace }),
     destinationCredentials,
     destinationVerifyTls: config.destinationRegistryVerifyTls,

@@ -9,7 +9,7 @@ import { streamRepositories } from '../kube/imagestream-repositories.js';
 import type { PlanContext } from '../pipeline/source-kind.js';
 import { digestProblem, parseImageReference } from '../domain/image-reference.js';
 import { invalid } from '../errors.js';
-import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
+import { isRecord, objectLabel, sourceRef, type KubeObject } from '../kube/object.js';
 import type { OpenShiftBuild, ImageSource } from './build.js';
 import type { BuildDecision } from './decide.js';
 
@@ -66,14 +66,14 @@ async function resolveBase(from: ImageSource, context: PlanContext, ports: Build
   const stream = await readImageStream(from.namespace, streamName, context);
   const repository = stream === undefined ? undefined : streamRepositories(stream).own;
   if (stream === undefined || (from.kind === 'ImageStreamImage' && repository === undefined)) {
-    ports.warn(`base image ${from.kind} ${from.namespace}/${from.name} not found or not readable; base image not sent`);
+    ports.warn(`base image ${objectLabel(from)} not found or not readable; base image not sent`);
     return {};
   }
   if (from.kind === 'ImageStreamImage') return { image: imageReference(`${repository ?? ''}${from.name.slice(at)}`, `ImageStreamImage ${from.name}`), stream };
   const current = currentTagReference(stream, tag);
   if (current !== undefined) return { image: imageReference(current, `ImageStream ${streamName} current image`), stream };
   if (repository === undefined) return { stream };
-  ports.warn(`ImageStreamTag ${from.namespace}/${from.name} has no current image; sending the base image by tag`);
+  ports.warn(`${objectLabel(from)} has no current image; sending the base image by tag`);
   return { image: imageReference(`${repository}:${tag}`, `ImageStream ${streamName} repository`), stream };
 }
 
@@ -86,7 +86,7 @@ function resolveOutput(build: OpenShiftBuild, ports: BuildResolverPorts): ImageR
     return { ...parsed, digest: build.outputDigest };
   }
   if (parsed.digest !== undefined) return parsed;
-  ports.warn(`Build ${build.object.namespace}/${build.object.name} reports no output digest; submitting ${build.outputReference} by tag`);
+  ports.warn(`${objectLabel(build.object)} reports no output digest; submitting ${build.outputReference} by tag`);
   return parsed;
 }
 
@@ -102,7 +102,7 @@ export async function resolveBuild(build: OpenShiftBuild, decision: Analyze, pol
   const known = base.stream === undefined ? [] : [base.stream];
   const from = build.from;
   if (base.image !== undefined && from !== undefined && from.kind !== 'DockerImage' && !trustedNamespaces(policy, object.namespace).has(from.namespace) && (policy.passToken || policy.sourceCredentials !== undefined)) {
-    ports.warn(`base image ${from.kind} ${from.namespace}/${from.name} is in neither this Build's namespace nor BUILD_WATCHER_SHARED_IMAGE_NAMESPACES; submitted without credentials`);
+    ports.warn(`base image ${objectLabel(from)} is in neither this Build's namespace nor BUILD_WATCHER_SHARED_IMAGE_NAMESPACES; submitted without credentials`);
   }
   return {
     source: sourceRef(object),

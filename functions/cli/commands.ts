@@ -5,7 +5,8 @@
 import type { Config } from '../config.js';
 import { asFailure, FRONT_POLICY } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
-import type { KubeObject } from '../kube/object.js';
+import { kindKey } from '../domain/kinds.js';
+import { objectKey, objectLabel, type KubeObject } from '../kube/object.js';
 import { analyzeObject, type PipelineDeps } from '../pipeline/analyze.js';
 import { describeSweep } from '../sweep/describe.js';
 import { runSweep } from '../sweep/sweep.js';
@@ -31,11 +32,10 @@ export interface CommandContext {
   readonly print: (line: string) => void;
 }
 
-export const EXIT_OK = 0;
+const EXIT_OK = 0;
 export const EXIT_FAILURES = 1;
 
 const message = (error: unknown) => (error instanceof Error ? error.message : 'unknown error');
-const describe = (object: { kind: string; namespace: string; name: string }) => `${object.kind} ${object.namespace}/${object.name}`;
 
 /** client-go's reflector draws its watch timeouts from 5–10 minutes, so watches of many clients do not expire together. */
 const defaultWatchTimeout = () => 300 + Math.floor(Math.random() * 300);
@@ -49,7 +49,7 @@ export async function watchCommand(context: CommandContext): Promise<number> {
     process: async ({ object, action }) => {
       try {
         const outcome = await analyzeObject({ payload: object, ref: object, action }, deps);
-        if (outcome.kind === 'ignored') log.debug({ object: describe(object) }, `ignored: ${outcome.reason}`);
+        if (outcome.kind === 'ignored') log.debug({ object: objectLabel(object) }, `ignored: ${outcome.reason}`);
         // Claimed by a live process (say, a predecessor killed mid-work): tried again until
         // its lease has expired, then taken over. A claim seen in the listed or watched object
         // ('claimed-elsewhere') too: the function leaves that to the next sweep, but here the
@@ -59,31 +59,31 @@ export async function watchCommand(context: CommandContext): Promise<number> {
       } catch (error) {
         const failure = asFailure(error);
         if (FRONT_POLICY[failure.kind].retry) {
-          log.warn({ object: describe(object) }, `will be retried: ${message(error)}`);
+          log.warn({ object: objectLabel(object) }, `will be retried: ${message(error)}`);
           return 'retry';
         }
         // Not retried until the object changes: its next event queues it again.
-        log.warn({ object: describe(object) }, `${failure.kind}: ${failure.message}`);
+        log.warn({ object: objectLabel(object) }, `${failure.kind}: ${failure.message}`);
         return 'done';
       }
     },
   });
 
   const handle: ObjectHandler = (object, action, origin) => {
-    const source = deps.sources.get(`${object.apiVersion}/${object.kind}`);
+    const source = deps.sources.get(kindKey(object));
     if (source === undefined) return;
     let reason: string | undefined;
     try {
       reason = deps.ledger.isMarked(object) ? 'already-submitted' : source.read(object).skipReason(action);
     } catch (error) {
-      log.warn({ object: describe(object) }, `not analysed: ${message(error)}`);
+      log.warn({ object: objectLabel(object) }, `not analysed: ${message(error)}`);
       return;
     }
     if (reason !== undefined) {
-      log.debug({ object: describe(object), origin }, `ignored: ${reason}`);
+      log.debug({ object: objectLabel(object), origin }, `ignored: ${reason}`);
       return;
     }
-    queue.add(`${object.apiVersion}/${object.kind}/${object.namespace}/${object.name}`, { object, action });
+    queue.add(objectKey(object), { object, action });
   };
 
   const stop = new AbortController();

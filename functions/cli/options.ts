@@ -16,7 +16,7 @@ interface Flag {
   readonly help: string;
 }
 
-export const DEFAULT_RESYNC_MINUTES = 30;
+const DEFAULT_RESYNC_MINUTES = 30;
 
 export const FLAGS: readonly Flag[] = [
   { name: 'build-watcher-namespace', short: 'n', env: 'THOTH_WATCHED_NAMESPACE', takesValue: true, help: 'namespaces to watch, comma-separated (default: the kubeconfig context\'s, else default)' },
@@ -44,7 +44,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'help', short: 'h', takesValue: false, help: 'show this help' },
 ];
 
-export const COMMANDS = {
+const COMMANDS = {
   watch: 'list, then watch the namespace\'s Builds (and the other --kinds) and submit each finished one once',
   'analyze-existing': 'submit what is already there (finished Builds, ImageStream tags, enabled kinds) once, then exit',
 } as const;

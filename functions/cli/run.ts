@@ -18,7 +18,7 @@ import { analyzeExistingCommand, EXIT_FAILURES, watchCommand } from './commands.
 import { helpText, parseCommandLine, UsageError, type CliOptions } from './options.js';
 import { Terminal, type TerminalOutput } from './terminal.js';
 
-export const EXIT_USAGE = 2;
+const EXIT_USAGE = 2;
 
 export interface CliIo {
   readonly stderr: TerminalOutput;

@@ -13,8 +13,8 @@ export interface WorkQueueOptions<T> {
   readonly maxRetryMs?: number;
 }
 
-export const DEFAULT_INITIAL_RETRY_MS = 1000;
-export const DEFAULT_MAX_RETRY_MS = 5 * 60 * 1000;
+const DEFAULT_INITIAL_RETRY_MS = 1000;
+const DEFAULT_MAX_RETRY_MS = 5 * 60 * 1000;
 
 export class WorkQueue<T> {
   readonly #options: WorkQueueOptions<T>;

@@ -41,6 +41,9 @@ export interface ImageReference {
   readonly digest?: string;
 }
 
+/** An image known by its digest, as every source but the warned tag fallback reports it. */
+export type PinnedImage = ImageReference & { readonly digest: string };
+
 export interface BuiltImage {
   readonly source: SourceObjectRef;
   /** The image produced (absent for Failed/Error builds, which only send log and base). */
@@ -67,11 +70,4 @@ export interface ImageAccess {
   readonly verifyTls: boolean;
   /** Whether the function itself may connect to its registry (to copy it to the push registry). */
   readonly fetchable: boolean;
-}
-
-/** `registry/repository@digest`, or `registry/repository:tag` when no digest is known. */
-export function formatImageReference(image: ImageReference): string {
-  const name = `${image.registry}/${image.repository}`;
-  if (image.digest !== undefined) return `${name}@${image.digest}`;
-  return `${name}:${image.tag ?? 'latest'}`;
 }

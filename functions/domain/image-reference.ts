@@ -9,7 +9,7 @@
  *   the whole name is at most 255 characters; a tag is `[\w][\w.-]{0,127}`.
  * Unlike distribution, digests are limited to the two algorithms registries serve.
  */
-import type { ImageReference } from './built-image.js';
+import type { ImageReference, PinnedImage } from './built-image.js';
 
 export type ImageReferenceParse =
   | { readonly ok: true; readonly reference: ImageReference }
@@ -23,8 +23,7 @@ const MAX_NAME = 255;
 /** Name, tag and sha512 digest at their longest fit well within this. */
 const MAX_INPUT = 1024;
 
-const SHA256 = /^sha256:[a-f0-9]{64}$/;
-const SHA512 = /^sha512:[a-f0-9]{128}$/;
+const DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 const TAG = /^\w[\w.-]{0,127}$/;
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const DOMAIN_NAME = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*$/;
@@ -35,8 +34,27 @@ const URL_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
 /** True for `sha256:` + 64 or `sha512:` + 128 lowercase hex digits, and nothing else. */
 export function isDigest(value: string): boolean {
-  return SHA256.test(value) || SHA512.test(value);
+  return DIGEST.test(value);
 }
+
+/** The hash function a digest names, sha256 unless it says sha512. */
+export const digestAlgorithm = (digest: string): 'sha256' | 'sha512' => (digest.startsWith('sha512:') ? 'sha512' : 'sha256');
+
+/** True for a tag as registries accept it. */
+export const isTag = (value: string): boolean => TAG.test(value);
+
+/** True for a repository path: `/`-joined components of lowercase runs with single separators. */
+export const isRepositoryPath = (value: string): boolean => value.split('/').every((component) => PATH_COMPONENT.test(component));
+
+/** `registry/repository@digest`, or `registry/repository:tag` when no digest is known. */
+export function formatImageReference(image: ImageReference): string {
+  const name = `${image.registry}/${image.repository}`;
+  if (image.digest !== undefined) return `${name}@${image.digest}`;
+  return `${name}:${image.tag ?? 'latest'}`;
+}
+
+/** What tells pinned images apart: `registry/repository@digest`, for the tag only names one. */
+export const imageKey = (image: PinnedImage): string => formatImageReference(image);
 
 /** Why `value` is not a digest we accept (without echoing it), or undefined when it is one. */
 export function digestProblem(value: string): string | undefined {
@@ -105,14 +123,14 @@ export function parseImageReference(input: string): ImageReferenceParse {
   const hasTag = colon > named.lastIndexOf('/');
   const name = hasTag ? named.slice(0, colon) : named;
   const tag = hasTag ? named.slice(colon + 1) : undefined;
-  if (tag !== undefined && !TAG.test(tag)) return fail('invalid tag (expected [A-Za-z0-9_][A-Za-z0-9_.-]{0,127})');
+  if (tag !== undefined && !isTag(tag)) return fail('invalid tag (expected [A-Za-z0-9_][A-Za-z0-9_.-]{0,127})');
   if (name === '') return fail('no repository name');
 
   const { registry, repository } = splitRegistry(name);
   const registryIssue = registryProblem(registry);
   if (registryIssue !== undefined) return fail(registryIssue);
   if (repository.toLowerCase() !== repository) return fail('repository name must be lowercase');
-  if (!repository.split('/').every((component) => PATH_COMPONENT.test(component))) {
+  if (!isRepositoryPath(repository)) {
     return fail('invalid repository path (lowercase letters, digits and single separators ._- between them)');
   }
   if (registry.length + 1 + repository.length > MAX_NAME) return fail(`repository name longer than ${MAX_NAME} characters`);

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ImageReference } from './built-image.js';
-import { digestProblem, isDigest, parseImageReference } from './image-reference.js';
+import { digestProblem, formatImageReference, imageKey, isDigest, parseImageReference } from './image-reference.js';
 
 const D256 = `sha256:${'a1'.repeat(32)}`;
 const D512 = `sha512:${'0f'.repeat(64)}`;
@@ -115,5 +115,25 @@ describe('parseImageReference refuses', () => {
       const parsed = parseImageReference(value as unknown as string);
       assert.equal(parsed.ok, false);
     }
+  });
+});
+
+describe('formatImageReference / imageKey', () => {
+  const image = { registry: 'quay.io', repository: 'ns/app', tag: 'v1', digest: D256 };
+
+  it('names a pinned image by digest, a tag-only one by tag, an unnamed one as latest', () => {
+    assert.equal(formatImageReference(image), `quay.io/ns/app@${D256}`);
+    assert.equal(formatImageReference({ registry: 'quay.io', repository: 'ns/app', tag: 'v1' }), 'quay.io/ns/app:v1');
+    assert.equal(formatImageReference({ registry: 'quay.io', repository: 'ns/app' }), 'quay.io/ns/app:latest');
+  });
+
+  it('reads back as the image it formats', () => {
+    assert.deepEqual(parseImageReference(formatImageReference(image)), { ok: true, reference: { registry: 'quay.io', repository: 'ns/app', digest: D256 } });
+  });
+
+  it('tells images apart by registry, repository and digest, never by tag', () => {
+    assert.equal(imageKey(image), imageKey({ ...image, tag: 'latest' }));
+    assert.notEqual(imageKey(image), imageKey({ ...image, repository: 'ns/other' }));
+    assert.notEqual(imageKey(image), imageKey({ ...image, digest: D512 }));
   });
 });

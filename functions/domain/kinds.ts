@@ -26,9 +26,12 @@ export function kindOf(apiVersion: string, kind: string): KindName | undefined {
   return accepted.includes(apiVersion) ? name : undefined;
 }
 
+/** `apiVersion/kind`: a kind at one version, in messages and as the key of the sources' map. */
+export const kindKey = (object: { readonly apiVersion: string; readonly kind: string }): string => `${object.apiVersion}/${object.kind}`;
+
 /** `apiVersion/kind` for every accepted version, for messages. */
 export function acceptedKinds(): string[] {
-  return KIND_NAMES.flatMap((kind) => KINDS[kind].apiVersions.map((apiVersion) => `${apiVersion}/${kind}`));
+  return KIND_NAMES.flatMap((kind) => KINDS[kind].apiVersions.map((apiVersion) => kindKey({ apiVersion, kind })));
 }
 
 /** The version listed and watched: the first one accepted. */

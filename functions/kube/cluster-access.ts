@@ -10,6 +10,7 @@ import type https from 'node:https';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { refused } from '../errors.js';
+import { SingleFlight } from '../single-flight.js';
 import { SERVICE_ACCOUNT_DIR, serviceAccountFile } from './service-account.js';
 
 export interface ClusterAccess {
@@ -56,6 +57,8 @@ export async function inClusterAccess(env: NodeJS.ProcessEnv, directory = SERVIC
     }
   };
   let secrets = await readSecrets();
+  // A burst of requests after the interval re-reads the files once, not once per request.
+  const rereads = new SingleFlight<typeof secrets>();
   const namespace = await readFile(serviceAccountFile('namespace', directory), 'utf8').then((text) => text.trim(), () => '');
 
   return {
@@ -63,7 +66,7 @@ export async function inClusterAccess(env: NodeJS.ProcessEnv, directory = SERVIC
     contextNamespace: namespace === '' ? undefined : namespace,
     userToken: undefined,
     async authorize(options) {
-      if (now() - secrets.readAt >= REREAD_MS) secrets = await readSecrets();
+      if (now() - secrets.readAt >= REREAD_MS) secrets = await rereads.run(readSecrets);
       options.ca = secrets.ca;
       options.headers = { ...options.headers, Authorization: `Bearer ${secrets.token}` };
     },

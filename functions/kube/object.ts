@@ -4,7 +4,7 @@
  * (not the truth: objects are re-read live before acting).
  */
 import type { SourceObjectRef } from '../domain/built-image.js';
-import { acceptedKinds, kindOf, KINDS } from '../domain/kinds.js';
+import { acceptedKinds, kindKey, kindOf, KINDS } from '../domain/kinds.js';
 import { invalid } from '../errors.js';
 
 /** Where an object is: the domain's reference to it without the uid, which only a read gives. */
@@ -20,6 +20,12 @@ export interface KubeObject extends ObjectCoordinates {
 
 const NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const MAX_NAME = 253;
+
+/** `Kind namespace/name`: how logs, messages and answers name an object. */
+export const objectLabel = (object: Pick<ObjectCoordinates, 'kind' | 'namespace' | 'name'>): string => `${object.kind} ${object.namespace}/${object.name}`;
+
+/** `apiVersion/kind/namespace/name`: one object, as the key of maps and queues. */
+export const objectKey = (ref: ObjectCoordinates): string => `${kindKey(ref)}/${ref.namespace}/${ref.name}`;
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -51,7 +57,7 @@ function kindField(record: Record<string, unknown>, where: string): { apiVersion
   const apiVersion = field(record, 'apiVersion', where);
   const kind = field(record, 'kind', where);
   if (kindOf(apiVersion, kind) === undefined) {
-    throw invalid(`unsupported object ${apiVersion}/${kind}: expected one of ${acceptedKinds().join(', ')}`, 422);
+    throw invalid(`unsupported object ${kindKey({ apiVersion, kind })}: expected one of ${acceptedKinds().join(', ')}`, 422);
   }
   return { apiVersion, kind };
 }
@@ -115,6 +121,6 @@ export function apiPath(target: ApiTarget, subresource?: string): string {
 
 function pluralOf(target: { apiVersion: string; kind: string }): string {
   const kind = kindOf(target.apiVersion, target.kind);
-  if (kind === undefined) throw invalid(`unsupported object ${target.apiVersion}/${target.kind}`, 422);
+  if (kind === undefined) throw invalid(`unsupported object ${kindKey(target)}`, 422);
   return KINDS[kind].plural;
 }

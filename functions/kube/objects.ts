@@ -1,7 +1,7 @@
 /** Reading, annotating and listing the watched objects through the API server. */
 import { transient } from '../errors.js';
 import { isKubeStatus, type KubeApi } from './api.js';
-import { apiPath, parseKubeObject, parseListItem, type KubeObject, type ObjectCoordinates } from './object.js';
+import { apiPath, objectLabel, parseKubeObject, parseListItem, type KubeObject, type ObjectCoordinates } from './object.js';
 
 function parseAnswer(text: string, what: string): KubeObject {
   let value: unknown;
@@ -13,13 +13,11 @@ function parseAnswer(text: string, what: string): KubeObject {
   return parseKubeObject(value, what);
 }
 
-const describe = (object: ObjectCoordinates) => `${object.kind} ${object.namespace}/${object.name}`;
-
 /** The object as the API server has it now, or undefined when it no longer exists. */
 export async function readObject(api: KubeApi, ref: ObjectCoordinates, signal?: AbortSignal): Promise<KubeObject | undefined> {
   try {
     const answer = await api.request({ method: 'GET', path: apiPath(ref), ...(signal ? { signal } : {}) });
-    return parseAnswer(answer.text, describe(ref));
+    return parseAnswer(answer.text, objectLabel(ref));
   } catch (error) {
     if (isKubeStatus(error, 404)) return undefined;
     throw error;
@@ -70,7 +68,7 @@ export async function patchAnnotations(
     contentType: expect !== undefined ? 'application/json-patch+json' : 'application/merge-patch+json',
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return parseAnswer(answer.text, describe(object));
+  return parseAnswer(answer.text, objectLabel(object));
 }
 
 /**

@@ -7,7 +7,7 @@
  * API server.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
-import type { KubeObject } from '../kube/object.js';
+import { objectLabel, type KubeObject } from '../kube/object.js';
 import { lostLeaseSubmissions } from '../observability/metrics.js';
 import { withRetries } from '../retry.js';
 import { LeaseLostError, type Annotations } from './claim.js';
@@ -75,7 +75,7 @@ export class Entry {
         throw error;
       }
       if (options.submitted) lostLeaseSubmissions.inc({ kind: this.object.kind });
-      throw error instanceof LeaseLostError ? error : new LeaseLostError(`${this.object.kind} ${this.object.namespace}/${this.object.name}`);
+      throw error instanceof LeaseLostError ? error : new LeaseLostError(objectLabel(this.object));
     } finally {
       held.stop();
     }

@@ -15,7 +15,7 @@
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { transient } from '../errors.js';
 import { isKubeStatus } from '../kube/api.js';
-import type { KubeObject } from '../kube/object.js';
+import { objectLabel, type KubeObject } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
 import { CONFLICT_RETRY, withRetries } from '../retry.js';
 import { LeaseLostError, type Annotations, type ClaimIdentity, type LeaseTiming, type MonotonicClock } from './claim.js';
@@ -130,10 +130,10 @@ export class HeldClaim {
    * when it may not be, and throws LeaseLostError (or the renewal's failure) otherwise.
    */
   async fence(signal?: AbortSignal): Promise<void> {
-    if (this.#lost.signal.aborted) throw new LeaseLostError(this.#describe());
+    if (this.#lost.signal.aborted) throw new LeaseLostError(objectLabel(this.#latest));
     if (this.#options.clock() < this.#validUntil) return;
     await this.renew(signal);
-    if (this.#options.clock() >= this.#validUntil) throw transient(`renewing the claim on ${this.#describe()} took longer than its lease`);
+    if (this.#options.clock() >= this.#validUntil) throw transient(`renewing the claim on ${objectLabel(this.#latest)} took longer than its lease`);
   }
 
   renew(signal?: AbortSignal): Promise<KubeObject> {
@@ -170,7 +170,7 @@ export class HeldClaim {
         if (claim === undefined || !this.#sent.has(claim)) return this.#lose();
         this.#adopt(fresh);
       }
-      if (this.#lost.signal.aborted) throw new LeaseLostError(this.#describe());
+      if (this.#lost.signal.aborted) throw new LeaseLostError(objectLabel(this.#latest));
       tried = compute(this.#latest);
       const latest = await this.#options.store.patchAnnotations(this.#latest, withoutAbsentRemovals(tried, this.#latest), {
         expect: { annotation: ANNOTATIONS.claim, value: this.#value },
@@ -217,7 +217,7 @@ export class HeldClaim {
     this.stop();
     this.#lost.abort();
     this.#lapsed.abort();
-    throw new LeaseLostError(this.#describe());
+    throw new LeaseLostError(objectLabel(this.#latest));
   }
 
   #validFrom(sentAt: number): number {
@@ -225,9 +225,6 @@ export class HeldClaim {
     return sentAt + leaseMs - leaseMs / 6;
   }
 
-  #describe(): string {
-    return `${this.#latest.kind} ${this.#latest.namespace}/${this.#latest.name}`;
-  }
 }
 
 /** A JSON-patch `remove` of a key that is not there fails: drop those, they are done already. */

@@ -13,7 +13,7 @@
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError, transient } from '../errors.js';
 import { CONFLICT_RETRY, withRetries } from '../retry.js';
-import type { KubeObject, ObjectCoordinates } from '../kube/object.js';
+import { objectLabel, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
 import { BoundedMap } from './bounded-map.js';
 import { ClaimIdentity, DEFAULT_LEASE, parseClaim, type Claim, type LeaseTiming, type MonotonicClock } from './claim.js';
@@ -28,7 +28,7 @@ export const SWEEP_REFUSAL_RETRY_MS = 24 * 60 * 60 * 1000;
 /** The object changed between our read and our claim: read it again. */
 class ClaimConflict extends BuildWatcherError {
   constructor(ref: ObjectCoordinates) {
-    super('transient', `${ref.kind} ${ref.namespace}/${ref.name} kept changing while being claimed`);
+    super('transient', `${objectLabel(ref)} kept changing while being claimed`);
   }
 }
 

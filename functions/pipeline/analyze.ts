@@ -10,7 +10,8 @@ import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
 import type { EventReason } from '../kube/events.js';
-import { sourceRef, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
+import { kindKey } from '../domain/kinds.js';
+import { objectKey, objectLabel, sourceRef, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
 import type { EventRecorder, ObjectStore } from '../kube/store.js';
 import type { Entry } from '../ledger/entry.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -63,19 +64,17 @@ export interface AnalyzeOptions {
   readonly announce?: ReportDeps['announce'];
 }
 
-const keyOf = (ref: ObjectCoordinates) => `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
-const label = (ref: ObjectCoordinates) => `${ref.kind} ${ref.namespace}/${ref.name}`;
 
 export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, options: AnalyzeOptions = {}): Promise<Outcome> {
   const ignored = (reason: string): Outcome => ({ kind: 'ignored', reason, object: input.ref });
   // read: the event's object, parsed once
-  const source = deps.sources.get(`${input.ref.apiVersion}/${input.ref.kind}`);
+  const source = deps.sources.get(kindKey(input.ref));
   if (source === undefined) return ignored('kind-not-enabled');
   const payload = input.payload === undefined ? undefined : source.read(input.payload);
   if (payload === undefined && input.action === 'delete') return ignored('deleted');
   if (payload === undefined && deps.ledger.readOnly) throw invalid('BUILD_WATCHER_TRUST_EVENT_PAYLOAD needs Resource-mode events: a reference carries no object', 422);
   // admit
-  const key = keyOf(input.ref);
+  const key = objectKey(input.ref);
   const skip = payload === undefined ? undefined : (deps.ledger.admit(key, payload.object, input) ?? payload.skipReason(input.action));
   if (skip !== undefined) return ignored(skip);
   const running = deps.ledger.running(key);
@@ -95,12 +94,12 @@ export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, opt
 async function openAndRun(input: AnalyzeInput, payload: SourceObject | undefined, source: SourceKind, deps: PipelineDeps, signal: AbortSignal, announce: AnalyzeOptions['announce']): Promise<Outcome> {
   const { ledger } = deps;
   // open: read live, claim (or resume our claim), or find it busy, done or gone
-  const opened = await ledger.open(keyOf(input.ref), input.ref, { ...(payload !== undefined ? { uid: payload.object.uid, payload: payload.object } : {}) }, signal);
+  const opened = await ledger.open(objectKey(input.ref), input.ref, { ...(payload !== undefined ? { uid: payload.object.uid, payload: payload.object } : {}) }, signal);
   if (opened.kind === 'busy') return { kind: 'busy', object: input.ref, until: opened.until };
   if (opened.kind === 'ignored') return { kind: 'ignored', reason: opened.reason, object: input.ref };
   const { entry } = opened;
   if (!entry.claimed && !ledger.readOnly && ledger.firstNoPatchWarning()) {
-    deps.log.warn({ object: label(input.ref) }, "not allowed to patch annotations: objects will not be marked, duplicates are left to Thoth's cache");
+    deps.log.warn({ object: objectLabel(input.ref) }, "not allowed to patch annotations: objects will not be marked, duplicates are left to Thoth's cache");
   }
   // A claim left by a holder that died: it may have submitted before it could mark.
   if (entry.takeover) resubmissions.inc({ kind: input.ref.kind });
@@ -143,7 +142,7 @@ async function run({ action, ref: asked }: AnalyzeInput, live: SourceObject, ent
     fence: () => entry.fence(signal),
     signal,
     note: (event) => notes.push(event),
-    label: label(object),
+    label: objectLabel(object),
   });
   const ref = sourceRef(object);
   if (result.submitted.length === 0) {
@@ -151,7 +150,7 @@ async function run({ action, ref: asked }: AnalyzeInput, live: SourceObject, ent
     if (live.recordsRefusals) await entry.close(marksOf([], result.refused), { submitted: false, signal });
     else {
       await entry.release();
-      ledger.rememberRefusal(keyOf(object));
+      ledger.rememberRefusal(objectKey(object));
     }
     return { kind: 'refused', object: ref, reason: result.reasons.join('; ') };
   }

@@ -15,7 +15,7 @@ export interface PushPolicy {
 }
 
 /** Said in the Warning when an output is not copied: never its host, nor what a host answered. */
-export const NOT_FETCHED = 'registry not allowed: the output is not on the cluster registry, the push registry or a host in BUILD_WATCHER_PULL_REGISTRIES, so it was submitted where it is, not copied';
+const NOT_FETCHED = 'registry not allowed: the output is not on the cluster registry, the push registry or a host in BUILD_WATCHER_PULL_REGISTRIES, so it was submitted where it is, not copied';
 
 /**
  * The same BuiltImage, its output now the pushed copy, pinned by the digest the copy has; or,

@@ -4,7 +4,7 @@
  * outcome. Steps before it only collect what to say.
  */
 import type { EventReason } from '../kube/events.js';
-import type { KubeObject } from '../kube/object.js';
+import { objectLabel, type KubeObject } from '../kube/object.js';
 import type { EventRecorder } from '../kube/store.js';
 import type { Logger } from '../observability/logger.js';
 import { countSubmission, type Outcome, type SubmittedImage } from './outcome.js';
@@ -46,7 +46,7 @@ function describeIds(submitted: readonly SubmittedImage[]): string {
 }
 
 async function tell(deps: ReportDeps, live: KubeObject, event: EventReason): Promise<void> {
-  const object = `${live.kind} ${live.namespace}/${live.name}`;
+  const object = objectLabel(live);
   const log = event.type === 'Warning' ? deps.log.warn : deps.log.info;
   log({ object, reason: event.reason }, event.message);
   try {

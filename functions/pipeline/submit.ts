@@ -1,6 +1,7 @@
 /** Sends one BuiltImage to Thoth: POST /build-analysis, or /analyze for a lone image. */
 import { resolveCredentials } from '../access/token-file.js';
-import { formatImageReference, type BuiltImage, type ImageAccess, type ImageReference } from '../domain/built-image.js';
+import type { BuiltImage, ImageAccess, ImageReference } from '../domain/built-image.js';
+import { formatImageReference } from '../domain/image-reference.js';
 import { BuildWatcherError, invalid } from '../errors.js';
 import type { AnalysisOptions, ImageSubmission } from '../thoth/requests.js';
 import type { Submission } from './outcome.js';

@@ -12,6 +12,7 @@ import type { Hash } from 'node:crypto';
 import type { ClientRequest } from 'node:http';
 import type { BlobBody } from './blob-body.js';
 import { createHash } from '../builtins.js';
+import { digestAlgorithm } from '../domain/image-reference.js';
 
 export type VerifyFailure = 'digest-mismatch' | 'too-long' | 'too-short';
 
@@ -64,7 +65,7 @@ export class BlobPump {
     this.#body = body;
     this.#digest = digest;
     this.#size = size;
-    this.#hash = createHash(digest.startsWith('sha512:') ? 'sha512' : 'sha256');
+    this.#hash = createHash(digestAlgorithm(digest));
     this.#failure = failure;
     // Started at once, so a source that fails while no request is sending it yet (one may be
     // waiting for a token) is noticed; it pauses itself when nothing may be sent.

@@ -19,13 +19,15 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { ImageReference } from '../domain/built-image.js';
+import { isDigest, isRepositoryPath, isTag } from '../domain/image-reference.js';
 import { invalid, type BuildWatcherError } from '../errors.js';
 import { repositoryScope, type CredentialsProvider } from './auth.js';
 import { copyBlob, type BlobOutcome, type BlobRoute, type BlobTally } from './blob-copy.js';
 import { limitConcurrency } from '../concurrency.js';
 import type { RegistryTlsOptions } from './http-transport.js';
-import { DIGEST, type Descriptor } from './manifest.js';
-import { fetchManifest, headManifest, pushManifest, type FetchedManifest } from './manifest-transfer.js';
+import type { Descriptor } from './manifest.js';
+import { fetchManifest, headManifest, pushManifest } from './manifest-transfer.js';
+import type { FetchedManifest } from './manifest-transfer.js';
 import { RegistryError } from './registry-error.js';
 import { RegistrySession } from './registry-session.js';
 import type { RetryPolicy } from '../retry.js';
@@ -81,15 +83,13 @@ export interface CopyResult {
   readonly bytesSent: number;
 }
 
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const TAG = /^\w[\w.-]{0,127}$/;
 const MAX_INDEX_DEPTH = 4;
 
 function checkReference(reference: ImageReference, side: string): void {
   if (reference.registry === '' || /[/\s]/.test(reference.registry)) throw invalid(`${side} registry is not host[:port]`);
-  if (!REPOSITORY.test(reference.repository)) throw invalid(`${side} repository is malformed`);
-  if (reference.tag !== undefined && !TAG.test(reference.tag)) throw invalid(`${side} tag is malformed`);
-  if (reference.digest !== undefined && !DIGEST.test(reference.digest)) throw invalid(`${side} digest is malformed`);
+  if (!isRepositoryPath(reference.repository)) throw invalid(`${side} repository is malformed`);
+  if (reference.tag !== undefined && !isTag(reference.tag)) throw invalid(`${side} tag is malformed`);
+  if (reference.digest !== undefined && !isDigest(reference.digest)) throw invalid(`${side} digest is malformed`);
 }
 
 export async function copyImage(options: CopyImageOptions): Promise<CopyResult> {

@@ -68,7 +68,7 @@ export interface Exchange {
   readonly signal: AbortSignal;
 }
 
-export class IdleTimeoutError extends Error {
+class IdleTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
   constructor() {
     super('no progress on the connection');

@@ -1,6 +1,8 @@
 /** Fetching, probing and pushing manifests by their exact bytes. */
 import { discard } from './http-transport.js';
-import { digestOf, DIGEST, MANIFEST_ACCEPT, parseManifest, type ParsedManifest } from './manifest.js';
+import { isDigest } from '../domain/image-reference.js';
+import { digestOf, MANIFEST_ACCEPT, parseManifest } from './manifest.js';
+import type { ParsedManifest } from './manifest.js';
 import { RegistryError, unexpectedStatus } from './registry-error.js';
 import type { RegistrySession } from './registry-session.js';
 
@@ -25,7 +27,7 @@ export function fetchManifest(session: RegistrySession, repository: string, refe
     const bytes = await session.readBody(res, MANIFEST_LIMIT, `read manifest ${reference}`, repository);
     if (bytes === undefined) throw new RegistryError('refused', where, `manifest ${reference} exceeds ${MANIFEST_LIMIT} bytes`);
     const header = res.headers['docker-content-digest'];
-    const expected = DIGEST.test(reference) ? reference : typeof header === 'string' && DIGEST.test(header) ? header : undefined;
+    const expected = isDigest(reference) ? reference : typeof header === 'string' && isDigest(header) ? header : undefined;
     const digest = digestOf(bytes, expected);
     if (expected !== undefined && digest !== expected) {
       throw new RegistryError('refused', where, `manifest ${reference} does not match its digest`);
@@ -49,7 +51,7 @@ export function headManifest(session: RegistrySession, repository: string, refer
     if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `check manifest ${reference}`);
     const digest = res.headers['docker-content-digest'];
     // Without the header we cannot tell what is there; treat it as absent and push.
-    return typeof digest === 'string' && DIGEST.test(digest) ? digest : undefined;
+    return typeof digest === 'string' && isDigest(digest) ? digest : undefined;
   });
 }
 

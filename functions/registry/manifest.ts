@@ -4,6 +4,7 @@
  * survive the copy.
  */
 import { createHash } from '../builtins.js';
+import { digestAlgorithm, isDigest } from '../domain/image-reference.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -18,8 +19,6 @@ const IMAGE_TYPES = new Set([OCI_MANIFEST, DOCKER_MANIFEST]);
 /** Layers that registries must not be asked to store (Windows base layers and the like). */
 const FOREIGN_LAYER = /(?:\.foreign\.|\.nondistributable\.)/;
 
-export const DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
-
 export interface Descriptor {
   readonly mediaType: string;
   readonly digest: string;
@@ -32,14 +31,14 @@ export type ParsedManifest =
 
 /** The digest of `bytes` with the algorithm `like` names (sha256 by default). */
 export function digestOf(bytes: Buffer, like = 'sha256:'): string {
-  const algorithm = like.startsWith('sha512:') ? 'sha512' : 'sha256';
+  const algorithm = digestAlgorithm(like);
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
 }
 
 function descriptor(value: unknown): Descriptor | string {
   if (value === null || typeof value !== 'object') return 'descriptor is not an object';
   const { mediaType, digest, size } = value as { mediaType?: unknown; digest?: unknown; size?: unknown };
-  if (typeof digest !== 'string' || !DIGEST.test(digest)) return 'descriptor digest is malformed';
+  if (typeof digest !== 'string' || !isDigest(digest)) return 'descriptor digest is malformed';
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return 'descriptor size is malformed';
   return { mediaType: typeof mediaType === 'string' ? mediaType : '', digest, size };
 }

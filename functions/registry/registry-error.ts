@@ -38,7 +38,7 @@ export class RegistryError extends BuildWatcherError {
 const ERROR_BODY_LIMIT = 16 * 1024;
 
 /** The first spec error code of a Distribution error body (e.g. DIGEST_INVALID), and nothing else of it. */
-export async function readErrorCode(res: IncomingMessage): Promise<string | undefined> {
+async function readErrorCode(res: IncomingMessage): Promise<string | undefined> {
   try {
     const body = await readLimited(res, ERROR_BODY_LIMIT);
     const parsed = JSON.parse(body?.toString('utf8') ?? '') as { errors?: { code?: unknown }[] };

@@ -12,6 +12,7 @@ import { createAgents, discard, isLoopbackHost, readLimited, send, type Agents, 
 import { rawGet, type RawGetAnswer } from './raw-body-get.js';
 import { networkError, RegistryError, unexpectedStatus } from './registry-error.js';
 import { withRetries, type RetryOptions, type RetryPolicy } from '../retry.js';
+import { SingleFlight } from '../single-flight.js';
 
 export interface SessionOptions {
   /** `host[:port]`. */
@@ -68,7 +69,7 @@ export class RegistrySession {
   #mode: AuthMode = { kind: 'anonymous' };
   #credentials: RegistryCredentials | undefined;
   #token: IssuedToken | undefined;
-  #tokenRequest: Promise<IssuedToken> | undefined;
+  readonly #tokenRequests = new SingleFlight<IssuedToken>();
 
   private constructor(options: SessionOptions, origin: URL, agents: Agents) {
     this.registry = options.registry;
@@ -167,35 +168,33 @@ export class RegistrySession {
     this.#mode = { kind: 'bearer', realm, service: challenge.params['service'] };
   }
 
+  /** Concurrent requests that find the token expired wait for one new token together. */
   #fetchToken(): Promise<IssuedToken> {
-    if (this.#tokenRequest !== undefined) return this.#tokenRequest;
-    const mode = this.#mode;
-    if (mode.kind !== 'bearer') throw new TypeError('no Bearer challenge seen');
-    const url = new URL(mode.realm);
-    if (mode.service !== undefined) url.searchParams.set('service', mode.service);
-    for (const scope of this.#scopes) url.searchParams.append('scope', scope);
-    const credentials = this.#credentials;
-    const headers: OutgoingHttpHeaders = credentials === undefined ? {} : { authorization: basicAuthorization(credentials) };
-    this.#tokenRequest = this.retrying(async () => {
-      const res = await this.#send('GET', url, headers, undefined, 'token request');
-      if (res.statusCode !== 200) {
-        const error = await unexpectedStatus(res, this.#where(), 'token realm');
-        if (res.statusCode === 401 || res.statusCode === 403) {
-          throw new RegistryError('refused', this.#where(), `token realm refused the credentials (${res.statusCode})`, { httpStatus: res.statusCode });
+    return this.#tokenRequests.run(async () => {
+      const mode = this.#mode;
+      if (mode.kind !== 'bearer') throw new TypeError('no Bearer challenge seen');
+      const url = new URL(mode.realm);
+      if (mode.service !== undefined) url.searchParams.set('service', mode.service);
+      for (const scope of this.#scopes) url.searchParams.append('scope', scope);
+      const credentials = this.#credentials;
+      const headers: OutgoingHttpHeaders = credentials === undefined ? {} : { authorization: basicAuthorization(credentials) };
+      const issued = await this.retrying(async () => {
+        const res = await this.#send('GET', url, headers, undefined, 'token request');
+        if (res.statusCode !== 200) {
+          const error = await unexpectedStatus(res, this.#where(), 'token realm');
+          if (res.statusCode === 401 || res.statusCode === 403) {
+            throw new RegistryError('refused', this.#where(), `token realm refused the credentials (${res.statusCode})`, { httpStatus: res.statusCode });
+          }
+          throw error;
         }
-        throw error;
-      }
-      const body = await this.readBody(res, TOKEN_BODY_LIMIT, 'read token');
-      const token = body === undefined ? undefined : parseTokenResponse(body);
-      if (token === undefined) throw new RegistryError('refused', this.#where(), 'token realm answered without a token');
-      return token;
-    }).then((token) => {
-      this.#token = token;
-      return token;
-    }).finally(() => {
-      this.#tokenRequest = undefined;
+        const body = await this.readBody(res, TOKEN_BODY_LIMIT, 'read token');
+        const token = body === undefined ? undefined : parseTokenResponse(body);
+        if (token === undefined) throw new RegistryError('refused', this.#where(), 'token realm answered without a token');
+        return token;
+      });
+      this.#token = issued;
+      return issued;
     });
-    return this.#tokenRequest;
   }
 
   async #authorization(): Promise<string | undefined> {

@@ -13,12 +13,12 @@ import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../access/policy.
 import { ANNOTATIONS } from '../domain/annotations.js';
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
-import { sourceRef, type KubeObject } from '../kube/object.js';
+import { objectLabel, sourceRef, type KubeObject } from '../kube/object.js';
 import type { SourceKind } from '../pipeline/source-kind.js';
 import { pendingImages, readImageStream, type ImageStreamRead } from './imagestream.js';
 import { recordSubmitted } from './submitted-images.js';
 
-export const MAX_IMAGES_PER_PASS = 10;
+const MAX_IMAGES_PER_PASS = 10;
 
 export interface ImageStreamSourceOptions {
   readonly credentials: CredentialPolicy;
@@ -29,7 +29,7 @@ type Read = Extract<ImageStreamRead, { state: 'read' }>;
 
 function readStream(object: KubeObject): Read {
   const read = readImageStream(object);
-  if (read.state === 'invalid') throw invalid(`ImageStream ${object.namespace}/${object.name}: ${read.why}`, 422);
+  if (read.state === 'invalid') throw invalid(`${objectLabel(object)}: ${read.why}`, 422);
   return read;
 }
 
@@ -40,7 +40,7 @@ export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind
     read(object) {
       const read = readStream(object);
       const pending = pendingImages(read.tags, read.submitted);
-      const name = `ImageStream ${object.namespace}/${object.name}`;
+      const name = objectLabel(object);
       return {
         object,
         recordsRefusals: true,

@@ -4,15 +4,13 @@
  * stream's own `ANNOTATIONS.submittedImages` record (see submitted-images.ts). Covers images
  * pushed or imported without a Build.
  */
-import type { ImageReference, SourceObjectRef } from '../domain/built-image.js';
+import type { PinnedImage, SourceObjectRef } from '../domain/built-image.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
-import { digestProblem, parseImageReference } from '../domain/image-reference.js';
+import { digestProblem, isTag, parseImageReference } from '../domain/image-reference.js';
 import { streamRepositories } from '../kube/imagestream-repositories.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import { SkipList, type Skipped } from './run.js';
 import { isSubmitted, parseSubmittedImages, recordedDigests, type SubmittedImages, type TagState } from './submitted-images.js';
-
-const TAG = /^\w[\w.-]{0,127}$/;
 
 export interface StreamTag extends TagState {
   /**
@@ -20,7 +18,7 @@ export interface StreamTag extends TagState {
    * (the integrated registry for pushed images, the source registry for imported ones). Its
    * tag is the stream tag when the image lives in this stream's own repository.
    */
-  readonly image: ImageReference & { readonly digest: string };
+  readonly image: PinnedImage;
 }
 
 export type ImageStreamRead =
@@ -36,14 +34,14 @@ export type ImageStreamRead =
 
 /** One image to submit, and every tag that currently points at it. */
 export interface PendingImage {
-  readonly image: ImageReference & { readonly digest: string };
+  readonly image: PinnedImage;
   readonly tags: readonly string[];
   /** The oldest `created` among those tags' current items. */
   readonly created?: string;
 }
 
 function readTag(entry: unknown, own: string | undefined): { tag: StreamTag } | { name: string; why: string } {
-  if (!isRecord(entry) || typeof entry['tag'] !== 'string' || !TAG.test(entry['tag'])) {
+  if (!isRecord(entry) || typeof entry['tag'] !== 'string' || !isTag(entry['tag'])) {
     return { name: 'status.tags[]', why: 'expected {tag, items}' };
   }
   const tag = entry['tag'];

@@ -12,12 +12,12 @@
  */
 import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../access/policy.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
-import type { BuiltImage } from '../domain/built-image.js';
+import type { BuiltImage, PinnedImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
-import { sourceRef, type KubeObject } from '../kube/object.js';
+import { objectLabel, sourceRef, type KubeObject } from '../kube/object.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
-import type { PinnedImage, RunExtraction } from './run.js';
+import type { RunExtraction } from './run.js';
 
 export interface RunSourceOptions {
   /** THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE off: a run has nothing else to send. */
@@ -35,7 +35,7 @@ function decide(object: KubeObject, run: RunExtraction, action: ObjectAction, op
   if (!options.sendOutputImage) return 'nothing-to-send';
   switch (run.state) {
     case 'invalid':
-      throw invalid(`${object.kind} ${object.namespace}/${object.name}: ${run.why}`, 422);
+      throw invalid(`${objectLabel(object)}: ${run.why}`, 422);
     case 'running':
       return 'not-finished';
     case 'failed':
@@ -69,8 +69,7 @@ export function runSource(extract: (object: KubeObject) => RunExtraction, option
         async plan(action, context) {
           const succeeded = decide(object, run, action, options);
           if (typeof succeeded === 'string') return { kind: 'ignore', reason: succeeded };
-          const name = `${object.kind} ${object.namespace}/${object.name}`;
-          for (const { name: result, why } of succeeded.skipped) context.log.debug({ object: name, result }, `result not used: ${why}`);
+          for (const { name: result, why } of succeeded.skipped) context.log.debug({ object: objectLabel(object), result }, `result not used: ${why}`);
           const images = narrow === undefined ? succeeded.images : await narrow(object, succeeded.images, context);
           if (images.length === 0) return { kind: 'mark', reason: 'images-submitted-elsewhere' };
           const built: BuiltImage[] = [];

@@ -4,8 +4,8 @@
  * one BuiltImage per image. Extractors never throw: bad input comes back as `invalid`, and
  * individual bad values come back in `skipped` for a debug line.
  */
-import type { ImageReference, SourceObjectRef } from '../domain/built-image.js';
-import { digestProblem, parseImageReference } from '../domain/image-reference.js';
+import type { PinnedImage, SourceObjectRef } from '../domain/built-image.js';
+import { digestProblem, imageKey, parseImageReference } from '../domain/image-reference.js';
 import { isRecord } from '../kube/object.js';
 
 /** A type-hinted value that was not used, and why (the value itself is never echoed). */
@@ -48,8 +48,6 @@ export function runCompletion(ref: SourceObjectRef, status: unknown): { readonly
   return running;
 }
 
-export type PinnedImage = ImageReference & { readonly digest: string };
-
 /**
  * `uri` (any tag kept) pinned to `digest`. A uri that already carries a different digest is
  * refused rather than guessed at.
@@ -82,19 +80,16 @@ export class SkipList {
   }
 }
 
-/** Digest-pinned images, deduplicated on registry/repository@digest (the tag is informative). */
+/** Digest-pinned images, deduplicated on `imageKey`. */
 export class ImageSet {
-  readonly #seen = new Set<string>();
-  readonly #images: PinnedImage[] = [];
+  readonly #images = new Map<string, PinnedImage>();
 
   add(image: PinnedImage): void {
-    const key = `${image.registry}/${image.repository}@${image.digest}`;
-    if (this.#seen.has(key)) return;
-    this.#seen.add(key);
-    this.#images.push(image);
+    const key = imageKey(image);
+    if (!this.#images.has(key)) this.#images.set(key, image);
   }
 
   toArray(): readonly PinnedImage[] {
-    return [...this.#images];
+    return [...this.#images.values()];
   }
 }

@@ -11,9 +11,10 @@
  * 3. `spec.build.spec.output.image`: an embedded Build (overrides are then forbidden), for a
  *    run whose status snapshot is missing.
  */
+import type { PinnedImage } from '../domain/built-image.js';
 import { digestProblem } from '../domain/image-reference.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
-import { pinImage, runCompletion, SkipList, type PinnedImage, type RunExtraction } from './run.js';
+import { pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
 const OUTPUT_IMAGE_PATHS = [
   ['spec', 'output', 'image'],

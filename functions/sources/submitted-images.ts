@@ -14,7 +14,7 @@
  *   item first, and never above an unsubmitted tag unless nothing else fits, so the cap does not
  *   make old tags come back on every update.
  */
-import { isDigest } from '../domain/image-reference.js';
+import { isDigest, isTag } from '../domain/image-reference.js';
 import { isRecord } from '../kube/object.js';
 
 export interface SubmittedImages {
@@ -42,7 +42,6 @@ export const DEFAULT_RECORD_LIMITS: RecordLimits = { perTag: 5, maxBytes: 32 * 1
 export const EMPTY_SUBMITTED_IMAGES: SubmittedImages = { tags: new Map() };
 
 const COVERED_UNTIL = ':coveredUntil';
-const TAG = /^\w[\w.-]{0,127}$/;
 /** Refuse to JSON.parse anything larger than the API server would let an object carry. */
 const MAX_PARSE = 256 * 1024;
 
@@ -76,7 +75,7 @@ export function parseSubmittedImages(
       coveredUntil = new Date(ms).toISOString();
       continue;
     }
-    if (!TAG.test(key)) return refuse('a key is not a tag name');
+    if (!isTag(key)) return refuse('a key is not a tag name');
     if (!Array.isArray(digests) || digests.length === 0 || !digests.every((d) => typeof d === 'string' && isDigest(d))) {
       return refuse(`tag ${key}: expected a list of digests`);
     }

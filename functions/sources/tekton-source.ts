@@ -9,9 +9,9 @@
  * cannot be read is assumed not to report anything, so nothing is ever lost (at worst Thoth
  * answers a duplicate from its cache). A TaskRun always submits its own images.
  */
-import { isRecord, type KubeObject } from '../kube/object.js';
+import { imageKey } from '../domain/image-reference.js';
+import { isRecord, objectLabel, type KubeObject } from '../kube/object.js';
 import type { PlanContext, SourceKind } from '../pipeline/source-kind.js';
-import type { PinnedImage } from './run.js';
 import { runSource, type RunSourceOptions } from './run-source.js';
 import { extractTektonImages } from './tekton.js';
 
@@ -22,8 +22,6 @@ export interface TektonSourceOptions extends RunSourceOptions {
 
 /** A pipeline has tens of tasks, not thousands; a bigger list is not read child by child. */
 const MAX_CHILDREN = 100;
-
-const imageKey = (image: PinnedImage): string => `${image.registry}/${image.repository}@${image.digest}`;
 
 function childTaskRuns(pipelineRun: KubeObject): string[] {
   const status = pipelineRun.raw['status'];
@@ -45,10 +43,7 @@ async function imagesOfChildren(pipelineRun: KubeObject, context: PlanContext): 
       const run = child === undefined ? undefined : extractTektonImages(child);
       if (run?.state === 'succeeded') for (const image of run.images) keys.add(imageKey(image));
     } catch (error) {
-      context.log.debug(
-        { object: `PipelineRun ${pipelineRun.namespace}/${pipelineRun.name}`, taskRun: name },
-        `cannot read child TaskRun (${error instanceof Error ? error.message : 'unknown error'}); its images count as not submitted`,
-      );
+      context.log.debug({ object: objectLabel(pipelineRun), taskRun: name }, `cannot read child TaskRun (${error instanceof Error ? error.message : 'unknown error'}); its images count as not submitted`);
     }
   }
   return keys;

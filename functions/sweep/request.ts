@@ -11,6 +11,7 @@ import { describeSweep } from './describe.js';
 import { namespacesToSweep } from './namespaces.js';
 import { runSweep } from './sweep.js';
 import type { SweepSummary } from './tally.js';
+import { SingleFlight } from '../single-flight.js';
 
 export interface SweepSettings {
   readonly lister: PageLister;
@@ -29,7 +30,7 @@ const SWEEP_DEADLINE_MS = 270_000;
 
 export class SweepRequests {
   readonly #settings: SweepSettings;
-  #running: Promise<SweepSummary> | undefined;
+  readonly #sweeps = new SingleFlight<SweepSummary>();
 
   constructor(settings: SweepSettings) {
     this.#settings = settings;
@@ -43,29 +44,21 @@ export class SweepRequests {
     const namespaces: readonly (string | undefined)[] =
       settings.allNamespaces && settings.watchedNamespaces.length === 0 ? [undefined] : await namespacesToSweep(settings.watchedNamespaces, settings.ownNamespace);
     if (namespaces.length === 0) throw invalid('cannot tell which namespaces to sweep: set THOTH_WATCHED_NAMESPACE or POD_NAMESPACE', 422);
-    if (this.#running !== undefined) {
-      pipeline.log.info({}, 'a sweep is already running in this instance; answering with its summary');
-      return this.#running;
-    }
-    const sweep = runSweep(
-      {
-        lister: settings.lister,
-        pipeline,
-        onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }),
-        ...(announce ? { announce } : {}),
-      },
-      { collections: settings.collections, namespaces, batch: settings.batch, pickUntil: Date.now() + PICK_FOR_MS, signal: AbortSignal.timeout(SWEEP_DEADLINE_MS) },
-    );
-    this.#running = sweep;
-    let summary: SweepSummary;
-    try {
-      summary = await sweep;
-    } finally {
-      this.#running = undefined;
-    }
-    const line = describeSweep(summary);
-    if (summary.failed > 0) pipeline.log.warn({ sweep: summary }, line);
-    else pipeline.log.info({ sweep: summary }, line);
-    return summary;
+    if (this.#sweeps.running) pipeline.log.info({}, 'a sweep is already running in this instance; answering with its summary');
+    return this.#sweeps.run(async () => {
+      const summary = await runSweep(
+        {
+          lister: settings.lister,
+          pipeline,
+          onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }),
+          ...(announce ? { announce } : {}),
+        },
+        { collections: settings.collections, namespaces, batch: settings.batch, pickUntil: Date.now() + PICK_FOR_MS, signal: AbortSignal.timeout(SWEEP_DEADLINE_MS) },
+      );
+      const line = describeSweep(summary);
+      if (summary.failed > 0) pipeline.log.warn({ sweep: summary }, line);
+      else pipeline.log.info({ sweep: summary }, line);
+      return summary;
+    });
   }
 }

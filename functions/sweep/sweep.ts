@@ -14,7 +14,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asFailure, FRONT_POLICY } from '../errors.js';
 import { isKubeStatus } from '../kube/api.js';
-import type { KubeObject, ObjectCoordinates } from '../kube/object.js';
+import { kindKey } from '../domain/kinds.js';
+import { objectLabel, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
 import { listObjects, type Collection, type PageLister } from '../kube/objects.js';
 import type { Logger } from '../observability/logger.js';
 import { analyzeObject, type AnalyzeOptions, type PipelineDeps } from '../pipeline/analyze.js';
@@ -83,7 +84,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   };
 
   const wanted = (object: KubeObject): boolean => {
-    const source = deps.pipeline.sources.get(`${object.apiVersion}/${object.kind}`);
+    const source = deps.pipeline.sources.get(kindKey(object));
     if (source === undefined) return false;
     if (deps.pipeline.ledger.isMarked(object) || deps.pipeline.ledger.sweepRefusedLately(object)) return false;
     try {
@@ -138,7 +139,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
 async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, options: SweepOptions, stillWanted: () => boolean): Promise<SweepOutcome | 'not-wanted'> {
   const deps = sweep.pipeline;
   const { signal } = options;
-  const object = `${ref.kind} ${ref.namespace}/${ref.name}`;
+  const object = objectLabel(ref);
   const analyze = () =>
     // Picked only when its sweep-refused-at mark is old: a refusal remembered in memory must not stop it.
     analyzeObject({ ref, action: 'update', retryRefused: true }, deps, { ...(signal ? { signal } : {}), stillWanted, ...(sweep.announce ? { announce: sweep.announce } : {}) });

@@ -4,6 +4,7 @@
  * is transport.ts's business.
  */
 import { BuildWatcherError, invalid, refused, transient } from '../errors.js';
+import { onFirstUse } from '../single-flight.js';
 import { thothBaseUrl } from './base-url.js';
 import { encodeBuildAnalysisBody } from './build-log-body.js';
 import { refusalReason, refusedImage } from './failure.js';
@@ -38,7 +39,8 @@ function unwrap<T>(parsed: Parsed<T>, endpoint: ThothEndpoint): T {
 export class ThothClient {
   readonly baseUrl: string;
   readonly #transport: ThothTransport;
-  #routes: Promise<readonly string[]> | undefined;
+  /** The historic client discovered the API before every call; once per client is enough. */
+  readonly #routes = onFirstUse(() => this.#discover());
 
   constructor(options: ThothClientOptions) {
     this.baseUrl = thothBaseUrl(options.host);
@@ -107,16 +109,8 @@ export class ThothClient {
     return new BuildWatcherError('refused', message, about === undefined ? {} : { about });
   }
 
-  /** The historic client discovered the API before every call; once per client is enough. */
   async #requireRoute(endpoint: Exclude<ThothEndpoint, 'discovery'>, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#routes === undefined) {
-      const discovery = this.#discover();
-      this.#routes = discovery;
-      discovery.catch(() => {
-        if (this.#routes === discovery) this.#routes = undefined;
-      });
-    }
-    const routes = await this.#abortable(this.#routes, signal, endpoint);
+    const routes = await this.#abortable(this.#routes(), signal, endpoint);
     if (!routes.some((route) => ROUTE_SUFFIX[endpoint].test(route.replace(/<[^>]*>/g, 'x')))) {
       throw refused(`Thoth's User API at this host does not offer ${endpoint}`);
     }

@@ -23,7 +23,7 @@ const STATUS_PHRASES: Readonly<Record<number, string>> = {
 };
 
 /** One line, printable, at most MAX_DETAIL_CHARS long. */
-export function oneLine(text: string): string {
+function oneLine(text: string): string {
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
   return flat.length <= MAX_DETAIL_CHARS ? flat : `${flat.slice(0, MAX_DETAIL_CHARS - 1)}…`;
 }

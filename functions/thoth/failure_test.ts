@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { oneLine, refusalReason, refusedImage, transportCode } from './failure.js';
+import { refusalReason, refusedImage, transportCode } from './failure.js';
 
 const PASSWORD = 'sha256~Zm9vYmFyYmF6&q=1 "x"';
 
@@ -60,9 +60,9 @@ describe('refusalReason without secrets in the text', () => {
   });
 });
 
-describe('oneLine', () => {
-  it('removes control characters', () => {
-    assert.equal(oneLine('a\u0000b\r\nc\u001b[31m'), 'a b c [31m');
+describe('refusalReason of a body with control characters', () => {
+  it('says it on one printable line', () => {
+    assert.equal(refusalReason(400, { error: 'a\u0000b\r\nc\u001b[31m' }, []), '400 rejected (a b c [31m)');
   });
 });
 

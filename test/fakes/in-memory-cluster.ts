@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { CredentialPolicy } from '../../functions/access/policy.js';
 import { KubeApiError } from '../../functions/kube/api.js';
-import { parseKubeObject, type KubeObject, type ObjectCoordinates } from '../../functions/kube/object.js';
+import { kindKey } from '../../functions/domain/kinds.js';
+import { objectKey, objectLabel, parseKubeObject, type KubeObject, type ObjectCoordinates } from '../../functions/kube/object.js';
 import type { Collection, ObjectPage, PageLister, PatchOptions } from '../../functions/kube/objects.js';
 import type { EventRecorder, ObjectStore } from '../../functions/kube/store.js';
 import type { Logger } from '../../functions/observability/logger.js';
@@ -22,7 +23,6 @@ import { BuildWatcherError, refused, transient } from '../../functions/errors.js
 
 type Json = Record<string, unknown>;
 
-const keyOf = (ref: ObjectCoordinates) => `${ref.apiVersion}/${ref.kind}/${ref.namespace}/${ref.name}`;
 const metadataOf = (object: Json): Json => (object['metadata'] ?? {}) as Json;
 
 export class MemoryCluster implements ObjectStore, PageLister {
@@ -43,7 +43,7 @@ export class MemoryCluster implements ObjectStore, PageLister {
   /** Stores a copy with a uid and resourceVersion; answers the parsed object. */
   put(object: Json): KubeObject {
     const metadata = { ...metadataOf(object) };
-    const key = keyOf(parseKubeObject(object));
+    const key = objectKey(parseKubeObject(object));
     const previous = this.#objects.get(key);
     metadata['uid'] ??= metadataOf(previous ?? {})['uid'] ?? randomUUID();
     metadata['resourceVersion'] = String(++this.#version);
@@ -53,12 +53,12 @@ export class MemoryCluster implements ObjectStore, PageLister {
   }
 
   get(ref: ObjectCoordinates): KubeObject | undefined {
-    const stored = this.#objects.get(keyOf(ref));
+    const stored = this.#objects.get(objectKey(ref));
     return stored === undefined ? undefined : parseKubeObject(structuredClone(stored));
   }
 
   delete(ref: ObjectCoordinates): void {
-    this.#objects.delete(keyOf(ref));
+    this.#objects.delete(objectKey(ref));
   }
 
   async read(ref: ObjectCoordinates): Promise<KubeObject | undefined> {
@@ -71,7 +71,7 @@ export class MemoryCluster implements ObjectStore, PageLister {
     annotations: Readonly<Record<string, string | null>>,
     options: PatchOptions = {},
   ): Promise<KubeObject> {
-    const key = keyOf(object);
+    const key = objectKey(object);
     const what = `PATCH ${key}`;
     if (this.forbidPatch) throw new KubeApiError(403, what, 'Forbidden');
     const stored = this.#objects.get(key);
@@ -101,7 +101,7 @@ export class MemoryCluster implements ObjectStore, PageLister {
 
   /** `listPage` semantics: items without apiVersion/kind, a continue token while more remain. */
   async page(collection: Collection, options: { limit: number; continueToken?: string }): Promise<ObjectPage> {
-    const id = `${collection.apiVersion}/${collection.kind}`;
+    const id = kindKey(collection);
     this.pageRequests.push({ collection: id, limit: options.limit, ...(options.continueToken !== undefined ? { continueToken: options.continueToken } : {}) });
     if (this.failPages > 0) {
       this.failPages -= 1;
@@ -134,7 +134,7 @@ export interface RecordedEvent {
 export class MemoryRecorder implements EventRecorder {
   readonly events: RecordedEvent[] = [];
   async record(object: ObjectCoordinates & { uid: string }, event: { type: string; reason: string; message: string }): Promise<void> {
-    this.events.push({ object: `${object.kind} ${object.namespace}/${object.name}`, ...event });
+    this.events.push({ object: objectLabel(object), ...event });
   }
 }
 
