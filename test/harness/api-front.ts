@@ -26,8 +26,8 @@ export interface ApiFront {
   setBuildLog(namespace: string, name: string, text: string): void;
   /**
    * Watch paths (e.g. `/apis/build.openshift.io/v1/namespaces/ns/builds`) established with this
-   * token since `sinceMs` and still open: a watch the server ended at once (a resourceVersion too
-   * old after its restart) does not count.
+   * token since `sinceMs` and still open: one the server has already ended (a resourceVersion too
+   * old after its restart) no longer counts.
    */
   establishedWatches(token: string, sinceMs: number): Set<string>;
   /** Every request made with this token, in order (`GET /apis/…`), for counting API calls. */
