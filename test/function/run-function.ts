@@ -74,7 +74,13 @@ export function inPod(serviceAccount: string, command: readonly string[]): [stri
   return ['unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', AS_IN_A_POD, 'sh', serviceAccount, ...command]];
 }
 
-export async function startFunction(options: StartFunctionOptions): Promise<RunningFunction & { readonly process: ChildProcess }> {
+const PORT_ATTEMPTS = 5;
+
+export function startFunction(options: StartFunctionOptions): Promise<RunningFunction & { readonly process: ChildProcess }> {
+  return startFunctionAttempt(options, 1);
+}
+
+async function startFunctionAttempt(options: StartFunctionOptions, attempt: number): Promise<RunningFunction & { readonly process: ChildProcess }> {
   const port = await freePort();
   const compiled = options.module === undefined ? COMPILED_ENTRY : [RUNTIME_CLI, options.module];
   const node = [process.execPath, ...(options.compiled === true ? compiled : SOURCE_ENTRY)];
@@ -141,6 +147,9 @@ export async function startFunction(options: StartFunctionOptions): Promise<Runn
       }, () => exit);
     } catch (error) {
       await running.stop();
+      // The port was free on 127.0.0.1 a moment ago; the runtime listens on every address, and on
+      // a busy machine another process can take it first. That is no failure of the function.
+      if (attempt < PORT_ATTEMPTS && lines.some((line) => line.includes('EADDRINUSE'))) return startFunctionAttempt(options, attempt + 1);
       throw new Error(`${(error as Error).message}\n${lines.slice(-20).join('\n')}`);
     }
   }

@@ -47,6 +47,11 @@ export interface AdapterHandle {
   stop(): Promise<void>;
   /** Stops it if running and starts it again with the same settings, waiting for its watches. */
   restart(): Promise<void>;
+  /**
+   * Resolves once every watch has been established (again) since `sinceMs`: after the API
+   * server's connections were cut, the proof that the adapter reconnected.
+   */
+  watchesEstablished(sinceMs: number, timeoutMs?: number): Promise<void>;
   running(): boolean;
   logTail(lines?: number): string;
   /** The processes it started so far (for leak checks). */
@@ -130,17 +135,16 @@ export async function startAdapter(ctx: AdapterContext, options: StartAdapterOpt
     started.push(proc);
     current = proc;
     if (options.waitForWatches === false) return;
+    await watchesSince(proc, sinceMs, options.watchTimeoutMs ?? ctx.timeoutMs);
+  };
+  const watchesSince = async (proc: ManagedProcess, sinceMs: number, timeoutMs: number): Promise<void> => {
     await waitFor(
       async () => {
         if (!proc.running()) throw new Error(`adapter exited:\n${proc.logTail()}`);
         const open = ctx.front.establishedWatches(token, sinceMs);
         return expectedWatches.every((w) => open.has(w)) ? true : undefined;
       },
-      {
-        what: `the adapter's watches on ${expectedWatches.join(', ')}`,
-        timeoutMs: options.watchTimeoutMs ?? ctx.timeoutMs,
-        onTimeout: () => proc.logTail(),
-      },
+      { what: `the adapter's watches on ${expectedWatches.join(', ')}`, timeoutMs, onTimeout: () => proc.logTail() },
     );
   };
 
@@ -151,6 +155,10 @@ export async function startAdapter(ctx: AdapterContext, options: StartAdapterOpt
     async restart() {
       await current?.stop();
       await launch();
+    },
+    async watchesEstablished(sinceMs, timeoutMs) {
+      if (current === undefined) throw new Error('the adapter was never started');
+      await watchesSince(current, sinceMs, timeoutMs ?? options.watchTimeoutMs ?? ctx.timeoutMs);
     },
     running: () => current?.running() ?? false,
     logTail: (lines) => current?.logTail(lines) ?? '',

@@ -16,11 +16,19 @@ import type { KubeHttp } from './kube-http.js';
  *
  * It also notes which watches each token has open, so the harness can tell when the adapter's
  * watches are really established (an object created earlier would be silently skipped).
+ *
+ * When kube-apiserver dies, every response streaming from it (watches included) is cut off at
+ * once, and requests made while it is down are answered 503 at once: its clients see what they
+ * would see behind a load balancer, and reconnect, instead of waiting on a silent stream.
  */
 export interface ApiFront {
   readonly url: string;
   setBuildLog(namespace: string, name: string, text: string): void;
-  /** Watch paths (e.g. `/apis/build.openshift.io/v1/namespaces/ns/builds`) established with this token since `sinceMs`. */
+  /**
+   * Watch paths (e.g. `/apis/build.openshift.io/v1/namespaces/ns/builds`) established with this
+   * token since `sinceMs` and still open: one the server has already ended (a resourceVersion too
+   * old after its restart) no longer counts.
+   */
   establishedWatches(token: string, sinceMs: number): Set<string>;
   /** Every request made with this token, in order (`GET /apis/…`), for counting API calls. */
   callsWith(token: string): readonly string[];
@@ -81,6 +89,7 @@ interface WatchRecord {
   tokenHash: string;
   path: string;
   atMs: number;
+  open: boolean;
 }
 
 export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront> {
@@ -166,7 +175,7 @@ export async function startApiFront(options: ApiFrontOptions): Promise<ApiFront>
     },
     establishedWatches(token, sinceMs) {
       const hash = tokenHash(token);
-      return new Set(watches.filter((w) => w.tokenHash === hash && w.atMs >= sinceMs).map((w) => w.path));
+      return new Set(watches.filter((w) => w.tokenHash === hash && w.atMs >= sinceMs && w.open).map((w) => w.path));
     },
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -197,7 +206,9 @@ function forward(
       const watching = isWatch(url) && upstreamRes.statusCode === 200;
       const token = bearer(req);
       if (watching && token !== undefined) {
-        const record = (): number => watches.push({ tokenHash: tokenHash(token), path: url.pathname, atMs: startedMs });
+        const entry: WatchRecord = { tokenHash: tokenHash(token), path: url.pathname, atMs: startedMs, open: true };
+        res.once('close', () => (entry.open = false));
+        const record = (): number => watches.push(entry);
         if (url.searchParams.get('sendInitialEvents') === 'true') {
           // A streaming list: only after this bookmark do new objects arrive as events.
           onceSeen(upstreamRes, INITIAL_EVENTS_END, record);
@@ -206,11 +217,18 @@ function forward(
           record();
         }
       }
+      // pipe() ends the client's response only on a complete one: cut off mid-stream (the API
+      // server died), it would leave the client's open and silent, a watch for good.
+      upstreamRes.once('close', () => {
+        if (!upstreamRes.complete) res.destroy();
+      });
+      upstreamRes.on('error', () => res.destroy());
       upstreamRes.pipe(res);
     },
   );
   outgoing.on('error', () => {
-    if (!res.headersSent) answer(res, 502, 'ServiceUnavailable', 'API front could not reach kube-apiserver');
+    // Refused, or cut off before it answered: kube-apiserver is down.
+    if (!res.headersSent) answer(res, 503, 'ServiceUnavailable', 'API front could not reach kube-apiserver');
     else res.destroy();
   });
   res.on('close', () => outgoing.destroy());

@@ -16,6 +16,7 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { registerTempDir } from './processes.js';
 import type { ManagedProcess } from './processes.js';
 import { startEtcd, startKubeApiserver } from './servers.js';
+import type { RunningEtcd, RunningKubeApiserver } from './servers.js';
 
 export interface StartControlPlaneOptions {
   /** Deadline for each component to become ready (default 120 s: a loaded 2-core machine is slow). */
@@ -23,6 +24,8 @@ export interface StartControlPlaneOptions {
   /** Skip installing CRDs (default: install them all). */
   skipCrds?: boolean;
 }
+
+export type ControlPlaneComponent = 'etcd' | 'kube-apiserver';
 
 export interface ControlPlane {
   /** Where clients should connect: the API front (kube-apiserver plus the builds/log stand-in). */
@@ -70,6 +73,14 @@ export interface ControlPlane {
   dropBuildPatches(namespace: string, name: string, matches: (patch: DroppablePatch) => boolean): PatchDrop;
   /** Starts Knative's ApiServerSource receive adapter against this control plane. */
   startAdapter(options: StartAdapterOptions): Promise<AdapterHandle>;
+  /**
+   * kill -9 of etcd or kube-apiserver (its whole process group), as a node failure takes it. The
+   * API front stays up: what was streaming through it ends, and it answers 503 until the API
+   * server is back, as a load balancer in front of one would.
+   */
+  kill(component: ControlPlaneComponent): Promise<void>;
+  /** Starts a killed component again, with its data directory, ports and certificates; resolves once it is ready. */
+  restart(component: ControlPlaneComponent): Promise<void>;
   /** Pids of every process this control plane started (watchdogs included) that still run. */
   runningPids(): number[];
   /** Stops adapters, the front, kube-apiserver and etcd; removes the temporary directory. */
@@ -156,6 +167,7 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
       await writeKubeconfig(kubeconfig, { server, caPem, token, user: `system:serviceaccount:${namespace}:${name}` });
       return { kubeconfig, token };
     };
+    const servers: { etcd: RunningEtcd; 'kube-apiserver': RunningKubeApiserver } = { etcd, 'kube-apiserver': apiserver };
 
     return {
       server: apiFront.url,
@@ -194,6 +206,13 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
         );
         adapters.push(adapter);
         return adapter;
+      },
+      kill: (component) => servers[component].process.kill(),
+      async restart(component) {
+        if (servers[component].process.running()) throw new Error(`${component} is running: kill it before restarting it`);
+        if (component === 'etcd') servers.etcd = await servers.etcd.restart();
+        else servers['kube-apiserver'] = await servers['kube-apiserver'].restart();
+        processes.push(servers[component].process);
       },
       runningPids: () => [...processes, ...adapters.flatMap((a) => a.processes())].filter((p) => p.running()).map((p) => p.pid),
       stop,

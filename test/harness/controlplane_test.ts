@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { request } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { startControlPlane } from './controlplane.js';
 import type { ControlPlane } from './controlplane.js';
@@ -7,6 +8,7 @@ import { startEventSink } from './event-sink.js';
 import type { EventSink } from './event-sink.js';
 import { KubeHttp } from './kube-http.js';
 import { isGroupAlive } from './processes.js';
+import { waitFor, within } from './wait.js';
 
 const NS = 'harness-test';
 
@@ -38,6 +40,33 @@ const build = (name: string) => ({
   metadata: { name, namespace: NS, labels: { 'openshift.io/build-config.name': 'app' } },
   spec: { strategy: { type: 'Source' }, output: { to: { kind: 'DockerImage', name: 'registry.invalid/app:latest' } } },
 });
+
+interface OpenWatch {
+  readonly status: number;
+  /** True once the client has seen the stream end or its connection close. */
+  ended(): boolean;
+  close(): void;
+}
+
+/** A watch as a client of `cp.server` holds one: open until the server side ends it. */
+function openWatch(cp: ControlPlane, token: string, path: string): Promise<OpenWatch> {
+  return new Promise((resolve, reject) => {
+    let ended = false;
+    const req = request(new URL(path, cp.server), { ca: cp.caPem, headers: { authorization: `Bearer ${token}` }, agent: false }, (res) => {
+      const end = (): void => {
+        ended = true;
+      };
+      res.on('end', end).on('close', end).on('error', end);
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, ended: () => ended, close: () => req.destroy() });
+    });
+    req.on('error', (err) => {
+      ended = true;
+      reject(err);
+    });
+    req.end();
+  });
+}
 
 describe('local control plane', { timeout: 600_000 }, () => {
   let cp: ControlPlane;
@@ -181,6 +210,30 @@ describe('local control plane', { timeout: 600_000 }, () => {
     assert.equal(forged.status, 401);
     const missing = await cp.admin.send({ path: `/apis/build.openshift.io/v1/namespaces/${NS}/builds/absent/log` });
     assert.equal(missing.status, 404);
+  });
+
+  it('ends a watch through the front when kube-apiserver dies, answers 503 while it is down, and keeps etcd\'s data across a restart of both', async () => {
+    const builds = `/apis/build.openshift.io/v1/namespaces/${NS}/builds`;
+    const token = await cp.tokenForServiceAccount(NS, 'watcher');
+    const watch = await openWatch(cp, token, `${builds}?watch=true`);
+    assert.equal(watch.status, 200);
+
+    await cp.kill('kube-apiserver');
+    // As the API server's own death would: the client sees its connection close, and reconnects.
+    await waitFor(async () => (watch.ended() ? true : undefined), { what: 'the watch through the front to end', timeoutMs: 30_000 });
+    const whileDown = await within(cp.admin.send({ path: '/version' }), { what: 'a request through the front while kube-apiserver is down', timeoutMs: 30_000 });
+    assert.equal(whileDown.status, 503);
+
+    await cp.kill('etcd');
+    await cp.restart('etcd');
+    await cp.restart('kube-apiserver');
+    const kept = (await cp.admin.json({ path: `${builds}/app-1` })) as { status?: { phase?: string } };
+    assert.equal(kept.status?.phase, 'Complete', 'etcd kept what was written before');
+    // The same certificate and signing key: the front, and tokens issued before, still work.
+    const again = await openWatch(cp, token, `${builds}?watch=true`);
+    again.close();
+    assert.equal(again.status, 200);
+    assert.equal((await new KubeHttp(cp.server, cp.caPem, token).send({ path: builds })).status, 200);
   });
 
   it('leaves no process and no temporary directory behind', async () => {

@@ -38,6 +38,8 @@ export interface ManagedProcess {
   logTail(lines?: number): string;
   /** SIGTERM, then SIGKILL to the whole group if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+  /** kill -9 of the whole group at once (the binary and its watchdog), as a node failure takes a pod. */
+  kill(): Promise<void>;
 }
 
 export interface StartProcessOptions {
@@ -98,6 +100,10 @@ export function startProcess(options: StartProcessOptions): ManagedProcess {
       clearTimeout(timer);
       // The watchdog has reaped the binary; anything else left in the group goes now.
       signalGroup(pid, 'SIGKILL', true);
+    },
+    async kill() {
+      signalGroup(pid, 'SIGKILL', true);
+      await exited;
     },
   };
 }

@@ -31,3 +31,17 @@ export async function waitFor<T>(check: () => Promise<T | undefined>, options: W
     await delay(options.intervalMs ?? 100);
   }
 }
+
+/** What `promise` settles with, or an error once `timeoutMs` has passed: for a call that must not hang. */
+export async function within<T>(promise: Promise<T>, options: { what: string; timeoutMs: number }): Promise<T> {
+  const timer = new AbortController();
+  const expired = delay(options.timeoutMs, undefined, { signal: timer.signal }).then(() => {
+    throw new Error(`${options.what} took longer than ${options.timeoutMs} ms`);
+  });
+  expired.catch(() => undefined);
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    timer.abort();
+  }
+}
