@@ -20,6 +20,9 @@ import type { ObjectStore } from '../kube/store.js';
 import { CONFLICT_RETRY, withRetries } from '../retry.js';
 import { LeaseLostError, type Annotations, type ClaimIdentity, type LeaseTiming, type MonotonicClock } from './claim.js';
 
+/** How long after sending a value the holder may still act on it: five sixths of the lease. */
+export const validFor = ({ leaseMs }: LeaseTiming): number => leaseMs - leaseMs / 6;
+
 export interface HeldClaimOptions {
   readonly store: ObjectStore;
   readonly identity: ClaimIdentity;
@@ -221,8 +224,7 @@ export class HeldClaim {
   }
 
   #validFrom(sentAt: number): number {
-    const { leaseMs } = this.#options.timing;
-    return sentAt + leaseMs - leaseMs / 6;
+    return sentAt + validFor(this.#options.timing);
   }
 
 }

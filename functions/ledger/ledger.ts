@@ -19,7 +19,7 @@ import { BoundedMap } from './bounded-map.js';
 import { ClaimIdentity, DEFAULT_LEASE, parseClaim, type Claim, type LeaseTiming, type MonotonicClock } from './claim.js';
 import { Entry, type LeaseEnded } from './entry.js';
 import { Running } from './running.js';
-import { HeldClaim, type HeldClaimOptions } from './lease.js';
+import { HeldClaim, validFor, type HeldClaimOptions } from './lease.js';
 
 const REFUSAL_MEMORY_MS = 10 * 60 * 1000;
 /** The sweep leaves an object it saw refused alone for a day, so refused objects cannot fill every batch. */
@@ -150,7 +150,8 @@ export class Ledger<Result = unknown> {
       if (this.isMarked(live)) return { kind: 'ignored', reason: 'already-submitted' };
       const claim = parseClaim(live.annotations[ANNOTATIONS.claim], this.timing.leaseMs);
       const left = this.#left.get(key);
-      if (claim !== undefined && left !== undefined && left.uid === live.uid && left.value === claim.value) {
+      // Ours, and provably still ours: resumed without a write. A stale one is taken again.
+      if (claim !== undefined && left !== undefined && left.uid === live.uid && left.value === claim.value && this.#clock() < left.sentAt + validFor(this.timing)) {
         this.#left.delete(key);
         return { kind: 'open', entry: new Entry(live, HeldClaim.resume(this.#leaseOptions(), live, claim.value, left.sentAt), false, this.#ended(key, live.uid)) };
       }
@@ -193,8 +194,9 @@ export class Ledger<Result = unknown> {
   /**
    * Another holder's claim is busy until this process has seen the same value for the lease it
    * declares, on this process's monotonic clock: no written time is compared with our clock.
-   * Only a live read starts the count: an event's payload may show a value long replaced (the
-   * adapter delivers queued updates late), which must not restart the count of the current one.
+   * An event's payload may show a value long replaced (the adapter delivers queued updates
+   * late): it starts a count only where none runs, and never restarts the count of a value read
+   * live. Only a live read can end in a takeover (`open` judges again what it reads).
    */
   #judge(key: string, claim: Claim, from: 'live' | 'payload'): { readonly busy: true; readonly until: Date } | { readonly busy: false } {
     const now = this.#clock();
@@ -202,7 +204,7 @@ export class Ledger<Result = unknown> {
     let since = seen?.value === claim.value ? seen.at : undefined;
     if (since === undefined) {
       since = now;
-      if (from === 'live') this.#seen.set(key, { value: claim.value, at: now });
+      if (from === 'live' || seen === undefined) this.#seen.set(key, { value: claim.value, at: now });
     }
     const remaining = since + claim.leaseMs - now;
     return remaining > 0 ? { busy: true, until: new Date(this.now().getTime() + remaining) } : { busy: false };

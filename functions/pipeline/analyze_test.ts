@@ -259,6 +259,34 @@ describe('analyzeObject', () => {
     assert.equal(thoth.builds.length, 1);
   });
 
+  it('an event showing a dead holder\'s claim, delivered again and again (the command line\'s retries), leads to a takeover one lease later', async () => {
+    const time = manualClock();
+    const { cluster, thoth, deps } = setup({ clock: time.clock });
+    const payload = cluster.put(completeBuild('echo-retried-1'));
+    const echo = await cluster.patchAnnotations(payload, { [ANNOTATIONS.claim]: 'dead-pod 5 60s' });
+    assert.deepEqual(await analyze(deps, echo), { kind: 'ignored', reason: 'claimed-elsewhere', object: echo });
+    time.advance(59_999);
+    assert.deepEqual(await analyze(deps, echo), { kind: 'ignored', reason: 'claimed-elsewhere', object: echo });
+    time.advance(1);
+    // The count the event started goes on when the live object shows the same value.
+    assert.equal((await analyze(deps, echo)).kind, 'submitted');
+    assert.equal(thoth.builds.length, 1);
+  });
+
+  it('a claim of its own left too long ago is taken again with a write, not resumed past its lease', async () => {
+    const time = manualClock();
+    const { cluster, thoth, deps } = setup({ clock: time.clock });
+    let failures = 1;
+    thoth.fail = () => failures-- > 0;
+    const payload = cluster.put(completeBuild('stale-own-1'));
+    await assert.rejects(analyze(deps, payload), (error: unknown) => error instanceof BuildWatcherError && error.kind === 'transient');
+    const left = cluster.get(payload)?.annotations[ANNOTATIONS.claim];
+    time.advance(60_000);
+    assert.equal((await analyze(deps, payload)).kind, 'submitted');
+    assert.equal(thoth.builds.length, 1);
+    assert.equal(cluster.patches.filter(({ annotations }) => annotations[ANNOTATIONS.claim] !== undefined && annotations[ANNOTATIONS.claim] !== null && annotations[ANNOTATIONS.claim] !== left).length, 1, 'one new claim');
+  });
+
   it('a renewal seen restarts the observer\'s count: a live holder is never taken over', async () => {
     const time = manualClock();
     const { cluster, thoth, deps } = setup({ clock: time.clock });
