@@ -122,9 +122,7 @@ const hostList = makeValidator<string[]>(commaList);
 const positiveInt = (max: number) =>
   makeValidator<number>((input) => {
     const value = Number(input);
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new EnvError(`expected an integer from 1 to ${max}`);
-    }
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new EnvError(`expected an integer from 1 to ${max}`);
     return value;
   });
 

@@ -3,6 +3,7 @@
  * (its deadline passed while a mark was retried) leaves the outcome to the next redelivery that
  * joins, so the reply goes out once.
  */
+import { unlessAborted } from '../concurrency.js';
 import { transient } from '../errors.js';
 
 export class Running<T> {
@@ -45,19 +46,8 @@ export class Running<T> {
     return outcome;
   }
 
-  async #wait(signal: AbortSignal | undefined): Promise<T> {
-    if (signal === undefined) return this.#work;
+  #wait(signal: AbortSignal | undefined): Promise<T> {
     const ended = () => transient('the delivery ended before the work did; it goes on, and a redelivery joins it');
-    if (signal.aborted) throw ended();
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(ended());
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([this.#work, aborted]);
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
+    return unlessAborted(this.#work, signal, ended);
   }
 }
