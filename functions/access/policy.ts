@@ -78,14 +78,8 @@ async function servedByTrustedStream(image: ImageReference, owner: KubeObject, p
 }
 
 /** The one decision: credentials, TLS and fetching for one image of `owner`. */
-export async function imageAccess(
-  image: ImageReference,
-  role: 'output' | 'base',
-  owner: KubeObject,
-  policy: CredentialPolicy,
-  reader: StreamReader,
-  known: readonly KubeObject[] = [],
-): Promise<ImageAccess> {
+export async function imageAccess(image: ImageReference, role: 'output' | 'base', owner: KubeObject, policy: CredentialPolicy,
+  reader: StreamReader, known: readonly KubeObject[] = []): Promise<ImageAccess> {
   // Only worth an ImageStream read when being the cluster registry would change something.
   const matters = policy.passToken || policy.sourceCredentials !== undefined || policy.fetchableHosts.length > 0 || !policy.sourceRegistryVerifyTls;
   if (matters && (await servedByTrustedStream(image, owner, policy, reader, known))) {

@@ -186,14 +186,8 @@ type ListResult = 'done' | { kind: 'unavailable' | 'failed'; why: string };
  * token that expired (410) restarts the list: objects handled already are marked by then, or
  * remembered in `seen`.
  */
-async function listCollection(
-  lister: PageLister,
-  collection: Collection,
-  pageSize: number,
-  signal: AbortSignal,
-  log: Logger,
-  visit: (object: KubeObject) => boolean,
-): Promise<ListResult> {
+async function listCollection(lister: PageLister, collection: Collection, pageSize: number, signal: AbortSignal, log: Logger,
+  visit: (object: KubeObject) => boolean): Promise<ListResult> {
   const seen = new Set<string>();
   const retrying: PageLister = { page: (c, o) => withRetries(PAGE_RETRY, () => lister.page(c, o), { signal }) };
   const list = () =>
