@@ -23,3 +23,19 @@ export function limitConcurrency(limit: number): Limiter {
     }
   };
 }
+
+/** `work`'s outcome, or `aborted()` thrown once `signal` aborts first; the work itself goes on. */
+export async function unlessAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, aborted: () => Error): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) throw aborted();
+  let onAbort: (() => void) | undefined;
+  const abort = new Promise<never>((_, reject) => {
+    onAbort = () => reject(aborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, abort]);
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+  }
+}

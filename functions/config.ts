@@ -51,24 +51,17 @@ export interface Config {
   /** Allow-list of namespaces; empty = every namespace the sources deliver. */
   readonly watchedNamespaces: readonly string[];
   readonly analyzeExisting: boolean;
-  /**
-   * Kinds acted on: live events of other kinds are ignored, and only these are listed by the
-   * sweep and watched by the command line. THOTH_ANALYZE_EXISTING adds ImageStream.
-   */
+  /** Kinds acted on, listed by the sweep and watched by the command line (THOTH_ANALYZE_EXISTING adds ImageStream). */
   readonly sourceKinds: readonly KindName[];
   readonly workers: number;
   readonly sweepBatch: number;
-  /** The all-namespaces variant: the sweep lists each kind across every namespace it may list. */
   readonly sweepAllNamespaces: boolean;
   /** K_SINK (set by a Knative SinkBinding): where image.built goes when the reply is Thoth's. */
   readonly imageBuiltSink: string;
   /** How long a claim holds without renewal (a dead holder's work is taken over after it). */
   readonly claimLeaseSeconds: number;
 
-  /**
-   * Test-only: act on the event payload without re-reading the object from the API server.
-   * Never set in a cluster: anyone who can reach the function could then forge a Build.
-   */
+  /** Test-only: never in a cluster, where anyone who can reach the function could then forge a Build. */
   readonly trustEventPayload: boolean;
 
   // Set by Kubernetes or the user's shell, never by the ConfigMap: outside CONFIG_VARIABLES.
@@ -81,10 +74,7 @@ export interface Config {
 }
 
 /** Variables whose values must never be printed, even when invalid. */
-export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
-  'THOTH_SRC_REGISTRY_PASSWORD',
-  'THOTH_DST_REGISTRY_PASSWORD',
-]);
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['THOTH_SRC_REGISTRY_PASSWORD', 'THOTH_DST_REGISTRY_PASSWORD']);
 
 export class ConfigError extends Error {
   readonly variables: readonly string[];
@@ -122,9 +112,7 @@ const hostList = makeValidator<string[]>(commaList);
 const positiveInt = (max: number) =>
   makeValidator<number>((input) => {
     const value = Number(input);
-    if (!Number.isInteger(value) || value < 1 || value > max) {
-      throw new EnvError(`expected an integer from 1 to ${max}`);
-    }
+    if (!Number.isInteger(value) || value < 1 || value > max) throw new EnvError(`expected an integer from 1 to ${max}`);
     return value;
   });
 
@@ -220,11 +208,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   if (!(env.THOTH_REQUEST_TIMEOUT_SECONDS > 0 && env.THOTH_REQUEST_TIMEOUT_SECONDS <= 3600)) {
     problems.set('THOTH_REQUEST_TIMEOUT_SECONDS', 'expected seconds from 1 to 3600');
   }
-  if (
-    env.THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE &&
-    env.THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE &&
-    env.THOTH_BUILD_ANALYSIS_NO_BUILD_LOG
-  ) {
+  if (env.THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE && env.THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE && env.THOTH_BUILD_ANALYSIS_NO_BUILD_LOG) {
     const why = 'base image, output image and build log are all disabled: nothing to submit';
     problems.set('THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE', why);
     problems.set('THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE', why);
@@ -298,11 +282,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     hostname: environment['HOSTNAME'] ?? 'build-watcher',
     podNamespace: environment['POD_NAMESPACE']?.trim() ?? '',
     kubernetesVerifyTls: !['0', 'false', 'no', 'off'].includes(environment['KUBERNETES_VERIFY_TLS']?.trim().toLowerCase() ?? ''),
-    ...(env.THOTH_SRC_REGISTRY_USER !== ''
-      ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } }
-      : {}),
-    ...(env.THOTH_DST_REGISTRY_USER !== ''
-      ? { destinationCredentials: { username: env.THOTH_DST_REGISTRY_USER, password: env.THOTH_DST_REGISTRY_PASSWORD } }
-      : {}),
+    ...(env.THOTH_SRC_REGISTRY_USER !== '' ? { sourceCredentials: { username: env.THOTH_SRC_REGISTRY_USER, password: env.THOTH_SRC_REGISTRY_PASSWORD } } : {}),
+    ...(env.THOTH_DST_REGISTRY_USER !== '' ? { destinationCredentials: { username: env.THOTH_DST_REGISTRY_USER, password: env.THOTH_DST_REGISTRY_PASSWORD } } : {}),
   };
 }

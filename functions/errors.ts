@@ -73,7 +73,6 @@ const TLS_VERIFICATION_CODES: ReadonlySet<string> = new Set([
   'HOSTNAME_MISMATCH',
 ]);
 
-/** The kind of a transport failure (no HTTP answer), by its error code. */
 export function kindOfTransportError(code: string | undefined): FailureKind {
   return code !== undefined && TLS_VERIFICATION_CODES.has(code) ? 'refused' : 'transient';
 }

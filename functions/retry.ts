@@ -41,8 +41,7 @@ export function parseRetryAfter(header: unknown, now = Date.now()): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** A failure that says how long the server asked us to wait. */
-export interface RetryAfterHint {
+interface RetryAfterHint {
   readonly retryAfterMs?: number | undefined;
 }
 
@@ -58,9 +57,8 @@ export interface RetryOptions {
 export const CONFLICT_RETRY: RetryPolicy = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
 
 /**
- * Runs `operation` until it succeeds, fails with a kind other than transient (or what
- * `retryable` rejects), or attempts run out. A Retry-After longer than the policy allows ends the retries: waiting that long belongs
- * to whoever redelivers.
+ * Runs `operation` until it succeeds, fails other than transiently (or as `retryable` says), or
+ * attempts run out. A Retry-After beyond the policy ends the retries: that wait is the redeliverer's.
  */
 export async function withRetries<T>(policy: RetryPolicy, operation: (attempt: number) => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const { signal } = options;

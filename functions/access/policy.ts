@@ -1,14 +1,12 @@
 /**
- * The one credential decision, used by every source kind: which credentials an image gets, and
- * whether the function itself may fetch it (to copy it to the push registry). Turning them into
- * values, when they are needed, is token-file.ts's.
+ * The one credential decision, for every source kind: which credentials an image gets, and
+ * whether the function may fetch it (to copy it to the push registry); token-file.ts reads them.
  *
- * The rule. An image is on the cluster's registry only when an ImageStream says it serves the
- * image's repository (`status.dockerImageRepository` or `publicDockerImageRepository`, written
- * by OpenShift, never by users), that ImageStream is in the image's namespace, and that
- * namespace is the object's own or one the operator lists as shared
- * (BUILD_WATCHER_SHARED_IMAGE_NAMESPACES). Nothing in a Build's or run's spec or status decides
- * it alone: OpenShift keeps user-written Build status, so its author chooses those fields.
+ * An image is on the cluster's registry only when an ImageStream in the image's namespace says
+ * it serves the repository (`status.dockerImageRepository` or `publicDockerImageRepository`,
+ * written by OpenShift, never by users), and that namespace is the object's own or listed in
+ * BUILD_WATCHER_SHARED_IMAGE_NAMESPACES. No Build or run field decides it alone: OpenShift keeps
+ * user-written Build status, so its author chooses those fields.
  * - The service-account token and THOTH_SRC_REGISTRY_* go only with such images.
  * - THOTH_DST_REGISTRY_* go only with output images on a host the operator listed
  *   (THOTH_DST_REGISTRY_HOSTS, or the push registry's).
@@ -55,9 +53,8 @@ export function trustedNamespaces(policy: CredentialPolicy, namespace: string): 
 }
 
 /**
- * Whether an ImageStream in a trusted namespace serves the image's repository. `known` are
- * streams the caller has read already (no second GET). Unreadable or absent streams answer
- * false: no token is better than a token sent to a stranger.
+ * Whether a trusted namespace's ImageStream serves the image's repository (`known`: streams read
+ * already). Unreadable or absent: false, as no token beats a token sent to a stranger.
  */
 async function servedByTrustedStream(image: ImageReference, owner: KubeObject, policy: CredentialPolicy, reader: StreamReader, known: readonly KubeObject[]): Promise<boolean> {
   const [namespace, name, ...rest] = image.repository.split('/');
@@ -78,14 +75,8 @@ async function servedByTrustedStream(image: ImageReference, owner: KubeObject, p
 }
 
 /** The one decision: credentials, TLS and fetching for one image of `owner`. */
-export async function imageAccess(
-  image: ImageReference,
-  role: 'output' | 'base',
-  owner: KubeObject,
-  policy: CredentialPolicy,
-  reader: StreamReader,
-  known: readonly KubeObject[] = [],
-): Promise<ImageAccess> {
+export async function imageAccess(image: ImageReference, role: 'output' | 'base', owner: KubeObject, policy: CredentialPolicy,
+  reader: StreamReader, known: readonly KubeObject[] = []): Promise<ImageAccess> {
   // Only worth an ImageStream read when being the cluster registry would change something.
   const matters = policy.passToken || policy.sourceCredentials !== undefined || policy.fetchableHosts.length > 0 || !policy.sourceRegistryVerifyTls;
   if (matters && (await servedByTrustedStream(image, owner, policy, reader, known))) {

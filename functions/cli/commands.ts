@@ -121,16 +121,10 @@ function progressLine(summary: SweepSummary, batch: number): string {
 export async function analyzeExistingCommand(context: CommandContext): Promise<number> {
   const { wiring, terminal, config } = context;
   const deps: PipelineDeps = { ...wiring.deps, log: terminal.log };
-  const summary = await runSweep(
-    { lister: wiring.lister, pipeline: deps },
-    {
-      collections: wiring.collections,
-      namespaces: context.namespaces,
-      batch: config.sweepBatch,
-      signal: context.signal,
-      onProgress: (progress) => terminal.progress(progressLine(progress, config.sweepBatch)),
-    },
-  );
+  const summary = await runSweep({ lister: wiring.lister, pipeline: deps }, {
+    collections: wiring.collections, namespaces: context.namespaces, batch: config.sweepBatch, signal: context.signal,
+    onProgress: (progress) => terminal.progress(progressLine(progress, config.sweepBatch)),
+  });
   terminal.done();
   context.print(describeSweep(summary));
   if (!summary.complete && summary.stoppedEarly === undefined) {

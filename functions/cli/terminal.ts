@@ -26,10 +26,7 @@ export class Terminal {
   #progress = '';
   #lastProgressLine = 0;
 
-  constructor(
-    private readonly output: TerminalOutput,
-    level: Level,
-  ) {
+  constructor(private readonly output: TerminalOutput, level: Level) {
     const threshold = LEVELS.indexOf(level);
     const emit = (name: Level) => (fields: LogFields, message: string) => {
       if (LEVELS.indexOf(name) < threshold) return;

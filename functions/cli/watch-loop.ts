@@ -77,14 +77,8 @@ async function listAll(lister: PageLister, collection: WatchedCollection, pageSi
   return listed.resourceVersion;
 }
 
-export async function watchCollection(
-  lister: PageLister,
-  streaming: Pick<KubeConnection, 'stream'>,
-  collection: WatchedCollection,
-  handle: ObjectHandler,
-  log: Logger,
-  options: WatchLoopOptions,
-): Promise<void> {
+export async function watchCollection(lister: PageLister, streaming: Pick<KubeConnection, 'stream'>, collection: WatchedCollection,
+  handle: ObjectHandler, log: Logger, options: WatchLoopOptions): Promise<void> {
   const { signal } = options;
   const where = `${collection.kind} in ${collection.namespace}`;
   const path = apiPath(collection);
@@ -116,11 +110,8 @@ export async function watchCollection(
       }
       const openedAt = Date.now();
       const timeoutSeconds = watchSeconds();
-      const lines = await streaming.stream(
-        path,
-        { watch: 'true', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) },
-        { signal, idleTimeoutMs: (timeoutSeconds + 30) * 1000 },
-      );
+      const query = { watch: 'true', resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(timeoutSeconds) };
+      const lines = await streaming.stream(path, query, { signal, idleTimeoutMs: (timeoutSeconds + 30) * 1000 });
       log.debug({ collection: where, resourceVersion }, `watching ${where}`);
       let events = 0;
       for await (const line of lines) {

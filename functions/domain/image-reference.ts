@@ -75,9 +75,7 @@ function registryProblem(registry: string): string | undefined {
   const host = portAt > 0 && portAt < registry.length ? registry.slice(0, portAt) : registry;
   const port = host === registry ? undefined : registry.slice(portAt + 1);
   if (registry.startsWith('[') ? !IPV6.test(host) : !DOMAIN_NAME.test(host)) return 'invalid registry host';
-  if (port !== undefined && (!PORT.test(port) || Number(port) < 1 || Number(port) > 65535)) {
-    return 'invalid registry port';
-  }
+  if (port !== undefined && (!PORT.test(port) || Number(port) < 1 || Number(port) > 65535)) return 'invalid registry port';
   return undefined;
 }
 

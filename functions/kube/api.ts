@@ -1,10 +1,8 @@
 /**
- * A small Kubernetes REST client. Where the server is and how to authenticate come from
- * `cluster-access.ts` (the pod's service account, or a kubeconfig through
- * `@kubernetes/client-node`); the requests themselves go through node:https so every call has a
- * timeout or an idle timeout, an AbortSignal and an error that says the status and the object,
- * never the body or headers. Buffered answers (`request`) and watch streams (`stream`, for the
- * command line) share the connection settings and the failure classification.
+ * A small Kubernetes REST client. `cluster-access.ts` says where the server is and how to
+ * authenticate; requests go through node:https so each has a timeout, an AbortSignal and an error
+ * naming the status and the object, never the body or headers. Buffered answers (`request`) and
+ * watch streams (`stream`, for the command line) share connection settings and classification.
  */
 import type { IncomingMessage } from 'node:http';
 import type { RequestOptions } from 'node:https';
@@ -38,11 +36,7 @@ export interface KubeApi {
 
 /** The command line's view: watches too, and what the kubeconfig says about its user. */
 export interface KubeConnection extends KubeApi {
-  /**
-   * GETs `path` and resolves once the server answered 200, with the body's lines. The lines end
-   * when the server closes the stream, and fail when the connection breaks or stays silent for
-   * `idleTimeoutMs`.
-   */
+  /** GETs `path`: the 200 body's lines, which fail when the connection breaks or is silent for `idleTimeoutMs`. */
   stream(path: string, query: Readonly<Record<string, string>>, options: { signal: AbortSignal; idleTimeoutMs: number }): Promise<AsyncIterable<string>>;
   /** The namespace of the kubeconfig's current context, if it names one. */
   readonly contextNamespace: string | undefined;

@@ -15,13 +15,8 @@ export interface EventReason {
 const REPORTING_COMPONENT = 'build-watcher';
 const MAX_MESSAGE = 1024;
 
-export async function recordEvent(
-  api: KubeApi,
-  object: ObjectCoordinates & { readonly uid: string },
-  event: EventReason,
-  reportingInstance: string,
-  signal?: AbortSignal,
-): Promise<void> {
+export async function recordEvent(api: KubeApi, object: ObjectCoordinates & { readonly uid: string }, event: EventReason,
+  reportingInstance: string, signal?: AbortSignal): Promise<void> {
   const now = new Date().toISOString();
   await api.request({
     method: 'POST',

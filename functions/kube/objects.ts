@@ -43,12 +43,8 @@ const annotationPointer = (key: string) => `/metadata/annotations/${key.replaceA
  * its precondition; with `expect`, a JSON patch led by a `test` (a removal of an absent key then
  * fails too: callers leave those out).
  */
-export async function patchAnnotations(
-  api: KubeApi,
-  object: ObjectCoordinates,
-  annotations: Readonly<Record<string, string | null>>,
-  options: PatchOptions = {},
-): Promise<KubeObject> {
+export async function patchAnnotations(api: KubeApi, object: ObjectCoordinates, annotations: Readonly<Record<string, string | null>>,
+  options: PatchOptions = {}): Promise<KubeObject> {
   const { expect } = options;
   let body: unknown;
   if (expect !== undefined) {
@@ -108,11 +104,8 @@ export interface PageLister {
 }
 
 /** One page of a list; callers loop on `continueToken` so memory stays bounded. */
-export async function listPage(
-  api: KubeApi,
-  collection: Collection,
-  options: { limit: number; continueToken?: string; signal?: AbortSignal },
-): Promise<ObjectPage> {
+export async function listPage(api: KubeApi, collection: Collection,
+  options: { limit: number; continueToken?: string; signal?: AbortSignal }): Promise<ObjectPage> {
   const query: Record<string, string> = { limit: String(options.limit) };
   if (options.continueToken !== undefined && options.continueToken !== '') query['continue'] = options.continueToken;
   const answer = await api.request({ method: 'GET', path: apiPath(collection), query, ...(options.signal ? { signal: options.signal } : {}) });
@@ -134,12 +127,9 @@ export async function listPage(
  * answers false. Answers the list's resourceVersion, from which a watch may start. An
  * unreadable item is reported to `onUnreadable` and skipped.
  */
-export async function listObjects(
-  lister: PageLister,
-  collection: Collection,
+export async function listObjects(lister: PageLister, collection: Collection,
   options: { pageSize: number; signal?: AbortSignal; onUnreadable?: (error: unknown) => void },
-  visit: (object: KubeObject) => boolean,
-): Promise<{ readonly resourceVersion: string; readonly stopped: boolean }> {
+  visit: (object: KubeObject) => boolean): Promise<{ readonly resourceVersion: string; readonly stopped: boolean }> {
   let continueToken: string | undefined;
   let resourceVersion = '';
   do {

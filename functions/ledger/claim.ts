@@ -1,9 +1,8 @@
 /**
- * The claim annotation's value: `<holder> <seq> <lease seconds>s`, e.g.
- * `build-watcher-5d8f-9c41e07a2b6d 7 60s`. No wall-clock time: an observer times a claim from
- * when it saw the value change, on its own monotonic clock (the Kubernetes Lease convention),
- * so two machines' clocks never have to agree. The holder's id is unique per process, and `seq`
- * grows with every value the process writes, so no two writes, however close, share a value.
+ * The claim annotation: `<holder> <seq> <lease seconds>s`, e.g. `build-watcher-5d8f-9c41e07a2b6d
+ * 7 60s`. No wall-clock time: an observer times a claim from when it saw the value change, on its
+ * own monotonic clock (the Kubernetes Lease convention). The holder id is unique per process and
+ * `seq` grows with every write, so no two writes share a value.
  */
 import { randomBytes } from 'node:crypto';
 import { BuildWatcherError } from '../errors.js';
@@ -40,7 +39,6 @@ export class ClaimIdentity {
     this.holder = `${hostname}-${randomBytes(6).toString('hex')}`;
   }
 
-  /** A value no write of any process has used before. */
   next(leaseMs: number): string {
     this.#seq += 1;
     return `${this.holder} ${this.#seq} ${Math.max(1, Math.round(leaseMs / 1000))}s`;
@@ -52,9 +50,8 @@ export class ClaimIdentity {
 }
 
 export interface LeaseTiming {
-  /** How long a claim holds without renewal. */
   readonly leaseMs: number;
-  /** How often a live holder renews it (well inside `leaseMs`). */
+  /** Well inside `leaseMs`. */
   readonly renewMs: number;
 }
 

@@ -1,10 +1,8 @@
 /**
- * One object's work, from claim to mark: the claim is renewed while the work runs, fenced before
- * each submission, and ends in exactly one of three ways: marked (`close`), released, or left to
- * expire after a transient failure (`leave`), which a retry in this process resumes without a
- * write. A mark that fails after Thoth accepted keeps the claim held and renewed while the mark
- * is retried, so no other replica submits the object while this process lives and reaches the
- * API server.
+ * One object's work, from claim to mark. The claim ends marked (`close`), released, or left to
+ * expire after a transient failure (`leave`; a retry here resumes it unwritten). A mark that fails
+ * after Thoth accepted keeps the claim renewed while it is retried, so no other replica submits
+ * the object while this process lives and reaches the API server.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { objectLabel, type KubeObject } from '../kube/object.js';
@@ -13,7 +11,7 @@ import { withRetries } from '../retry.js';
 import { LeaseLostError, type Annotations } from './claim.js';
 import type { HeldClaim } from './lease.js';
 
-/** How a lease ended, for the ledger's memory: marked (its echoes are ours), or left to expire. */
+/** For the ledger's memory: marked (its echoes are ours), or left to expire. */
 export type LeaseEnded = (held: HeldClaim, how: 'marked' | 'left') => void;
 
 /** A pending mark is retried for as long as the process lives and holds the claim (about 2.7 h). */
@@ -22,7 +20,7 @@ const MARK_RETRY = { attempts: 1000, baseDelayMs: 250, maxDelayMs: 10_000 };
 export class Entry {
   readonly #ended: LeaseEnded;
   readonly #held: HeldClaim | undefined;
-  /** The object as read live when the entry opened. */
+  /** As read live when the entry opened. */
   readonly object: KubeObject;
   /** Taken over from a holder whose claim expired: it may have submitted before it died. */
   readonly takeover: boolean;
@@ -40,26 +38,22 @@ export class Entry {
     return this.#held !== undefined;
   }
 
-  /** Aborted once the claim is no longer provably ours: work under it stops submitting. */
   get lapsed(): AbortSignal | undefined {
     return this.#held?.lapsed;
   }
 
-  /** The object as the claim's last write left it. */
   get latest(): KubeObject {
     return this.#held?.latest ?? this.object;
   }
 
-  /** Immediately before each submission: throws unless the lease is provably still ours. */
   async fence(signal?: AbortSignal): Promise<void> {
     await this.#held?.fence(signal);
   }
 
   /**
-   * Marks the object done, removing the claim, on condition that the claim is still ours.
-   * `marks` must give the same values for the same object (one timestamp, taken once), so that
-   * a mark that landed although its answer was lost is recognised. With `submitted`, a failure
-   * keeps the claim and retries the mark until it lands or the claim is lost.
+   * Marks the object done and removes the claim, if still ours. `marks` must be stable (one
+   * timestamp, taken once) so a mark that landed with its answer lost is recognised. With
+   * `submitted`, the mark is retried under the claim until it lands or the claim is lost.
    */
   async close(marks: (latest: KubeObject) => Annotations, options: { readonly submitted: boolean; readonly signal?: AbortSignal }): Promise<void> {
     const held = this.#held;
@@ -81,12 +75,10 @@ export class Entry {
     }
   }
 
-  /** Nothing to do after all: the claim is removed (a failure leaves it to expire). */
   async release(): Promise<void> {
     await this.#held?.release();
   }
 
-  /** A transient failure: the claim stays until it expires, and a retry here resumes it unwritten. */
   leave(): void {
     if (this.#held === undefined) return;
     this.#held.stop();

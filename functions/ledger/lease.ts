@@ -1,16 +1,14 @@
 /**
  * A claim this process holds on one object: a short lease, renewed while the work runs, and
- * fenced. Every write that assumes the claim (renewal, mark, release) carries a JSON-patch
- * `test` of the claim's value, so a holder that lost it can never overwrite another's work; and
- * before each submission the holder checks on its monotonic clock that the lease is still its
- * own (`fence`).
+ * fenced. Every write under the claim carries a JSON-patch `test` of its value, so a holder that
+ * lost it cannot overwrite another's work; `fence` checks before each submission that the lease
+ * is still ours on the monotonic clock.
  *
- * Why the fence holds: an observer takes a claim over only once it has seen the same value for
- * a whole lease on its own clock, and it cannot see a value before the holder sent it. The
- * holder counts its lease from just before it sent the value, and gives it up `margin` earlier.
- * So, with clocks that run at the same rate, whatever their wall-clock offset, the holder's
- * lease ends at least `margin` before anyone may take over. The margin (a sixth of the lease)
- * covers clock rates that differ by less than that, and the time from the fence to Thoth.
+ * Why the fence holds: an observer takes over only after seeing one value for a whole lease on
+ * its own clock, and cannot see it before we sent it. We count from just before sending and give
+ * up a sixth of the lease earlier, so, whatever the clocks' offset, our lease ends that margin
+ * before anyone may take over; it covers differing clock rates and the time from fence to Thoth.
+ * README: "Exactly once: the ledger, and its one stated window".
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { transient } from '../errors.js';
@@ -52,10 +50,7 @@ export class HeldClaim {
     this.#watchLapse();
   }
 
-  /**
-   * Claims `live` at the resourceVersion it was read at: 'conflict' when it changed meanwhile,
-   * 'forbidden' when the Role grants no patch (the work then goes on unclaimed).
-   */
+  /** Claims `live` at its resourceVersion; 'forbidden': the Role grants no patch (work goes on unclaimed). */
   static async take(options: HeldClaimOptions, live: KubeObject, signal?: AbortSignal): Promise<HeldClaim | 'conflict' | 'forbidden'> {
     const value = options.identity.next(options.timing.leaseMs);
     const sentAt = options.clock();
@@ -74,7 +69,6 @@ export class HeldClaim {
     return new HeldClaim(options, live, value, sentAt);
   }
 
-  /** The object as the last write left it. */
   get latest(): KubeObject {
     return this.#latest;
   }
@@ -83,7 +77,6 @@ export class HeldClaim {
     return this.#value;
   }
 
-  /** When the current value was sent, on the monotonic clock. */
   get sentAt(): number {
     return this.#sent.get(this.#value) ?? -Infinity;
   }
@@ -93,23 +86,16 @@ export class HeldClaim {
     return [...this.#sent.keys()];
   }
 
-  /** Aborted once another holder has the object: nothing more may be written under it. */
   get lost(): AbortSignal {
     return this.#lost.signal;
   }
 
-  /**
-   * Aborted once the lease is no longer provably ours (renewals failed for half a lease) or lost:
-   * work in flight stops submitting. A pending mark goes on, conditional on the claim.
-   */
+  /** Aborted once the lease is no longer provably ours, or lost; a pending mark goes on, conditional on the claim. */
   get lapsed(): AbortSignal {
     return this.#lapsed.signal;
   }
 
-  /**
-   * Renews every `renewMs` until stopped. A resumed claim is first renewed when a fresh one
-   * would be: `renewMs` after its value was sent.
-   */
+  /** Renews every `renewMs` until stopped; a resumed claim first `renewMs` after its value was sent. */
   startRenewing(): void {
     if (this.#timer !== undefined) return;
     const { timing, clock } = this.#options;
@@ -128,10 +114,7 @@ export class HeldClaim {
     this.#timer = undefined;
   }
 
-  /**
-   * Immediately before a submission: passes while the lease is provably ours, renews it first
-   * when it may not be, and throws LeaseLostError (or the renewal's failure) otherwise.
-   */
+  /** Just before a submission: passes while the lease is provably ours, else renews it or throws. */
   async fence(signal?: AbortSignal): Promise<void> {
     if (this.#lost.signal.aborted) throw new LeaseLostError(objectLabel(this.#latest));
     if (this.#options.clock() < this.#validUntil) return;
@@ -154,10 +137,9 @@ export class HeldClaim {
   }
 
   /**
-   * Patches annotations computed from the latest object, on condition that the claim is still
-   * this lease's value. When the condition fails, the object is read again: a write of ours that
-   * landed although its answer was lost counts as done; while the claim is still ours, the
-   * annotations are computed again; otherwise the lease is lost.
+   * Patches annotations computed from the latest object, if the claim is still ours. When that
+   * test fails, a re-read decides: our write landed (its answer was lost), the claim is still ours
+   * (compute again), or the lease is lost.
    */
   write(compute: (latest: KubeObject) => Annotations, signal?: AbortSignal): Promise<KubeObject> {
     let tried: Annotations = {};
@@ -194,8 +176,7 @@ export class HeldClaim {
     const claim = latest.annotations[ANNOTATIONS.claim];
     const sentAt = claim === undefined ? undefined : this.#sent.get(claim);
     if (claim === undefined) {
-      // Marked or released: nothing left to renew.
-      this.stop();
+      this.stop(); // marked or released
       return;
     }
     if (sentAt !== undefined && claim !== this.#value) {
@@ -226,7 +207,6 @@ export class HeldClaim {
   #validFrom(sentAt: number): number {
     return sentAt + validFor(this.#options.timing);
   }
-
 }
 
 /** A JSON-patch `remove` of a key that is not there fails: drop those, they are done already. */

@@ -1,14 +1,9 @@
 /**
- * The ledger: the one owner of what an object's annotations, and this process's memory, record
- * about the work on it. Every source kind, the sweep and the command line go through it:
- * - admission: marked (`submitted-at`), marked since (the echo of our own claim), refused lately,
- *   claimed elsewhere;
- * - the claim (lease.ts), timed by observers on their own clocks (`#judge`);
- * - the mark, and the pending mark: submitted, not yet marked, still held and retried;
- * - refusals and their expiry (`sweep-refused-at`, and a memory of ten minutes).
- *
- * One object's work has one Entry (entry.ts) from claim to mark, as AWS Powertools'
- * idempotency handler has one record from in-progress to completed.
+ * The one owner of what an object's annotations and this process's memory record about the work
+ * on it, for every source kind, the sweep and the command line: admission, the claim (lease.ts,
+ * timed by observers on their own clocks), the mark (pending while unwritten), and refusals.
+ * One object's work has one Entry (entry.ts) from claim to mark, like one AWS Powertools
+ * idempotency record from in-progress to completed.
  */
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError, transient } from '../errors.js';
@@ -57,7 +52,6 @@ export class Ledger<Result = unknown> {
   readonly now: () => Date;
   readonly #store: ObjectStore;
   readonly #clock: MonotonicClock;
-  /** Act without reading or writing the API (BUILD_WATCHER_TRUST_EVENT_PAYLOAD, tests only). */
   readonly readOnly: boolean;
   /** Work under way in this process: a redelivery or our own claim's echo joins it. */
   readonly #running = new Map<string, Running<Result>>();
@@ -96,12 +90,11 @@ export class Ledger<Result = unknown> {
     return undefined;
   }
 
-  /** Marked done (`submitted-at`): a user removes the mark to ask for a new analysis. */
+  /** A user removes the mark (`submitted-at`) to ask for a new analysis. */
   isMarked(object: KubeObject): boolean {
     return object.annotations[ANNOTATIONS.submittedAt] !== undefined;
   }
 
-  /** Whether the sweep should leave `object` alone: it saw it refused less than a day ago. */
   sweepRefusedLately(object: KubeObject): boolean {
     const at = Date.parse(object.annotations[ANNOTATIONS.sweepRefusedAt] ?? '');
     return Number.isFinite(at) && this.now().getTime() - at < SWEEP_REFUSAL_RETRY_MS;
@@ -118,7 +111,7 @@ export class Ledger<Result = unknown> {
     this.#refusedUntil.set(key, this.now().getTime() + REFUSAL_MEMORY_MS);
   }
 
-  /** The work on `key` this process has under way, if any: a redelivery joins it. */
+  /** A redelivery joins the work under way. */
   running(key: string): Running<Result> | undefined {
     return this.#running.get(key);
   }
@@ -134,10 +127,7 @@ export class Ledger<Result = unknown> {
     return running;
   }
 
-  /**
-   * Reads the object live and claims it, or resumes the claim this process left on it. Taking a
-   * claim that is still ours writes nothing. A claim of another live holder is `busy`.
-   */
+  /** Reads the object live and claims it, or resumes (without a write) the claim this process left on it. */
   async open(key: string, ref: ObjectCoordinates, expected: { readonly uid?: string; readonly payload?: KubeObject }, signal?: AbortSignal): Promise<Opened> {
     if (this.readOnly) {
       if (expected.payload === undefined) throw transient('reading the object is needed, but the ledger is read-only');
@@ -176,7 +166,6 @@ export class Ledger<Result = unknown> {
     return first;
   }
 
-  /** What the ledger remembers when one of its entries' leases ends. */
   #ended(key: string, uid: string): LeaseEnded {
     return (held, how) => {
       if (how === 'marked') this.#markedClaims.set(key, { uid, claims: new Set(held.values) });
@@ -192,11 +181,10 @@ export class Ledger<Result = unknown> {
   }
 
   /**
-   * Another holder's claim is busy until this process has seen the same value for the lease it
-   * declares, on this process's monotonic clock: no written time is compared with our clock.
-   * An event's payload may show a value long replaced (the adapter delivers queued updates
-   * late): it starts a count only where none runs, and never restarts the count of a value read
-   * live. Only a live read can end in a takeover (`open` judges again what it reads).
+   * Another holder's claim is busy until we have seen its value for the lease it declares, on our
+   * monotonic clock. A payload may show a long-replaced value (the adapter delivers queued updates
+   * late): it starts a count only where none runs, never restarts one read live; only a live read
+   * ends in a takeover (`open` judges again).
    */
   #judge(key: string, claim: Claim, from: 'live' | 'payload'): { readonly busy: true; readonly until: Date } | { readonly busy: false } {
     const now = this.#clock();

@@ -1,9 +1,9 @@
 /**
- * Work under way on one object in this process, and the deliveries waiting for it. The first to
- * see it settle answers with its outcome; a delivery that gave up first (its deadline passed
- * while a mark was still being retried) leaves the outcome to the redelivery that joins next,
- * so the reply goes out once.
+ * Work under way on one object, and the deliveries waiting for it. A delivery that gave up first
+ * (its deadline passed while a mark was retried) leaves the outcome to the next redelivery that
+ * joins, so the reply goes out once.
  */
+import { unlessAborted } from '../concurrency.js';
 import { transient } from '../errors.js';
 
 export class Running<T> {
@@ -32,10 +32,7 @@ export class Running<T> {
     }
   }
 
-  /**
-   * A delivery that found the work under way: its outcome. One that `once` says is told once
-   * (a submission, whose reply must go out once) goes only to the first to answer with it.
-   */
+  /** A delivery that found the work under way; an outcome `once` (a submission) goes only to the first. */
   async join(signal: AbortSignal | undefined, once: (outcome: T) => boolean): Promise<T | undefined> {
     let outcome: T;
     try {
@@ -49,18 +46,8 @@ export class Running<T> {
     return outcome;
   }
 
-  async #wait(signal: AbortSignal | undefined): Promise<T> {
-    if (signal === undefined) return this.#work;
-    if (signal.aborted) throw transient('the delivery ended before the work did; it goes on, and a redelivery joins it');
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(transient('the delivery ended before the work did; it goes on, and a redelivery joins it'));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([this.#work, aborted]);
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
+  #wait(signal: AbortSignal | undefined): Promise<T> {
+    const ended = () => transient('the delivery ended before the work did; it goes on, and a redelivery joins it');
+    return unlessAborted(this.#work, signal, ended);
   }
 }

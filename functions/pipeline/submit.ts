@@ -23,13 +23,8 @@ export interface SubmitControl {
   readonly signal?: AbortSignal;
 }
 
-export async function submitBuiltImage(
-  image: BuiltImage,
-  submitter: Submitter | undefined,
-  options: AnalysisOptions,
-  control: SubmitControl = {},
-  onBaseRefused?: (reason: string) => void,
-): Promise<Submission> {
+export async function submitBuiltImage(image: BuiltImage, submitter: Submitter | undefined, options: AnalysisOptions,
+  control: SubmitControl = {}, onBaseRefused?: (reason: string) => void): Promise<Submission> {
   try {
     return await submitOnce(image, submitter, options, control);
   } catch (error) {
@@ -41,12 +36,8 @@ export async function submitBuiltImage(
   }
 }
 
-async function submitOnce(
-  image: BuiltImage,
-  submitter: Submitter | undefined,
-  options: AnalysisOptions,
-  { fence, signal }: SubmitControl,
-): Promise<Submission> {
+async function submitOnce(image: BuiltImage, submitter: Submitter | undefined, options: AnalysisOptions,
+  { fence, signal }: SubmitControl): Promise<Submission> {
   // No analyser configured: the digest-pinned references are the result (announced as image.built).
   if (submitter === undefined) {
     return { ids: {}, cached: false, ...(image.output !== undefined ? { output: formatImageReference(image.output) } : {}), ...(image.base !== undefined ? { base: formatImageReference(image.base) } : {}) };
@@ -63,17 +54,13 @@ async function submitOnce(
   const log = image.buildLog === undefined ? undefined : await image.buildLog();
   const source = image.source;
   await fence?.();
-  const result = await submitter.submitBuildAnalysis(
-    {
-      ...options,
-      ...(output !== undefined ? { output } : {}),
-      ...(base !== undefined ? { base } : {}),
-      ...(log !== undefined
-        ? { buildLog: { log, apiVersion: source.apiVersion, metadata: `${source.namespace}/${source.name}` } }
-        : {}),
-    },
-    signal,
-  );
+  const buildLog = log === undefined ? undefined : { log, apiVersion: source.apiVersion, metadata: `${source.namespace}/${source.name}` };
+  const result = await submitter.submitBuildAnalysis({
+    ...options,
+    ...(output !== undefined ? { output } : {}),
+    ...(base !== undefined ? { base } : {}),
+    ...(buildLog !== undefined ? { buildLog } : {}),
+  }, signal);
   const tickets = [result.output, result.base].filter((ticket) => ticket !== undefined);
   return {
     ids: {

@@ -1,10 +1,8 @@
 /**
- * Copies one blob: mount it when both sides are one registry; else HEAD the destination and
- * skip it if present; otherwise stream it from the source into one PUT with Content-Length (16 MiB
- * PATCHes then an empty PUT where the registry refuses that), hashing as it flows. Each
- * attempt starts from scratch with a new upload session; the abandoned one is cancelled.
+ * Copies one blob: mount it within one registry; else HEAD-skip it if present; otherwise stream
+ * it, hashed as it flows, into one PUT (or 16 MiB PATCHes and an empty PUT where the registry
+ * refuses that). Each attempt starts a new upload session; the abandoned one is cancelled.
  */
-// size: one blob's copy (HEAD-skip or mount, then one PUT or chunks, cancel on failure), read top to bottom
 import type { IncomingMessage } from 'node:http';
 import type { Limiter } from '../concurrency.js';
 import { readableBody, type BlobBody } from './blob-body.js';
@@ -19,10 +17,7 @@ export interface BlobRoute {
   readonly sourceRepository: string;
   readonly destination: RegistrySession;
   readonly destinationRepository: string;
-  /**
-   * Both sides are one registry: ask it to mount from the source repository. Cleared when
-   * the destination credentials may not read the source repository.
-   */
+  /** Both sides are one registry; cleared when the destination credentials may not read the source. */
   mount: boolean;
   /** Set once the destination refuses monolithic PUTs, so later blobs go straight to PATCH. */
   preferChunked: boolean;
@@ -41,10 +36,7 @@ export type BlobOutcome = 'copied' | 'skipped' | 'mounted';
 const CHUNKED_ONLY = new Set([405, 413, 501]);
 /** PATCH size in chunked uploads: few requests per layer, yet under common request-size limits. */
 const CHUNK_BYTES = 16 * 1024 * 1024;
-/**
- * A cancel runs on a signal of its own: the copy's signal is already aborted when a sibling
- * blob failed for good, and the registry should still hear that the upload is abandoned.
- */
+/** A cancel has a signal of its own: the copy's is aborted once a sibling failed, and the registry should still hear. */
 const CANCEL_TIMEOUT_MS = 5_000;
 /** Blobs from this size are read off a socket of their own, outside node:http (raw-body-get.ts). */
 const RAW_BODY_MIN_BYTES = 1024 * 1024;
@@ -67,10 +59,7 @@ export interface BlobLimits {
   readonly transfers: Limiter;
 }
 
-/**
- * Checks run ahead of transfers under a limit of their own, so a transfer slot never waits for
- * a round trip that decides whether it is needed.
- */
+/** Checks run ahead under a limit of their own, so a transfer slot never waits on a round trip deciding it. */
 export async function copyBlob(route: BlobRoute, blob: Descriptor, tally: BlobTally, limits: BlobLimits): Promise<BlobOutcome> {
   const outcome = await route.destination.retrying(async () => {
     const checked = await limits.checks(() => check(route, blob));
@@ -81,29 +70,21 @@ export async function copyBlob(route: BlobRoute, blob: Descriptor, tally: BlobTa
   return outcome;
 }
 
-/**
- * Whether the blob is there already (HEAD), or mounted now; otherwise 'absent', or the upload
- * session a refused mount opened.
- */
+/** 'skipped' (HEAD found it), 'mounted', 'absent', or the upload session a refused mount opened. */
 async function check(route: BlobRoute, blob: Descriptor): Promise<'skipped' | 'mounted' | 'absent' | URL> {
   const dst = route.destination;
   const repository = route.destinationRepository;
   const where = { registry: dst.registry, repository };
-  // A mount answers "already there" by itself, in one request instead of two: a blob the
-  // destination had counts as mounted then.
+  // A mount answers "already there" by itself (counted as mounted), in one request instead of two.
   if (!route.mount) {
-    const head = await dst.request({
-      method: 'HEAD', path: `/v2/${repository}/blobs/${blob.digest}`, what: 'check blob', repository, followRedirects: true,
-    });
+    const path = `/v2/${repository}/blobs/${blob.digest}`;
+    const head = await dst.request({ method: 'HEAD', path, what: 'check blob', repository, followRedirects: true });
     discard(head);
     if (head.statusCode === 200) return 'skipped';
     if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);
     return 'absent';
   }
-  const from = `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}`;
-  const mounted = await dst.request({
-    method: 'POST', path: `/v2/${repository}/blobs/uploads/${from}`, what: 'start upload', repository, headers: { 'content-length': '0' },
-  });
+  const mounted = await postUpload(dst, repository, `?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(route.sourceRepository)}`);
   if (mounted.statusCode === 201) {
     discard(mounted);
     return 'mounted';
@@ -124,18 +105,19 @@ async function uploadStarted(res: IncomingMessage, dst: RegistrySession, where: 
   return location;
 }
 
+function postUpload(dst: RegistrySession, repository: string, query = ''): Promise<IncomingMessage> {
+  const path = `/v2/${repository}/blobs/uploads/${query}`;
+  return dst.request({ method: 'POST', path, what: 'start upload', repository, headers: { 'content-length': '0' } });
+}
+
 async function startUpload(dst: RegistrySession, repository: string): Promise<URL> {
-  const started = await dst.request({
-    method: 'POST', path: `/v2/${repository}/blobs/uploads/`, what: 'start upload', repository, headers: { 'content-length': '0' },
-  });
-  return uploadStarted(started, dst, { registry: dst.registry, repository });
+  return uploadStarted(await postUpload(dst, repository), dst, { registry: dst.registry, repository });
 }
 
 async function transfer(route: BlobRoute, blob: Descriptor, tally: BlobTally, session: 'absent' | URL): Promise<BlobOutcome> {
   const dst = route.destination;
   const repository = route.destinationRepository;
-  // The source GET and the upload's start do not depend on each other: both at once saves a
-  // round trip per blob.
+  // Independent of each other: both at once saves a round trip per blob.
   const [opened, started] = await Promise.allSettled([
     openSource(route, blob),
     session === 'absent' ? startUpload(dst, repository) : Promise.resolve(session),
@@ -170,8 +152,7 @@ async function openSource(route: BlobRoute, blob: Descriptor): Promise<BlobPump>
   const where = { registry: route.source.registry, repository };
   const what = `blob ${short(blob.digest)}`;
   const path = `/v2/${repository}/blobs/${blob.digest}`;
-  // A raw read has a connection of its own (a TLS handshake, on https): worth it for big blobs
-  // only; small ones reuse the pool's kept-alive connections.
+  // A raw read has a connection (and TLS handshake) of its own: worth it for big blobs only.
   const raw = blob.size >= RAW_BODY_MIN_BYTES ? await route.source.getBody(path, `fetch ${what}`, repository) : undefined;
   let body: BlobBody;
   let declared: string | undefined;
@@ -245,10 +226,8 @@ async function upload(route: BlobRoute, blob: Descriptor, pump: BlobPump, locati
 
 async function cancelUpload(dst: RegistrySession, location: URL, repository: string): Promise<void> {
   try {
-    const res = await dst.request({
-      method: 'DELETE', path: location.href, what: 'cancel upload', repository, signal: AbortSignal.timeout(CANCEL_TIMEOUT_MS),
-    });
-    discard(res);
+    const signal = AbortSignal.timeout(CANCEL_TIMEOUT_MS);
+    discard(await dst.request({ method: 'DELETE', path: location.href, what: 'cancel upload', repository, signal }));
   } catch {
     // Best effort: registries purge abandoned uploads themselves.
   }

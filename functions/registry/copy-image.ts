@@ -1,21 +1,9 @@
 /**
  * Copies one image, or a whole multi-arch index, from one registry to another, keeping its
  * digest (OCI Distribution Spec v1.1, Docker token auth). Knows nothing of Kubernetes or Thoth.
- *
- *   const result = await copyImage({
- *     source: { registry: 'image-registry.openshift-image-registry.svc:5000', repository: 'ns/app', digest: 'sha256:…' },
- *     destination: pushDestination(source, { pushRegistry: 'quay.io/org', naming: 'namespace', namespace: 'ns' }),
- *     sourceAuth: () => ({ username: 'any', password: serviceAccountToken }),  // called at each use
- *     destinationAuth: async () => credentials,
- *     sourceTls: { caPath: '/var/run/secrets/kubernetes.io/serviceaccount/service-ca.crt' },
- *     destinationTls: { verify: true },
- *     signal,
- *   });
- *   // result.digest equals the source's digest; result.bytesSent is 0 on a re-copy.
- *
  * Order: blobs (mounted within one registry, else HEAD-skipped or streamed), then child
  * manifests by digest, then the top manifest under the tag (or by digest without one).
- * Failures are RegistryErrors: kind 'transient' (worth retrying later) or 'refused'.
+ * Failures are RegistryErrors: kind 'transient' or 'refused'.
  */
 import { setMaxListeners } from 'node:events';
 import type { ImageReference } from '../domain/built-image.js';
@@ -72,10 +60,7 @@ export interface CopyResult {
   readonly digest: string;
   readonly mediaType: string;
   readonly blobsCopied: number;
-  /**
-   * Blobs found at the destination (inside manifests found there, they are not counted). Within
-   * one registry, where blobs are mounted without asking first, those count as mounted.
-   */
+  /** Blobs found at the destination (not inside manifests found there); within one registry, mounted. */
   readonly blobsSkipped: number;
   readonly blobsMounted: number;
   readonly manifestsPushed: number;
@@ -163,9 +148,8 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     }
     return pending;
   };
-  // Promise.all rejects on the first failure; aborting then stops the others at once. They are
-  // waited for before the failure goes up, so that their uploads' cancels are sent before the
-  // sessions' sockets are closed.
+  // The first failure stops the others at once, and they are waited for so that their uploads'
+  // cancels go out before the sessions' sockets close.
   const allOrStop = async <T>(tasks: Promise<T>[]): Promise<T[]> => {
     try {
       return await Promise.all(tasks);
@@ -176,7 +160,6 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     }
   };
 
-  /** Everything the manifest references, then the manifest itself under `reference`. */
   const copyTree = async (manifest: FetchedManifest, reference: string, depth: number): Promise<void> => {
     if (manifest.parsed.kind === 'index') {
       if (depth >= MAX_INDEX_DEPTH) throw new RegistryError('refused', { registry: src.registry, repository: source.repository }, 'indexes nested too deep');
@@ -193,9 +176,7 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     manifestsPushed += 1;
   };
 
-  if (destination.digest !== undefined && destination.digest !== top.digest) {
-    throw invalid('destination digest differs from the source image digest');
-  }
+  if (destination.digest !== undefined && destination.digest !== top.digest) throw invalid('destination digest differs from the source image digest');
   const reference = destination.tag ?? top.digest;
   // Both questions at once: is it there under the tag, and is it there at all.
   const [atReference, atDigest] = await Promise.all([
@@ -203,8 +184,7 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
     reference === top.digest ? undefined : headManifest(dst, destination.repository, top.digest),
   ]);
   if (atReference !== top.digest) {
-    const present = reference !== top.digest && atDigest === top.digest;
-    if (present) {
+    if (reference !== top.digest && atDigest === top.digest) {
       // The content is all there already (registries refuse manifests whose parts are missing): only tag it.
       await pushManifest(dst, destination.repository, reference, top);
       manifestsPushed += 1;

@@ -1,13 +1,10 @@
 /**
- * A GET whose body is read straight off its own socket, into a few buffers reused over and
- * over. node:http copies every body byte its parser sees into a new Buffer, and a plain socket
- * reads each chunk into a new Buffer too: measured on loopback, receiving 512 MiB took
- * 0.82-0.99 s of CPU through node:http and 0.31-0.36 s off a plain socket, and every fresh
- * Buffer is garbage that V8 frees only when it gets round to collecting (see blob-body.ts).
- * Blobs are most of a copy's bytes, so their GETs come here; only the simple answer is handled
- * here (200 with a Content-Length and no transfer coding). Anything else, a redirect or a 401
- * included, is reported as `other` and the caller asks again through node:http, which handles
- * it all.
+ * A GET whose body is read straight off its own socket into a few reused buffers. node:http (and
+ * a plain socket) copy every chunk into a new Buffer, garbage V8 frees late (see blob-body.ts):
+ * on loopback, 512 MiB took 0.82-0.99 s of CPU through node:http and 0.31-0.36 s here. Blobs are
+ * most of a copy's bytes, so their GETs come here. Only a 200 with a Content-Length and no
+ * transfer coding is handled; anything else (a redirect, a 401) is `other`, and the caller asks
+ * again through node:http.
  */
 import type { OnReadOpts, Socket } from 'node:net';
 import type { BlobBody, BlobChunkHandler } from './blob-body.js';
@@ -28,12 +25,10 @@ export interface RawGet {
 const HEADER_LIMIT = 64 * 1024;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /**
- * Each read fills up to one buffer, allocated as needed, up to a few in flight at once (being
- * read into, hashed, written to the destination); the socket pauses when all are lent out.
- * Large reads mean few calls per byte. Measured on a 1 GiB one-layer copy in its own process:
- * 64 KiB reads 2.3-2.4 s of CPU, 256 KiB 2.0-2.1 s at 66 MiB peak RSS, 1 MiB 2.0-2.2 s at 60 MiB:
- * with four times fewer calls V8 does not reach for its optimizing compiler, whose code and
- * memory were the difference.
+ * Each read fills one buffer; a few are in flight (read into, hashed, written) and the socket
+ * pauses when all are lent out. On a 1 GiB one-layer copy: 64 KiB reads took 2.3-2.4 s of CPU,
+ * 256 KiB 2.0-2.1 s at 66 MiB peak RSS, 1 MiB 2.0-2.2 s at 60 MiB (fewer calls: V8 does not reach
+ * for its optimizing compiler, whose code and memory were the difference).
  */
 const READ_BYTES = 1024 * 1024;
 const BUFFERS = 4;

@@ -71,9 +71,8 @@ export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind
         marks(submitted, _now, refused) {
           // A pushed copy keeps the digest, so these are the stream's digests either way.
           // Refused images are recorded too: otherwise every pass would pick them again.
-          const digests = [...submitted.map(({ image }) => image.output?.digest), ...refused.map((image) => image.output?.digest)].filter(
-            (digest): digest is string => digest !== undefined,
-          );
+          const digests = [...submitted.map(({ image }) => image.output?.digest), ...refused.map((image) => image.output?.digest)]
+            .filter((digest): digest is string => digest !== undefined);
           return { [ANNOTATIONS.submittedImages]: recordSubmitted(read.submitted, read.tags, digests).value };
         },
       };

@@ -46,9 +46,7 @@ function readTag(entry: unknown, own: string | undefined): { tag: StreamTag } | 
   }
   const tag = entry['tag'];
   const items = entry['items'];
-  if (items === undefined || items === null || (Array.isArray(items) && items.length === 0)) {
-    return { name: tag, why: 'no image yet' };
-  }
+  if (items === undefined || items === null || (Array.isArray(items) && items.length === 0)) return { name: tag, why: 'no image yet' };
   const item: unknown = Array.isArray(items) ? items[0] : undefined;
   if (!isRecord(item)) return { name: tag, why: 'items[0]: expected an object' };
   const digest = item['image'];

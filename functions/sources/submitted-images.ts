@@ -52,10 +52,8 @@ function instant(value: string | undefined): number | undefined {
 }
 
 /** Reads the annotation; anything malformed reads as an empty record, with the reason. */
-export function parseSubmittedImages(
-  value: string | undefined,
-  limits: RecordLimits = DEFAULT_RECORD_LIMITS,
-): { readonly record: SubmittedImages; readonly problem?: string } {
+export function parseSubmittedImages(value: string | undefined,
+  limits: RecordLimits = DEFAULT_RECORD_LIMITS): { readonly record: SubmittedImages; readonly problem?: string } {
   if (value === undefined || value === '') return { record: EMPTY_SUBMITTED_IMAGES };
   const refuse = (problem: string) => ({ record: EMPTY_SUBMITTED_IMAGES, problem });
   if (value.length > MAX_PARSE) return refuse(`longer than ${MAX_PARSE} characters`);
@@ -120,12 +118,8 @@ const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
  * current image in the stream as last read: tags pointing at a submitted (or already recorded)
  * digest are recorded; tags that left the stream are the first to be forgotten.
  */
-export function recordSubmitted(
-  record: SubmittedImages,
-  current: readonly TagState[],
-  submitted: Iterable<string>,
-  limits: RecordLimits = DEFAULT_RECORD_LIMITS,
-): RecordUpdate {
+export function recordSubmitted(record: SubmittedImages, current: readonly TagState[], submitted: Iterable<string>,
+  limits: RecordLimits = DEFAULT_RECORD_LIMITS): RecordUpdate {
   const known = new Set([...recordedDigests(record), ...submitted]);
   const tags = new Map(record.tags);
   for (const state of current) {
@@ -151,13 +145,8 @@ export function recordSubmitted(
  * Drops recorded tags, oldest current item first, moving `:coveredUntil` over them. Dropping
  * any entry covers everything older, so oldest-first covers the fewest unsubmitted tags.
  */
-function coverOldest(
-  tags: Map<string, readonly string[]>,
-  previousCover: string | undefined,
-  current: readonly TagState[],
-  known: ReadonlySet<string>,
-  limits: RecordLimits,
-): RecordUpdate {
+function coverOldest(tags: Map<string, readonly string[]>, previousCover: string | undefined, current: readonly TagState[],
+  known: ReadonlySet<string>, limits: RecordLimits): RecordUpdate {
   const dated = current
     .map((state) => ({ state, ms: instant(state.created) }))
     .filter((entry): entry is { state: TagState; ms: number } => entry.ms !== undefined)

@@ -46,15 +46,9 @@ export class SweepRequests {
     if (namespaces.length === 0) throw invalid('cannot tell which namespaces to sweep: set THOTH_WATCHED_NAMESPACE or POD_NAMESPACE', 422);
     if (this.#sweeps.running) pipeline.log.info({}, 'a sweep is already running in this instance; answering with its summary');
     return this.#sweeps.run(async () => {
-      const summary = await runSweep(
-        {
-          lister: settings.lister,
-          pipeline,
-          onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }),
-          ...(announce ? { announce } : {}),
-        },
-        { collections: settings.collections, namespaces, batch: settings.batch, pickUntil: Date.now() + PICK_FOR_MS, signal: AbortSignal.timeout(SWEEP_DEADLINE_MS) },
-      );
+      const summary = await runSweep({
+        lister: settings.lister, pipeline, onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }), ...(announce ? { announce } : {}),
+      }, { collections: settings.collections, namespaces, batch: settings.batch, pickUntil: Date.now() + PICK_FOR_MS, signal: AbortSignal.timeout(SWEEP_DEADLINE_MS) });
       const line = describeSweep(summary);
       if (summary.failed > 0) pipeline.log.warn({ sweep: summary }, line);
       else pipeline.log.info({ sweep: summary }, line);

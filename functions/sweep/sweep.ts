@@ -1,15 +1,12 @@
 /**
- * The catch-up sweep: lists the watched kinds page by page, picks the objects a live event
- * would act on (the source kind's own skip rules), and feeds at most `batch` of them through
- * analyzeObject, within the same worker limit as live events. Claims and marks make it safe to
- * overlap with live events and with another sweep: nothing is submitted twice.
+ * The catch-up sweep: lists the watched kinds page by page, picks what a live event would act on,
+ * and feeds at most `batch` objects through analyzeObject under the live events' worker limit.
+ * Claims and marks make overlapping with live events and other sweeps safe.
  *
- * Bounded: memory holds one page and the coordinates of at most `batch` picked objects. The
- * next sweep resumes naturally, because marked objects are no longer picked. An object another
- * process holds a live claim on is `busy`: counted, not a failure, and taken over by a later
- * sweep once that claim has expired. Objects refused (by Thoth, a registry, or as invalid) are
- * marked `sweep-refused-at` and left alone for a day (functions/ledger/), so that a batch-full of refused
- * objects cannot starve the rest.
+ * Bounded: memory holds one page and at most `batch` picked coordinates; the next sweep resumes
+ * because marked objects are no longer picked. An object under another live claim is `busy`
+ * (not a failure; a later sweep takes it over once expired). Refused objects are marked
+ * `sweep-refused-at` and left for a day (functions/ledger/), so they cannot starve the rest.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asFailure, FRONT_POLICY } from '../errors.js';
@@ -32,12 +29,8 @@ export interface SweepOptions {
   /** After this many transient failures in a row (Thoth or the API down), stop early. */
   readonly maxConsecutiveFailures?: number;
   readonly signal?: AbortSignal;
-  /**
-   * No object is picked after this time (epoch ms); those in flight finish. A sweep delivered
-   * by a Broker must answer within its delivery timeout; the next sweep goes on.
-   */
+  /** Epoch ms after which nothing is picked: a Broker's sweep must answer within its delivery timeout. */
   readonly pickUntil?: number;
-  /** Called after every object analyzed, for progress displays. */
   readonly onProgress?: (summary: SweepSummary) => void;
 }
 
@@ -51,7 +44,6 @@ const message = (error: unknown) => (error instanceof Error ? error.message : 'u
 export interface SweepDeps {
   readonly lister: PageLister;
   readonly pipeline: PipelineDeps;
-  /** Counts each object's outcome (the sweepObjects metric). */
   readonly onOutcome?: (kind: string, outcome: SweepOutcome) => void;
   /** Where image.built goes for what the sweep submits (its reply is a summary). */
   readonly announce?: AnalyzeOptions['announce'];
@@ -186,14 +178,8 @@ type ListResult = 'done' | { kind: 'unavailable' | 'failed'; why: string };
  * token that expired (410) restarts the list: objects handled already are marked by then, or
  * remembered in `seen`.
  */
-async function listCollection(
-  lister: PageLister,
-  collection: Collection,
-  pageSize: number,
-  signal: AbortSignal,
-  log: Logger,
-  visit: (object: KubeObject) => boolean,
-): Promise<ListResult> {
+async function listCollection(lister: PageLister, collection: Collection, pageSize: number, signal: AbortSignal, log: Logger,
+  visit: (object: KubeObject) => boolean): Promise<ListResult> {
   const seen = new Set<string>();
   const retrying: PageLister = { page: (c, o) => withRetries(PAGE_RETRY, () => lister.page(c, o), { signal }) };
   const list = () =>

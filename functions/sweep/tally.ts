@@ -31,10 +31,7 @@ export class Tally {
   stoppedEarly: string | undefined;
   readonly unavailable: string[] = [];
 
-  constructor(
-    readonly namespaces: readonly string[],
-    private readonly onOutcome: (kind: string, outcome: SweepOutcome) => void,
-  ) {}
+  constructor(readonly namespaces: readonly string[], private readonly onOutcome: (kind: string, outcome: SweepOutcome) => void) {}
 
   of(kind: string): KindCounts {
     return (this.kinds[kind] ??= { listed: 0, submitted: 0, skipped: 0, busy: 0, refused: 0, failed: 0 });

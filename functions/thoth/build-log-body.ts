@@ -1,7 +1,6 @@
 /**
- * Thoth rejects a POST body over 3 MiB. Build logs can be far larger, and the errors worth
- * analysing sit at the end, so the log is cut from the front and the cut is said on the
- * first line that remains.
+ * Thoth rejects a POST body over 3 MiB. The errors worth analysing sit at a log's end, so a
+ * larger log is cut from the front and the cut is said on the first line that remains.
  */
 import type { BuildAnalysisBody } from './requests.js';
 
@@ -22,9 +21,7 @@ export function cutMarker(bytesCut: number): string {
 /** Bytes `char` (one code point) takes once JSON.stringify has escaped and UTF-8 encoded it. */
 function encodedSize(codePoint: number): number {
   if (codePoint === 0x22 || codePoint === 0x5c) return 2; // \" and \\
-  if (codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d) {
-    return 2;
-  }
+  if (codePoint === 0x08 || codePoint === 0x09 || codePoint === 0x0a || codePoint === 0x0c || codePoint === 0x0d) return 2;
   if (codePoint < 0x20) return 6; // \u00XX
   if (codePoint < 0x80) return 1;
   if (codePoint < 0x800) return 2;
@@ -36,10 +33,7 @@ function encodedSize(codePoint: number): number {
 /** How far into the log a following line break may be looked for, to keep whole lines. */
 const LINE_SEARCH_CHARS = 4096;
 
-/**
- * The start index of the longest tail of `log` whose JSON-escaped form fits in `budget`
- * bytes, moved to the start of a line when one begins shortly after.
- */
+/** Where the longest tail of `log` that fits `budget` once escaped starts, moved to a line start shortly after. */
 function tailStart(log: string, budget: number): number {
   let used = 0;
   let index = log.length;
@@ -61,10 +55,7 @@ function tailStart(log: string, budget: number): number {
   return index;
 }
 
-/**
- * Serialises a build-analysis body so that it fits in `limitBytes`, cutting the build log
- * from the front when needed. Throws a RangeError when even an empty log does not fit.
- */
+/** Serialises the body to fit `limitBytes`, cutting the log's front; a RangeError when even no log fits. */
 export function encodeBuildAnalysisBody(body: BuildAnalysisBody, limitBytes = THOTH_MAX_BODY_BYTES): EncodedBody {
   const whole = JSON.stringify(body);
   const wholeBytes = Buffer.byteLength(whole);

@@ -1,8 +1,5 @@
-/**
- * The Thoth User API client: discovery once, then submissions, with errors that carry a kind
- * and a one-line reason. How each request travels (timeouts, retries, what may be sent again)
- * is transport.ts's business.
- */
+/** The Thoth User API client: discovery once, then submissions. How requests travel is transport.ts's business. */
+import { unlessAborted } from '../concurrency.js';
 import { BuildWatcherError, invalid, refused, transient } from '../errors.js';
 import { onFirstUse } from '../single-flight.js';
 import { thothBaseUrl } from './base-url.js';
@@ -87,16 +84,11 @@ export class ThothClient {
   /** POST /analyze: one image, e.g. one already in an image stream. */
   async submitImageAnalysis(request: ImageAnalysisRequest, signal?: AbortSignal): Promise<AnalysisTicket> {
     await this.#requireRoute('analyze', signal);
-    const answer = await this.#transport.exchange(
-      'analyze',
-      { method: 'POST', url: 'analyze', params: imageAnalysisQuery(request) },
-      signal,
-    );
+    const answer = await this.#transport.exchange('analyze', { method: 'POST', url: 'analyze', params: imageAnalysisQuery(request) }, signal);
     if (answer.status >= 200 && answer.status < 300) return unwrap(parseImageAnalysisResponse(answer.body), 'analyze');
     throw this.#refusal(answer, secretsOf([request]), () => 'the image');
   }
 
-  /** Aborts requests in flight and closes idle connections. */
   close(): void {
     this.#transport.close();
   }
@@ -110,7 +102,7 @@ export class ThothClient {
   }
 
   async #requireRoute(endpoint: Exclude<ThothEndpoint, 'discovery'>, signal: AbortSignal | undefined): Promise<void> {
-    const routes = await this.#abortable(this.#routes(), signal, endpoint);
+    const routes = await unlessAborted(this.#routes(), signal, () => this.#transport.aborted(endpoint));
     if (!routes.some((route) => ROUTE_SUFFIX[endpoint].test(route.replace(/<[^>]*>/g, 'x')))) {
       throw refused(`Thoth's User API at this host does not offer ${endpoint}`);
     }
@@ -125,20 +117,5 @@ export class ThothClient {
     const routes = parseDiscovery(answer.body);
     if (!routes.ok) throw refused(`Thoth User API not supported at this host: discovery answer ${routes.problem}`);
     return routes.value;
-  }
-
-  async #abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, endpoint: ThothEndpoint): Promise<T> {
-    if (signal === undefined) return promise;
-    if (signal.aborted) throw this.#transport.aborted(endpoint);
-    let onAbort: (() => void) | undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(this.#transport.aborted(endpoint));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([promise, aborted]);
-    } finally {
-      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
-    }
   }
 }

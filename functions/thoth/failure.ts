@@ -1,9 +1,8 @@
 /**
- * Turns Thoth's answers and transport failures into one-line reasons. Thoth's error bodies
- * echo the request parameters back, registry passwords included, so reasons are built from
- * the status and the short `error` text only, scrubbed of every credential value.
+ * Thoth's answers and transport failures as one-line reasons. Thoth's error bodies echo the
+ * request parameters, registry passwords included: reasons use the status and the short `error`
+ * text only, scrubbed of every credential value.
  */
-
 import { BuildWatcherError } from '../errors.js';
 import { isRecord } from '../kube/object.js';
 import { encodingsOf, redact } from '../observability/redact.js';
@@ -22,7 +21,6 @@ const STATUS_PHRASES: Readonly<Record<number, string>> = {
   415: 'unsupported media type',
 };
 
-/** One line, printable, at most MAX_DETAIL_CHARS long. */
 function oneLine(text: string): string {
   const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').replace(/\s+/g, ' ').trim();
   return flat.length <= MAX_DETAIL_CHARS ? flat : `${flat.slice(0, MAX_DETAIL_CHARS - 1)}…`;
@@ -61,9 +59,7 @@ export function transportCode(error: unknown): string {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && typeof current === 'object' && current !== null; depth += 1) {
     const code = field(current, 'code');
-    if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) && code !== 'ERR_NETWORK' && code !== 'ERR_BAD_RESPONSE') {
-      return code;
-    }
+    if (typeof code === 'string' && /^[A-Z0-9_]+$/.test(code) && code !== 'ERR_NETWORK' && code !== 'ERR_BAD_RESPONSE') return code;
     current = field(current, 'cause');
   }
   const code = field(error, 'code');
@@ -71,9 +67,8 @@ export function transportCode(error: unknown): string {
 }
 
 /**
- * A submission Thoth may or may not have accepted (resend.ts says when): the client never sends
- * it again. Transient, so the delivery is answered 503 and comes back; its own class so that a
- * caller can tell it from a submission that provably failed.
+ * A submission Thoth may have accepted (resend.ts): never sent again by the client. Transient (the
+ * delivery is answered 503 and comes back); its own class to tell it from a provable failure.
  */
 export class SubmissionOutcomeUnknown extends BuildWatcherError {
   readonly endpoint: 'build-analysis' | 'analyze';

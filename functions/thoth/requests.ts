@@ -1,7 +1,6 @@
 /**
- * What the function asks of Thoth, and how it is put on the wire. The User API validates
- * query parameters strictly (an unknown one is a 400), so only parameters that are set and
- * that the endpoint declares are ever sent.
+ * What the function asks of Thoth, on the wire. The User API answers an unknown query parameter
+ * 400, so only parameters that are set and that the endpoint declares are sent.
  */
 import type { RegistryCredentials } from '../domain/built-image.js';
 
@@ -87,19 +86,16 @@ export function imageAnalysisQuery(request: ImageAnalysisRequest): URLSearchPara
 
 export function buildAnalysisBody(request: BuildAnalysisRequest): BuildAnalysisBody {
   const log = request.buildLog;
+  const buildLog = log === undefined ? undefined : {
+    log: log.log,
+    ...(log.apiVersion !== undefined ? { apiversion: log.apiVersion } : {}),
+    kind: 'BuildLog' as const,
+    ...(log.metadata !== undefined ? { metadata: log.metadata } : {}),
+  };
   return {
     ...(request.base !== undefined ? { base_image: request.base.image } : {}),
     ...(request.output !== undefined ? { output_image: request.output.image } : {}),
-    ...(log !== undefined
-      ? {
-          build_log: {
-            log: log.log,
-            ...(log.apiVersion !== undefined ? { apiversion: log.apiVersion } : {}),
-            kind: 'BuildLog' as const,
-            ...(log.metadata !== undefined ? { metadata: log.metadata } : {}),
-          },
-        }
-      : {}),
+    ...(buildLog !== undefined ? { build_log: buildLog } : {}),
   };
 }
 

@@ -78,9 +78,7 @@ export function parseDiscovery(body: unknown): Parsed<readonly string[]> {
   return parse(() => {
     if (!isRecord(body)) throw new ShapeProblem('the body is not a JSON object');
     const paths = body['paths'];
-    if (!Array.isArray(paths) || !paths.every((path) => typeof path === 'string')) {
-      throw new ShapeProblem('paths is not a list of strings');
-    }
+    if (!Array.isArray(paths) || !paths.every((path) => typeof path === 'string')) throw new ShapeProblem('paths is not a list of strings');
     return paths as readonly string[];
   });
 }

@@ -21,10 +21,9 @@ export type ThothEndpoint = 'discovery' | 'build-analysis' | 'analyze';
 /** One HTTP attempt, for metrics. */
 export interface ThothRequestObservation {
   readonly endpoint: ThothEndpoint;
-  /** The HTTP status, or what happened instead of one. */
   readonly status: number | 'timeout' | 'network' | 'aborted';
   readonly seconds: number;
-  /** A submission this attempt may have delivered, whose outcome is unknown: it ends the call, not re-sent. */
+  /** A submission this attempt may have delivered: it ends the call, not re-sent. */
   readonly ambiguous: boolean;
 }
 
@@ -61,10 +60,7 @@ function parseJson(data: unknown): unknown {
   }
 }
 
-/**
- * node's request function for axios, noting whether the attempt's connection was ever open:
- * a socket kept alive from an earlier request already is, a new one once it connects.
- */
+/** node's request function for axios, noting when the attempt's connection is open (a kept-alive socket already is). */
 function watchingTransport(opened: () => void): { request(options: RequestOptions, callback: (response: IncomingMessage) => void): ClientRequest } {
   return {
     request(options, callback) {
@@ -126,7 +122,6 @@ export class ThothTransport {
     });
   }
 
-  /** Aborts requests in flight and closes idle connections. */
   close(): void {
     this.#closed.abort();
     this.#httpAgent.destroy();
@@ -145,7 +140,7 @@ export class ThothTransport {
       if (verdict === 'untrusted' && end.kind === 'network') {
         throw refused(`TLS verification of the Thoth User API failed (${end.code}); trust its CA or disable verification`);
       }
-      // Only a submission can be `unknown` (a GET is always sent again); `discovery` narrows the type.
+      // Only a submission can be `unknown`; `discovery` (a GET) narrows the type.
       if (verdict === 'unknown' && endpoint !== 'discovery') throw new SubmissionOutcomeUnknown(endpoint, this.#problem(end, true));
       if (attempt >= this.#retry.attempts) {
         throw transient(`Thoth ${endpoint} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${this.#problem(end, false)}`);
@@ -187,7 +182,6 @@ export class ThothTransport {
     } catch (error) {
       // `error` is an AxiosError holding the URL with its query: read its code, drop it.
       if (signal?.aborted === true || this.#closed.signal.aborted) {
-        // The caller's decision, not the request's outcome: reported `aborted`, never ambiguous.
         this.#observe({ endpoint, status: 'aborted', seconds: (performance.now() - started) / 1000, ambiguous: false });
         throw this.aborted(endpoint);
       }
