@@ -420,6 +420,39 @@ describe('analyzeObject', () => {
     assert.equal(thoth.builds.length, 1);
   });
 
+  it('a submission in flight when the lease lapses is not cut off: Thoth\'s answer decides, and the object is marked once', async () => {
+    const { cluster, thoth, deps } = setup({ timing: { leaseMs: 300, renewMs: 100 } });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let started = 0;
+    const submitter = Object.assign(Object.create(thoth) as MemoryThoth, {
+      async submitBuildAnalysis(request: Parameters<MemoryThoth['submitBuildAnalysis']>[0], signal?: AbortSignal) {
+        started += 1;
+        // As the real client does: an abort ends the request, whatever Thoth did with it.
+        await Promise.race([released, new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new BuildWatcherError('transient', 'aborted'))))]);
+        return thoth.submitBuildAnalysis(request);
+      },
+    });
+    const original = cluster.patchAnnotations.bind(cluster);
+    let failedRenewals = 0;
+    let apiDown = true;
+    cluster.patchAnnotations = async (object, annotations, options) => {
+      if (apiDown && options?.expect !== undefined && typeof annotations[ANNOTATIONS.claim] === 'string') {
+        failedRenewals += 1;
+        throw new BuildWatcherError('transient', 'Kubernetes API unreachable');
+      }
+      return original(object, annotations, options);
+    };
+    const payload = cluster.put(completeBuild('lapse-1'));
+    const work = analyze({ ...deps, submitter }, payload);
+    await until(() => started === 1 && failedRenewals >= 3, 'the lease to lapse while Thoth holds the submission');
+    apiDown = false;
+    release();
+    assert.equal((await work).kind, 'submitted');
+    assert.equal(thoth.builds.length, 1);
+    assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.submittedAt]);
+  });
+
   it('a retry of its own claim, still fresh, writes nothing: a failing object does not feed itself update events', async () => {
     const { cluster, thoth, deps } = setup();
     let failures = 3;

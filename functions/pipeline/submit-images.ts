@@ -28,6 +28,7 @@ export interface SubmitImagesContext {
   readonly log: Logger;
   /** Throws unless the claim is provably still ours: called just before each submission. */
   readonly fence: () => Promise<void>;
+  /** Ends a push early; a submission once sent is never cut off (submit.ts). */
   readonly signal: AbortSignal | undefined;
   /** Collects the Events to record (report.ts). */
   readonly note: (event: EventReason) => void;
@@ -54,7 +55,7 @@ export async function submitImages(images: readonly BuiltImage[], context: Submi
       const pushed = context.push === undefined ? { image: built } : await pushBuiltImage(built, context.push, signal);
       if (pushed.notCopied !== undefined) note({ type: 'Warning', reason: 'PushSkipped', message: pushed.notCopied });
       stage = 'submit';
-      const submission = await submitBuiltImage(pushed.image, context.submitter, context.options, { fence: context.fence, ...(signal ? { signal } : {}) }, (reason) => baseRefusals.push(redact(reason)));
+      const submission = await submitBuiltImage(pushed.image, context.submitter, context.options, context.fence, (reason) => baseRefusals.push(redact(reason)));
       submitted.push({ image: pushed.image, submission });
     } catch (error) {
       const failure = asFailure(error);
