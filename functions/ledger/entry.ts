@@ -60,7 +60,10 @@ export class Entry {
     if (held === undefined) return;
     const write = () => held.write((latest) => ({ ...marks(latest), [ANNOTATIONS.claim]: null }), options.submitted ? undefined : options.signal);
     try {
-      await (options.submitted ? withRetries(MARK_RETRY, write, { signal: held.lost }) : write());
+      // Whatever fails (a 404 or 403 from an API server still starting included), a submitted
+      // object's mark is retried until it lands or the claim is another's: given up, the object
+      // would be submitted again.
+      await (options.submitted ? withRetries(MARK_RETRY, write, { signal: held.lost, retryable: (error) => !(error instanceof LeaseLostError) }) : write());
       this.#ended(held, 'marked');
     } catch (error) {
       // A renewal may have found the claim lost first: the mark's retries then end on their own failure.

@@ -146,7 +146,9 @@ export class HeldClaim {
     const attempt = async (attempt: number): Promise<KubeObject> => {
       if (attempt > 1) {
         const fresh = await this.#options.store.read(this.#latest, signal);
-        if (fresh === undefined || fresh.uid !== this.#latest.uid) return this.#lose();
+        // Not found may be an API server that does not serve the kind yet: only another uid is proof.
+        if (fresh === undefined) throw transient(`${objectLabel(this.#latest)} could not be read back`);
+        if (fresh.uid !== this.#latest.uid) return this.#lose();
         if (carries(fresh, tried)) {
           this.#adopt(fresh);
           return fresh;

@@ -5,6 +5,7 @@ import { NO_ACCESS } from '../access/policy.js';
 import { buildSource } from '../builds/source.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
 import { BuildWatcherError } from '../errors.js';
+import { KubeApiError } from '../kube/api.js';
 import { metricsRegistry } from '../observability/metrics.js';
 import type { KubeObject } from '../kube/object.js';
 import { analyzeObject, type PipelineDeps } from './analyze.js';
@@ -138,6 +139,21 @@ describe('analyzeObject', () => {
     assert.equal(thoth.builds.length, 1);
     assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.submittedAt]);
     assert.equal(recorder.events.length, 1);
+  });
+
+  it('a mark the API server answers 404 or 403 (still starting after a restart) is retried, never given up: one submission', async () => {
+    const { cluster, thoth, deps } = setup();
+    const original = cluster.patchAnnotations.bind(cluster);
+    const answers = [404, 403];
+    cluster.patchAnnotations = async (object, annotations, options) => {
+      const status = ANNOTATIONS.submittedAt in annotations ? answers.shift() : undefined;
+      if (status !== undefined) throw new KubeApiError(status, 'PATCH', status === 404 ? 'NotFound' : 'Forbidden');
+      return original(object, annotations, options);
+    };
+    const payload = cluster.put(completeBuild('restarting-api-1'));
+    assert.equal((await analyze(deps, payload)).kind, 'submitted');
+    assert.equal((await analyze(deps, cluster.get(payload) ?? payload)).kind, 'ignored');
+    assert.equal(thoth.builds.length, 1);
   });
 
   it('a delivery that ends while its mark is pending answers transient; the redelivery joins and answers with the outcome, once', async () => {
