@@ -1,7 +1,6 @@
 /**
- * The Knative function: faas-js-runtime loads this module, awaits `init`, then calls `handle`
- * for every CloudEvent. A wiring module, with functions/wiring.ts (the pipeline from a Config)
- * and functions/cli/run.ts (the command line): no other module puts the others together.
+ * The Knative function: faas-js-runtime loads this module, awaits `init`, then calls `handle` for every CloudEvent.
+ * Only it, wiring.ts (the pipeline from a Config) and cli/run.ts (the command line) put other modules together.
  */
 import type { Context } from 'faas-js-runtime';
 import { loadConfig } from './config.js';
@@ -21,9 +20,8 @@ import { apiPath, objectLabel } from './kube/object.js';
 import { wire, type Wiring } from './wiring.js';
 
 /**
- * Each delivery ends before the Broker's delivery timeout (5 minutes as shipped) and Knative
- * Serving's request timeout: an answer nobody waits for anymore would be lost, and the
- * Broker's redelivery would find the work still running.
+ * Each delivery ends before the Broker's delivery timeout (5 minutes as shipped) and Knative Serving's request
+ * timeout: an answer nobody waits for would be lost, and the redelivery would find the work still running.
  */
 const DELIVERY_DEADLINE_MS = 270_000;
 
@@ -48,10 +46,9 @@ export function init(): void {
 }
 
 /**
- * Alive whenever the process answers at all. The runtime's own check (overload-protection)
- * also fails while the event loop lags more than 42 ms, and the kubelet restarts a container
- * after three failed liveness probes: a pod busy with a burst would be killed mid-work, its
- * claims left to expire and its half-done submissions to be sent again. Readiness keeps the
+ * Alive whenever the process answers. The runtime's own check (overload-protection) also fails while the event
+ * loop lags more than 42 ms, and the kubelet restarts a container after three failed liveness probes: a busy pod
+ * would be killed mid-work, its claims left to expire and half-done submissions sent again. Readiness keeps the
  * runtime's check, so a lagging pod only stops getting new requests until it catches up.
  */
 export function liveness(_request: unknown, reply: { send(body: string): unknown }): void {
@@ -94,10 +91,10 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
 }
 
 /**
- * Beside Thoth's reply, image.built goes to K_SINK, so one Trigger serves any analyser whether
- * Thoth exists or not. Best effort once Thoth has the image and the object is marked: retried,
- * then logged; the analysis.submitted reply stays the record.
+ * Beside Thoth's reply, image.built goes to K_SINK, so one Trigger serves any analyser whether Thoth exists or not.
+ * Best effort once Thoth has the image and the object is marked: retried, then logged; the reply stays the record.
  */
+
 async function announce(outcome: Parameters<typeof imageBuilt>[0], sink: string, log: Logger): Promise<void> {
   const data = imageBuilt(outcome);
   if (data === undefined) return;

@@ -1,7 +1,6 @@
 /**
- * The function's answers, made at the edge: the CloudEvents it replies with (published back
- * into the Broker, so any analyser, not only Thoth, can consume them) and the plain HTTP
- * answers faas-js-runtime sends as they are.
+ * The function's answers, made at the edge: the CloudEvents it replies with (published back into the Broker,
+ * so any analyser, not only Thoth, can consume them) and the plain HTTP answers faas-js-runtime sends as they are.
  */
 import type { CloudEvent } from 'cloudevents';
 import type { StructuredReturn } from 'faas-js-runtime';
@@ -28,12 +27,8 @@ const replyObject = (o: ReplyObject): ReplyObject => ({ apiVersion: o.apiVersion
 export interface SubmissionReply {
   readonly object: ReplyObject;
   readonly outcome: string;
-  readonly images: readonly {
-    readonly output?: string;
-    readonly base?: string;
-    readonly analysisIds: { output?: string; base?: string; buildLog?: string };
-    readonly cached: boolean;
-  }[];
+  readonly images: readonly { readonly output?: string; readonly base?: string; readonly analysisIds: { output?: string; base?: string; buildLog?: string };
+    readonly cached: boolean }[];
 }
 
 /** knative/schemas/dev.build-watcher.image.built.json */
@@ -45,10 +40,7 @@ export interface ImageBuilt {
 
 export type Reply = CloudEvent<SubmissionReply | ImageBuilt | { object: ReplyObject; reason: string } | SweepSummary>;
 
-/**
- * The SDK is loaded on the first reply: the function scales to zero, and only events that led
- * to a submission need it, so it stays off the start-up and filtering paths.
- */
+/** The SDK loads on the first reply: the function scales to zero, and only submissions need it, so it stays off the start-up path. */
 async function cloudEvent(type: string, data: NonNullable<Reply['data']>, object?: ObjectCoordinates): Promise<Reply> {
   const { CloudEvent } = await import('cloudevents');
   // The object's API path, as the ApiServerSource's own `subject` is.
@@ -58,19 +50,13 @@ async function cloudEvent(type: string, data: NonNullable<Reply['data']>, object
 /** The image.built data of a submission, or undefined when no output image is pinned by digest. */
 export function imageBuilt(outcome: Extract<Outcome, { kind: 'submitted' }>): ImageBuilt | undefined {
   const o = outcome.object;
-  const images = outcome.images.flatMap(({ image }) =>
-    image.output?.digest === undefined
-      ? []
-      : [{ output: formatImageReference(image.output), ...(image.base?.digest !== undefined ? { base: formatImageReference(image.base) } : {}) }],
-  );
+  const images = outcome.images.flatMap(({ image }) => image.output?.digest === undefined ? []
+    : [{ output: formatImageReference(image.output), ...(image.base?.digest !== undefined ? { base: formatImageReference(image.base) } : {}) }]);
   if (images.length === 0) return undefined;
   return { object: replyObject(o), images, ...(o.kind === 'Build' ? { buildLog: { path: apiPath(o, 'log') } } : {}) };
 }
 
-/**
- * A reply for a submission (Thoth's analysis.submitted, or image.built when there is no
- * analyser) or a permanent refusal; busy objects get a 503; nothing else.
- */
+/** A reply for a submission (analysis.submitted, or image.built without an analyser) or a permanent refusal; busy objects get a 503. */
 export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply | HttpAnswer | undefined> {
   if (outcome.kind === 'ignored') return undefined;
   const o = outcome.object;
@@ -82,20 +68,10 @@ export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply
     const built = imageBuilt(outcome);
     return built === undefined ? undefined : cloudEvent(IMAGE_BUILT_TYPE, built, built.object);
   }
-  return cloudEvent(
-    ANALYSIS_SUBMITTED_TYPE,
-    {
-      object,
-      outcome: outcome.images[0]?.image.outcome ?? '',
-      images: outcome.images.map(({ submission }) => ({
-        ...(submission.output !== undefined ? { output: submission.output } : {}),
-        ...(submission.base !== undefined ? { base: submission.base } : {}),
-        analysisIds: { ...submission.ids },
-        cached: submission.cached,
-      })),
-    },
-    o,
-  );
+  const images = outcome.images.map(({ submission }) => ({ ...(submission.output !== undefined ? { output: submission.output } : {}),
+    ...(submission.base !== undefined ? { base: submission.base } : {}), analysisIds: { ...submission.ids }, cached: submission.cached }));
+  return cloudEvent(ANALYSIS_SUBMITTED_TYPE, { object, outcome: outcome.images[0]?.image.outcome ?? '', images }, o);
+
 }
 
 /** A numeric 503 when anything transient failed, so the Broker redelivers and the retry goes on. */

@@ -1,7 +1,6 @@
 /**
- * The one retry policy: bounded attempts, exponential backoff with jitter (half the step fixed,
- * half random, so that many workers do not retry in step), and a server's Retry-After honoured
- * up to the policy's maximum. Every client and loop that retries uses it.
+ * The one retry policy, for every client and loop that retries: bounded attempts, exponential backoff with jitter
+ * (half the step fixed, half random, so many workers do not retry in step), a server's Retry-After honoured up to the maximum.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BuildWatcherError } from './errors.js';
@@ -15,12 +14,8 @@ export interface RetryPolicy {
 
 export function validateRetryPolicy(policy: RetryPolicy): RetryPolicy {
   const { attempts, baseDelayMs, maxDelayMs } = policy;
-  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) {
-    throw new TypeError(`expected retry.attempts to be an integer from 1 to 1000, received ${attempts}`);
-  }
-  if (!(baseDelayMs >= 0) || !(maxDelayMs >= baseDelayMs)) {
-    throw new TypeError(`expected 0 <= retry.baseDelayMs <= retry.maxDelayMs, received ${baseDelayMs} and ${maxDelayMs}`);
-  }
+  if (!Number.isInteger(attempts) || attempts < 1 || attempts > 1000) throw new TypeError(`expected retry.attempts to be an integer from 1 to 1000, received ${attempts}`);
+  if (!(baseDelayMs >= 0) || !(maxDelayMs >= baseDelayMs)) throw new TypeError(`expected 0 <= retry.baseDelayMs <= retry.maxDelayMs, received ${baseDelayMs} and ${maxDelayMs}`);
   return policy;
 }
 
@@ -41,9 +36,8 @@ export function parseRetryAfter(header: unknown, now = Date.now()): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-interface RetryAfterHint {
-  readonly retryAfterMs?: number | undefined;
-}
+interface RetryAfterHint { readonly retryAfterMs?: number | undefined }
+
 
 export interface RetryOptions {
   readonly signal?: AbortSignal;

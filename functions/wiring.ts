@@ -1,7 +1,6 @@
 /**
- * A wiring module: the pipeline built from a Config, shared by the Knative function
- * (functions/index.ts) and the command line (functions/cli/run.ts), so both submit, push, mark
- * and sweep alike. These three are the only modules that put the others together.
+ * A wiring module: the pipeline built from a Config, shared by the Knative function (index.ts) and the command line
+ * (cli/run.ts), so both submit, push, mark and sweep alike. These three are the only modules that put the others together.
  */
 import { existsSync } from 'node:fs';
 import type { CredentialPolicy } from './access/policy.js';
@@ -52,14 +51,10 @@ export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   const kinds = enabledKinds(config);
   const pushHost = config.pushRegistry === '' ? [] : [config.pushRegistry.split('/')[0] ?? ''];
   const credentials: CredentialPolicy = {
-    passToken: config.passToken,
-    tokenFile: config.tokenFile,
-    sourceRegistryVerifyTls: config.sourceRegistryVerifyTls,
-    ...(config.sourceCredentials !== undefined ? { sourceCredentials: config.sourceCredentials } : {}),
-    sharedNamespaces: config.sharedImageNamespaces,
+    passToken: config.passToken, tokenFile: config.tokenFile, sourceRegistryVerifyTls: config.sourceRegistryVerifyTls,
+    ...(config.sourceCredentials !== undefined ? { sourceCredentials: config.sourceCredentials } : {}), sharedNamespaces: config.sharedImageNamespaces,
     ...(config.destinationCredentials !== undefined ? { destinationCredentials: config.destinationCredentials } : {}),
-    destinationHosts: [...config.destinationRegistryHosts, ...pushHost],
-    fetchableHosts: [...config.pullRegistries, ...pushHost],
+    destinationHosts: [...config.destinationRegistryHosts, ...pushHost], fetchableHosts: [...config.pullRegistries, ...pushHost],
   };
   const runs = { sendOutputImage: config.sendOutputImage, credentials };
   const handlers: Record<SourceHandler, () => SourceKind> = {
@@ -77,9 +72,8 @@ export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
 }
 
 /**
- * axios takes a quarter of a second to import and only submissions need it: load it on the
- * first submission, not on the cold start that ends every scale-to-zero pause. A failed load
- * is tried again on the next use.
+ * axios takes a quarter of a second to import and only submissions need it: loaded on the first submission, not on
+ * the cold start that ends every scale-to-zero pause. A failed load is tried again on the next use.
  */
 export function lazyThothClient(options: ThothClientOptions, load = () => import('./thoth/client.js')): Submitter {
   const client = onFirstUse(async () => new (await load()).ThothClient(options));
@@ -92,24 +86,15 @@ export function lazyThothClient(options: ThothClientOptions, load = () => import
 /** THOTH_PUSH_REGISTRY: the copier, imported on the first copy, with the configured TLS. */
 function registryCopier(config: Config): ImageCopier {
   const caPath = config.caBundleFile !== '' ? config.caBundleFile : existsSync(SERVICE_CA_PATH) ? SERVICE_CA_PATH : undefined;
-  const tls = (registry: string, verify: boolean) => ({
-    verify,
-    ...(caPath !== undefined ? { caPath } : {}),
-    allowPlainHttp: config.plainHttpRegistries.includes(registry),
-  });
+  const tls = (registry: string, verify: boolean) => ({ verify, ...(caPath !== undefined ? { caPath } : {}),
+    allowPlainHttp: config.plainHttpRegistries.includes(registry) });
   return {
     async copy(request) {
       const { copyImage } = await import('./registry/copy-image.js');
       try {
-        const result = await copyImage({
-          source: request.source,
-          destination: request.destination,
-          sourceAuth: request.sourceCredentials,
-          destinationAuth: request.destinationCredentials,
-          sourceTls: tls(request.source.registry, request.sourceVerifyTls),
-          destinationTls: tls(request.destination.registry, request.destinationVerifyTls),
-          ...(request.signal !== undefined ? { signal: request.signal } : {}),
-        });
+        const result = await copyImage({ source: request.source, destination: request.destination, sourceAuth: request.sourceCredentials,
+          destinationAuth: request.destinationCredentials, sourceTls: tls(request.source.registry, request.sourceVerifyTls),
+          destinationTls: tls(request.destination.registry, request.destinationVerifyTls), ...(request.signal !== undefined ? { signal: request.signal } : {}) });
         imageCopies.inc({ result: 'copied' });
         return { digest: result.digest };
       } catch (error) {
@@ -146,22 +131,15 @@ export interface Wiring {
 export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
   registerSecret(config.sourceCredentials?.password, config.sourceCredentials?.username);
   registerSecret(config.destinationCredentials?.password, config.destinationCredentials?.username);
-  const thoth = config.thothHost === '' ? undefined : lazyThothClient({
-    host: config.thothHost,
-    verifyTls: config.thothVerifyTls,
-    caBundleFile: config.caBundleFile,
-    timeoutMs: config.thothTimeoutMs,
-    onRequest: observeThothRequest,
-  });
+  const thoth = config.thothHost === '' ? undefined : lazyThothClient({ host: config.thothHost, verifyTls: config.thothVerifyTls,
+    caBundleFile: config.caBundleFile, timeoutMs: config.thothTimeoutMs, onRequest: observeThothRequest });
   const push = pushPolicyFor(config);
   const lister: PageLister = { page: async (collection, page) => listPage(await kube(), collection, page) };
   const collections = collectionsFor(config);
   const leaseMs = config.claimLeaseSeconds * 1000;
   const store = kubeObjectStore(kube);
   return {
-    config,
-    lister,
-    collections,
+    config, lister, collections,
     sweeps: new SweepRequests({ lister, collections, watchedNamespaces: config.watchedNamespaces, ownNamespace: () => ownNamespace(config.podNamespace), allNamespaces: config.sweepAllNamespaces, batch: config.sweepBatch }),
     deps: {
       store,
@@ -170,14 +148,10 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
       ...(push !== undefined ? { push } : {}),
       sources: sourcesFor(config),
       analysisOptions: { environmentType: config.environmentType, origin: config.origin, debug: config.debug, force: config.force },
-      ledger: new Ledger<Outcome>({
-        store,
-        hostname: config.hostname,
-        timing: { leaseMs, renewMs: Math.max(1, Math.floor(leaseMs / 3)) },
-        readOnly: config.trustEventPayload,
-      }),
+      ledger: new Ledger<Outcome>({ store, hostname: config.hostname, timing: { leaseMs, renewMs: Math.max(1, Math.floor(leaseMs / 3)) },
+        readOnly: config.trustEventPayload }),
+
       limit: limitConcurrency(config.workers),
     },
   };
 }
-

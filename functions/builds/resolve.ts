@@ -1,7 +1,4 @@
-/**
- * Turns a Build that is to be analysed into the domain's BuiltImage: the output pinned by
- * digest, the base image resolved through its ImageStream, and the log fetched lazily.
- */
+/** A Build to analyse as the domain's BuiltImage: the output pinned by digest, the base resolved through its ImageStream, the log lazy. */
 import { imageAccess, NO_ACCESS, trustedNamespaces, type CredentialPolicy } from '../access/policy.js';
 import type { BuiltImage, ImageReference } from '../domain/built-image.js';
 import { isKubeStatus } from '../kube/api.js';
@@ -50,8 +47,7 @@ async function readImageStream(namespace: string, name: string, context: PlanCon
   try {
     return await context.store.read({ apiVersion: 'image.openshift.io/v1', kind: 'ImageStream', namespace, name }, context.signal);
   } catch (error) {
-    // A stream the function may not read (another namespace, no RBAC): no base image, rather
-    // than no analysis at all.
+    // A stream the function may not read (another namespace, no RBAC): no base image, rather than no analysis at all.
     if (isKubeStatus(error, 403)) return undefined;
     throw error;
   }
@@ -90,11 +86,7 @@ function resolveOutput(build: OpenShiftBuild, ports: BuildResolverPorts): ImageR
   return parsed;
 }
 
-/**
- * The credentials come from access/policy.ts alone. A base image from another
- * namespace's ImageStream than the Build's own or a shared one is sent without them, and the
- * Warning says so.
- */
+/** Credentials come from access/policy.ts alone: a base image from an ImageStream in neither the Build's nor a shared namespace goes without, with a Warning. */
 export async function resolveBuild(build: OpenShiftBuild, decision: Analyze, policy: CredentialPolicy, context: PlanContext, ports: BuildResolverPorts): Promise<BuiltImage> {
   const object = build.object;
   const output = decision.output ? resolveOutput(build, ports) : undefined;
@@ -105,12 +97,9 @@ export async function resolveBuild(build: OpenShiftBuild, decision: Analyze, pol
     ports.warn(`base image ${objectLabel(from)} is in neither this Build's namespace nor BUILD_WATCHER_SHARED_IMAGE_NAMESPACES; submitted without credentials`);
   }
   return {
-    source: sourceRef(object),
-    outcome: build.phase,
-    analysis: 'build',
-    ...(output !== undefined ? { output } : {}),
-    ...(base.image !== undefined ? { base: base.image } : {}),
-    ...(decision.log ? { buildLog: () => ports.readBuildLog() } : {}),
+    source: sourceRef(object), outcome: build.phase, analysis: 'build', ...(output !== undefined ? { output } : {}),
+    ...(base.image !== undefined ? { base: base.image } : {}), ...(decision.log ? { buildLog: () => ports.readBuildLog() } : {}),
+
     outputAccess: output === undefined ? NO_ACCESS : await imageAccess(output, 'output', object, policy, context, known),
     baseAccess: base.image === undefined ? NO_ACCESS : await imageAccess(base.image, 'base', object, policy, context, known),
   };

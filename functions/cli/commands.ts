@@ -1,7 +1,4 @@
-/**
- * `build-watcher watch` and `build-watcher analyze-existing`: the function's pipeline, fed by a
- * watch or by one sweep instead of CloudEvents.
- */
+/** `build-watcher watch` and `build-watcher analyze-existing`: the function's pipeline, fed by a watch or one sweep instead of CloudEvents. */
 import type { Config } from '../config.js';
 import { asFailure, FRONT_POLICY } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
@@ -50,10 +47,9 @@ export async function watchCommand(context: CommandContext): Promise<number> {
       try {
         const outcome = await analyzeObject({ payload: object, ref: object, action }, deps);
         if (outcome.kind === 'ignored') log.debug({ object: objectLabel(object) }, `ignored: ${outcome.reason}`);
-        // Claimed by a live process (say, a predecessor killed mid-work): tried again until
-        // its lease has expired, then taken over. A claim seen in the listed or watched object
-        // ('claimed-elsewhere') too: the function leaves that to the next sweep, but here the
-        // next chance would be the resync, 30 minutes away.
+        // Claimed by a live process (say, a predecessor killed mid-work): tried again until its lease expired, then
+        // taken over. A claim seen in the listed or watched object ('claimed-elsewhere') too: the function leaves
+        // that to the next sweep, but here the next chance would be the resync, 30 minutes away.
         if (outcome.kind === 'busy' || (outcome.kind === 'ignored' && outcome.reason === 'claimed-elsewhere')) return 'retry';
         return 'done';
       } catch (error) {
@@ -92,21 +88,13 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   const kinds = wiring.collections.map((collection) => collection.kind).join(', ');
   log.info({ namespaces: context.namespaces.join(','), kinds }, `watching ${kinds} in ${context.namespaces.join(', ')}; submitting to ${config.thothHost}`);
   let code = EXIT_OK;
-  await Promise.all(
-    context.namespaces.flatMap((namespace) =>
-      wiring.collections.map((collection) =>
-        watchCollection(wiring.lister, context.streaming, { ...collection, namespace }, handle, log, {
-          signal,
-          timeoutSeconds,
-          ...(context.resyncMs !== undefined ? { resyncMs: context.resyncMs } : {}),
-        }).catch((error: unknown) => {
-          code = EXIT_FAILURES;
-          log.error({}, message(error));
-          stop.abort();
-        }),
-      ),
-    ),
-  );
+  await Promise.all(context.namespaces.flatMap((namespace) => wiring.collections.map((collection) =>
+    watchCollection(wiring.lister, context.streaming, { ...collection, namespace }, handle, log,
+      { signal, timeoutSeconds, ...(context.resyncMs !== undefined ? { resyncMs: context.resyncMs } : {}) }).catch((error: unknown) => {
+      code = EXIT_FAILURES;
+      log.error({}, message(error));
+      stop.abort();
+    }))));
   log.info({}, code === EXIT_OK ? 'stopping: finishing the objects in progress' : 'stopping after a fatal error');
   await queue.close();
   return code;
@@ -127,9 +115,8 @@ export async function analyzeExistingCommand(context: CommandContext): Promise<n
   });
   terminal.done();
   context.print(describeSweep(summary));
-  if (!summary.complete && summary.stoppedEarly === undefined) {
-    terminal.log.info({}, 'more objects wait: run analyze-existing again, or raise --sweep-batch');
-  }
+  if (!summary.complete && summary.stoppedEarly === undefined) terminal.log.info({}, 'more objects wait: run analyze-existing again, or raise --sweep-batch');
+
   // Busy objects are not failures: their holder, or the next run once its claim expires, does them.
   const failed = summary.failed > 0 || summary.refused > 0 || summary.unavailable.length > 0 || summary.stoppedEarly !== undefined;
   return failed ? EXIT_FAILURES : EXIT_OK;

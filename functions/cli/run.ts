@@ -1,7 +1,6 @@
 /**
- * The command line from arguments to exit status (a wiring module, with functions/index.ts and
- * functions/wiring.ts): flags over the environment, the current
- * kubeconfig, the configuration the function would load, then one command.
+ * The command line from arguments to exit status (a wiring module, with index.ts and wiring.ts): flags over the
+ * environment, the current kubeconfig, the configuration the function would load, then one command.
  * Exit status: 0 done, 1 failures (see the log), 2 bad usage or configuration.
  */
 import { rmSync } from 'node:fs';
@@ -31,11 +30,10 @@ const DEFAULT_TOKEN_FILE = serviceAccountFile('token');
 const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
 
 /**
- * On a laptop there is no service-account token: --pass-token then means the kubeconfig
- * user's own token (as the original did), kept in a private temporary file for the run.
- * The pipeline reads credentials from a file only. The file goes at the end of the run, and
- * also synchronously on any exit that skips that (a second Ctrl-C, a crash): a user's token
- * must not outlive the run on disk. Only SIGKILL can leave it behind.
+ * On a laptop there is no service-account token: --pass-token then means the kubeconfig user's own token (as the
+ * original did), in a private temporary file for the run (the pipeline reads credentials from files only). The file
+ * goes at the end of the run, and synchronously on any exit that skips that (a second Ctrl-C, a crash): a user's
+ * token must not outlive the run on disk. Only SIGKILL can leave it behind.
  */
 async function withUserToken(config: Config, streaming: KubeConnection): Promise<{ config: Config; cleanup: () => Promise<void> }> {
   const none = { config, cleanup: async () => {} };
@@ -98,17 +96,10 @@ export async function main(argv: readonly string[], environment: NodeJS.ProcessE
     cleanup = prepared.cleanup;
     const config = prepared.config;
     const namespaces = config.watchedNamespaces.length > 0 ? config.watchedNamespaces : [streaming.contextNamespace ?? 'default'];
-    const context = {
-      config,
-      wiring: wire(config, async () => streaming),
-      streaming,
-      namespaces,
-      terminal,
-      signal: io.signal,
-      print: (line: string) => io.stdout(`${line}\n`),
-      ...(options.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}),
-      ...(options.resyncMinutes > 0 ? { resyncMs: Math.round(options.resyncMinutes * 60_000) } : {}),
-    };
+    const context = { config, wiring: wire(config, async () => streaming), streaming, namespaces, terminal, signal: io.signal,
+      print: (line: string) => io.stdout(`${line}\n`), ...(options.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}),
+      ...(options.resyncMinutes > 0 ? { resyncMs: Math.round(options.resyncMinutes * 60_000) } : {}) };
+
     return options.command === 'watch' ? await watchCommand(context) : await analyzeExistingCommand(context);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError || (error instanceof BuildWatcherError && error.kind === 'invalid')) {

@@ -1,16 +1,14 @@
 /**
- * List, then watch from the list's resourceVersion, for one collection in one namespace, for
- * as long as the signal allows: the informer pattern, written out so every way a watch ends
- * is handled on purpose.
- * - The server closes the watch (its timeout, a restart, a proxy): resume at the last
- *   resourceVersion seen (bookmarks keep it fresh), losing nothing.
- * - 410 Gone / "too old resource version" (an HTTP 410 or an ERROR event): list again. Objects
- *   that changed meanwhile are in the new list; handling them again is harmless, because the
- *   pipeline re-reads and marks every object.
+ * List, then watch from the list's resourceVersion, for one collection in one namespace, as long as the signal
+ * allows: the informer pattern, written out so every way a watch ends is handled on purpose.
+ * - The server closes the watch (its timeout, a restart, a proxy): resume at the last resourceVersion seen
+ *   (bookmarks keep it fresh), losing nothing.
+ * - 410 Gone / "too old resource version" (an HTTP 410 or an ERROR event): list again. Objects that changed
+ *   meanwhile are in the new list; handling them again is harmless: the pipeline re-reads and marks every object.
  * - The connection fails: back off exponentially (with jitter, capped) and resume.
  * - 401, 403, 404: nothing will improve by retrying; the error is thrown to the caller.
- * - Every `resyncMs`, list again anyway (the watch is given a timeout that ends it then): an
- *   object whose event came and went while it could not be handled is handed over once more.
+ * - Every `resyncMs`, list again anyway (the watch's timeout ends it then): an object whose event came and went
+ *   while it could not be handled is handed over once more.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ObjectAction } from '../events/types.js';
@@ -130,9 +128,9 @@ export async function watchCollection(lister: PageLister, streaming: Pick<KubeCo
         if (action !== undefined && object !== undefined) handle(object, action, 'watch');
       }
       if (signal.aborted) return;
-      if (events === 0 && Date.now() - openedAt < MIN_HEALTHY_MS) {
-        await backoff('the server closed it at once');
-      } else {
+      if (events === 0 && Date.now() - openedAt < MIN_HEALTHY_MS) await backoff('the server closed it at once');
+      else {
+
         failures = 0;
         log.debug({ collection: where, resourceVersion }, `the server ended the watch of ${where}; resuming`);
       }

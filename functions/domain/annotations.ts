@@ -1,7 +1,6 @@
 /**
- * The marker annotations the function writes on the objects it acts on (tektoncd/chains
- * style). They are re-read live before acting, so replays, later update events and adapter
- * restarts cost one GET and no resubmission.
+ * The marker annotations the function writes on the objects it acts on (tektoncd/chains style). They are re-read
+ * live before acting, so replays, later update events and adapter restarts cost one GET and no resubmission.
  */
 const PREFIX = 'build-watcher.thoth-station.ninja';
 
@@ -14,15 +13,10 @@ export const ANNOTATIONS = {
   baseImage: `${PREFIX}/base-image`,
   /** JSON: Thoth analysis ids, e.g. {"output":"package-extract-…","base":…,"buildLog":…}. */
   analysisIds: `${PREFIX}/analysis-ids`,
-  /**
-   * A short lease `<holder> <RFC 3339 expiry>` taken with an optimistic-concurrency patch
-   * before submitting, so two deliveries of one object racing on two replicas submit once.
-   */
+  /** A short lease `<holder> <RFC 3339 expiry>`, taken with an optimistic-concurrency patch so racing replicas submit once. */
   claim: `${PREFIX}/claim`,
-  /**
-   * RFC 3339 time the catch-up sweep last saw this object refused (by Thoth, a registry or as
-   * invalid); the sweep leaves it alone for a day so refused objects cannot fill every batch.
-   */
+  /** When the sweep last saw this object refused (by Thoth, a registry, or invalid): left for a day, so refused objects cannot fill every batch. */
+
   sweepRefusedAt: `${PREFIX}/sweep-refused-at`,
   /** ImageStreams: JSON {tag: [recent digests]}, bounded. */
   submittedImages: `${PREFIX}/submitted-images`,

@@ -1,7 +1,6 @@
 /**
- * "An image that was built": the one domain type every source kind (OpenShift Build,
- * ImageStream tag, Tekton run, Shipwright BuildRun) produces, and that pushing, submitting,
- * marking and event recording consume unchanged.
+ * "An image that was built": the one domain type every source kind (OpenShift Build, ImageStream tag,
+ * Tekton run, Shipwright BuildRun) produces, and pushing, submitting, marking and Events consume unchanged.
  */
 
 /** The Kubernetes object an image came from; marking and Events go back to it. */
@@ -15,15 +14,9 @@ export interface SourceObjectRef {
 }
 
 /** Credentials for one registry. `password` may be a service-account token. */
-export interface RegistryCredentials {
-  readonly username: string;
-  readonly password: string;
-}
+export interface RegistryCredentials { readonly username: string; readonly password: string }
 
-/**
- * Where credentials come from. A token source is read at each use, because projected
- * service-account tokens rotate.
- */
+/** Where credentials come from. A token source is read at each use, because projected service-account tokens rotate. */
 export type CredentialSource =
   | { readonly kind: 'none' }
   | { readonly kind: 'basic'; readonly credentials: RegistryCredentials }
@@ -37,7 +30,7 @@ export interface ImageReference {
   readonly repository: string;
   /** Tag, when one is known (kept for single-repository push naming and for humans). */
   readonly tag?: string;
-  /** `sha256:<64 hex>`; absent only for the warned tag fallback. */
+  /** Absent only for the warned tag fallback. */
   readonly digest?: string;
 }
 
@@ -48,16 +41,13 @@ export interface BuiltImage {
   readonly source: SourceObjectRef;
   /** The image produced (absent for Failed/Error builds, which only send log and base). */
   readonly output?: ImageReference;
-  /** The image the build started from, if known. */
   readonly base?: ImageReference;
   /** A thunk, so that the log is fetched only when it is going to be sent. */
   readonly buildLog?: () => Promise<string | undefined>;
   /** Phase or outcome, e.g. Complete, Failed, Succeeded, Present (an ImageStream tag). */
   readonly outcome: string;
-  /**
-   * `build`: POST /build-analysis (output, base image and log together), for builds and runs;
-   * `image`: POST /analyze (one image), for images found in ImageStreams.
-   */
+  /** `build`: POST /build-analysis (output, base and log together), for builds and runs; `image`: POST /analyze, for ImageStreams. */
+
   readonly analysis: 'build' | 'image';
   /** How the output and base images are reached (functions/access/policy.ts decides). */
   readonly outputAccess: ImageAccess;

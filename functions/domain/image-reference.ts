@@ -11,9 +11,7 @@
  */
 import type { ImageReference, PinnedImage } from './built-image.js';
 
-export type ImageReferenceParse =
-  | { readonly ok: true; readonly reference: ImageReference }
-  | { readonly ok: false; readonly why: string };
+export type ImageReferenceParse = { readonly ok: true; readonly reference: ImageReference } | { readonly ok: false; readonly why: string };
 
 const DEFAULT_REGISTRY = 'docker.io';
 const LEGACY_DEFAULT_REGISTRY = 'index.docker.io';
@@ -128,18 +126,9 @@ export function parseImageReference(input: string): ImageReferenceParse {
   const registryIssue = registryProblem(registry);
   if (registryIssue !== undefined) return fail(registryIssue);
   if (repository.toLowerCase() !== repository) return fail('repository name must be lowercase');
-  if (!isRepositoryPath(repository)) {
-    return fail('invalid repository path (lowercase letters, digits and single separators ._- between them)');
-  }
+  if (!isRepositoryPath(repository)) return fail('invalid repository path (lowercase letters, digits and single separators ._- between them)');
   if (registry.length + 1 + repository.length > MAX_NAME) return fail(`repository name longer than ${MAX_NAME} characters`);
 
-  return {
-    ok: true,
-    reference: {
-      registry,
-      repository,
-      ...(tag !== undefined ? { tag } : {}),
-      ...(digest !== undefined ? { digest } : {}),
-    },
-  };
+  return { ok: true, reference: { registry, repository, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) } };
+
 }

@@ -8,17 +8,16 @@
 import { invalid, type BuildWatcherError } from '../errors.js';
 
 /**
- * Real objects nest about 10 levels deep (managedFields mirror the object two levels down);
- * Tekton runs with embedded specs about 20. 100 leaves room without letting recursion in any
- * later reader (ours, the SDK's, the logger's) see a deep structure.
+ * Real objects nest about 10 levels deep (managedFields mirror the object two levels down); Tekton runs with embedded
+ * specs about 20. 100 leaves room without letting recursion in any later reader (ours, the SDK's, the logger's) see a deep structure.
  */
 export const MAX_JSON_DEPTH = 100;
 
 /**
- * Structural tokens: `{`, `[`, `,` and `:` outside strings, about one per key or value. Compact
- * Kubernetes JSON has one every 12–25 bytes, so a structure-heavy object as large as etcd
- * stores (1.5 MiB) has about 130,000; this allows twice as many.
+ * Structural tokens: `{`, `[`, `,` and `:` outside strings, about one per key or value. Compact Kubernetes JSON has one
+ * every 12–25 bytes, so a structure-heavy object as large as etcd stores (1.5 MiB) has about 130,000; this allows twice as many.
  */
+
 export const MAX_JSON_TOKENS = 262_144;
 
 const QUOTE = 0x22;

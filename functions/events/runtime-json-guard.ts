@@ -16,19 +16,11 @@ function httpError(statusCode: number, message: string): Error {
   return Object.assign(new Error(message), { statusCode });
 }
 
-interface JsonParserModule {
-  parse: ((text: unknown, ...options: unknown[]) => unknown) & { [BOUNDED]?: true };
-}
+interface JsonParserModule { parse: ((text: unknown, ...options: unknown[]) => unknown) & { [BOUNDED]?: true } }
 
-interface RuntimeMessage {
-  readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>;
-  readonly body?: unknown;
-}
+interface RuntimeMessage { readonly headers: Readonly<Record<string, string | readonly string[] | undefined>>; readonly body?: unknown }
 
-interface SdkHttpBinding {
-  isEvent: ((message: RuntimeMessage) => boolean) & { [BOUNDED]?: true };
-  toEvent: (message: RuntimeMessage) => unknown;
-}
+interface SdkHttpBinding { isEvent: ((message: RuntimeMessage) => boolean) & { [BOUNDED]?: true }; toEvent: (message: RuntimeMessage) => unknown }
 
 const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
 
@@ -67,10 +59,9 @@ function looksLikeCloudEvent(message: RuntimeMessage): boolean {
 }
 
 /**
- * The runtime asks `isEvent`, which parses the whole body, and then `toEvent`, which parses it
- * again (each twice in structured mode). `isEvent` now decides by headers, as the SDK's own
- * mode detection does, so only `toEvent` parses, after the shape check; what it cannot read
- * is answered 400 with the reason rather than 500.
+ * The runtime asks `isEvent`, which parses the whole body, then `toEvent`, which parses it again (each twice
+ * in structured mode). `isEvent` now decides by headers, as the SDK's own mode detection does, so only `toEvent`
+ * parses, after the shape check; what it cannot read is answered 400 with the reason rather than 500.
  */
 function boundSdkParsing(runtime: string): void {
   const binding = (createRequire(runtime)('cloudevents') as { HTTP?: SdkHttpBinding }).HTTP;
@@ -80,10 +71,10 @@ function boundSdkParsing(runtime: string): void {
   binding.toEvent = (message: RuntimeMessage) => {
     const refused = refusal(message);
     if (refused !== undefined) throw refused;
-    // The SDK builds its ValidationErrors before it knows whether it will throw them, two or
-    // more per event, and each one captures a stack trace: a tenth of the CPU an event costs
-    // (measured by `npm run bench`'s profile). Nothing else runs while toEvent does (it is
-    // synchronous), and its errors are answered by message only, so they need no stack.
+    // The SDK builds its ValidationErrors (two or more per event) before it knows whether it will throw them, each
+    // capturing a stack trace: a tenth of the CPU an event costs (`npm run bench`'s profile). Nothing else runs
+    // while toEvent does (it is synchronous), and its errors are answered by message only, so need no stack.
+
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {

@@ -1,9 +1,8 @@
 /**
- * Where the API server is and how to authenticate to it. In a pod, the function reads its
- * service account's files itself (`inClusterAccess`); only a kubeconfig (the command line, or
- * `func run` on a laptop) goes through `@kubernetes/client-node`, whose config module takes
- * 0.7–1.0 s to import on this hardware: the function scales to zero, and that import was most of
- * the time between a cold start and its first submission (`npm run bench`).
+ * Where the API server is and how to authenticate. In a pod, the function reads its service account's files
+ * itself (`inClusterAccess`); only a kubeconfig (the command line, or `func run` on a laptop) goes through
+ * `@kubernetes/client-node`, whose config module takes 0.7–1.0 s to import on this hardware: the function scales
+ * to zero, and that import was most of the time between a cold start and its first submission (`npm run bench`).
  */
 import { access, readFile } from 'node:fs/promises';
 import type https from 'node:https';
@@ -29,9 +28,8 @@ const REREAD_MS = 60_000;
 const exists = (file: string): Promise<boolean> => access(file).then(() => true, () => false);
 
 /**
- * The pod's own account, when no kubeconfig is given: the order client-node's `loadFromDefault`
- * uses (KUBECONFIG, then ~/.kube/config, then the service account), so a kubeconfig always wins.
- * `undefined` when a kubeconfig should be loaded instead, or when not in a pod.
+ * The pod's own account, in client-node's `loadFromDefault` order (KUBECONFIG, ~/.kube/config, then the service
+ * account), so a kubeconfig always wins. `undefined` when a kubeconfig should be loaded instead, or not in a pod.
  */
 export async function inClusterAccess(env: NodeJS.ProcessEnv, directory = SERVICE_ACCOUNT_DIR, now: () => number = Date.now): Promise<ClusterAccess | undefined> {
   if ((env['KUBECONFIG'] ?? '') !== '') return undefined;
@@ -39,14 +37,12 @@ export async function inClusterAccess(env: NodeJS.ProcessEnv, directory = SERVIC
   if (home !== '' && (await exists(path.join(home, '.kube', 'config')))) return undefined;
   const tokenFile = serviceAccountFile('token', directory);
   if (!(await exists(tokenFile))) return undefined;
-
   const host = env['KUBERNETES_SERVICE_HOST'] ?? '';
   const port = env['KUBERNETES_SERVICE_PORT'] ?? '';
   if (host === '' || port === '') throw refused('a service account token is mounted, but KUBERNETES_SERVICE_HOST or KUBERNETES_SERVICE_PORT is not set');
   // As client-node: the API server's plain-HTTP ports mean plain HTTP.
   const scheme = ['80', '8080', '8001'].includes(port) ? 'http' : 'https';
   const server = new URL(`${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`);
-
   const readSecrets = async () => {
     try {
       const [token, ca] = await Promise.all([readFile(tokenFile, 'utf8'), readFile(serviceAccountFile('ca.crt', directory))]);
@@ -97,10 +93,10 @@ export async function kubeconfigAccess(file: string | undefined): Promise<Cluste
     userToken: token !== undefined && token !== '' ? token : undefined,
     async authorize(options) {
       await config.applyToHTTPSOptions(options);
-      // client-node's Agent for the cluster does not keep connections alive: every API call paid
-      // a TLS handshake and a new secure context, which doubled the time per Build and the
-      // memory of a burst (README, Benchmarks). Without a proxy, node's global agent pools the
-      // connections by the same CA and client certificate, as it does in a pod.
+      // client-node's Agent for the cluster does not keep connections alive: every API call paid a TLS handshake
+      // and a new secure context, doubling the time per Build and the memory of a burst (README, Benchmarks).
+      // Without a proxy, node's global agent pools connections by the same CA and client certificate, as in a pod.
+
       if (cluster.proxyUrl === undefined || cluster.proxyUrl === '') delete options.agent;
     },
   };

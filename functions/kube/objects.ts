@@ -27,10 +27,7 @@ export async function readObject(api: KubeApi, ref: ObjectCoordinates, signal?: 
 export interface PatchOptions {
   /** 409 unless the object is still at this version. */
   readonly resourceVersion?: string;
-  /**
-   * 422 unless this annotation has exactly this value: a JSON-patch `test`, so a write made under
-   * a claim fails once the claim is someone else's, whatever else changed on the object.
-   */
+  /** 422 unless this annotation has exactly this value (a JSON-patch `test`): a write under a claim fails once it is someone else's. */
   readonly expect?: { readonly annotation: string; readonly value: string };
   readonly signal?: AbortSignal;
 }
@@ -39,9 +36,8 @@ export interface PatchOptions {
 const annotationPointer = (key: string) => `/metadata/annotations/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
 
 /**
- * Patches annotations only; a null value removes one. A merge patch, with `resourceVersion` as
- * its precondition; with `expect`, a JSON patch led by a `test` (a removal of an absent key then
- * fails too: callers leave those out).
+ * Patches annotations only (null removes one): a merge patch with `resourceVersion` as its precondition; with
+ * `expect`, a JSON patch led by a `test` (a removal of an absent key then fails too: callers leave those out).
  */
 export async function patchAnnotations(api: KubeApi, object: ObjectCoordinates, annotations: Readonly<Record<string, string | null>>,
   options: PatchOptions = {}): Promise<KubeObject> {
@@ -57,31 +53,18 @@ export async function patchAnnotations(api: KubeApi, object: ObjectCoordinates, 
     if (options.resourceVersion !== undefined) metadata['resourceVersion'] = options.resourceVersion;
     body = { metadata };
   }
-  const answer = await api.request({
-    method: 'PATCH',
-    path: apiPath(object),
-    body,
-    contentType: expect !== undefined ? 'application/json-patch+json' : 'application/merge-patch+json',
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
+  const answer = await api.request({ method: 'PATCH', path: apiPath(object), body,
+    contentType: expect !== undefined ? 'application/json-patch+json' : 'application/merge-patch+json', ...(options.signal ? { signal: options.signal } : {}) });
   return parseAnswer(answer.text, objectLabel(object));
 }
 
-/**
- * Thoth takes at most 3 MiB per request, so a longer log is cut from the front there anyway;
- * the tail is where the errors are.
- */
+/** Thoth takes at most 3 MiB per request, so a longer log is cut from the front there anyway; the tail is where the errors are. */
 const BUILD_LOG_TAIL_BYTES = 3 * 1024 * 1024;
 
 /** `GET …/builds/{name}/log` (text/plain): its last 3 MiB, however long the log. */
 export async function readBuildLog(api: KubeApi, build: ObjectCoordinates, signal?: AbortSignal): Promise<string> {
-  const answer = await api.request({
-    method: 'GET',
-    path: apiPath(build, 'log'),
-    accept: 'text/plain, */*',
-    keepTailBytes: BUILD_LOG_TAIL_BYTES,
-    ...(signal ? { signal } : {}),
-  });
+  const answer = await api.request({ method: 'GET', path: apiPath(build, 'log'), accept: 'text/plain, */*', keepTailBytes: BUILD_LOG_TAIL_BYTES,
+    ...(signal ? { signal } : {}) });
   return answer.text;
 }
 
@@ -92,11 +75,7 @@ export interface Collection {
   readonly namespace?: string;
 }
 
-export interface ObjectPage {
-  readonly items: readonly unknown[];
-  readonly continueToken: string;
-  readonly resourceVersion: string;
-}
+export interface ObjectPage { readonly items: readonly unknown[]; readonly continueToken: string; readonly resourceVersion: string }
 
 /** Pages of a collection; the sweep and the command line read lists through it only. */
 export interface PageLister {
@@ -123,9 +102,8 @@ export async function listPage(api: KubeApi, collection: Collection,
 }
 
 /**
- * The one page loop: every readable object of a collection, page by page, until `visit`
- * answers false. Answers the list's resourceVersion, from which a watch may start. An
- * unreadable item is reported to `onUnreadable` and skipped.
+ * The one page loop: every readable object of a collection, page by page, until `visit` answers false. Answers
+ * the list's resourceVersion, for a watch to start from. Unreadable items go to `onUnreadable` and are skipped.
  */
 export async function listObjects(lister: PageLister, collection: Collection,
   options: { pageSize: number; signal?: AbortSignal; onUnreadable?: (error: unknown) => void },
@@ -133,11 +111,9 @@ export async function listObjects(lister: PageLister, collection: Collection,
   let continueToken: string | undefined;
   let resourceVersion = '';
   do {
-    const page = await lister.page(collection, {
-      limit: options.pageSize,
-      ...(continueToken !== undefined ? { continueToken } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    const page = await lister.page(collection, { limit: options.pageSize, ...(continueToken !== undefined ? { continueToken } : {}),
+      ...(options.signal ? { signal: options.signal } : {}) });
+
     for (const item of page.items) {
       let object: KubeObject;
       try {

@@ -1,10 +1,10 @@
 /**
- * The one place secrets are scrubbed. Everything the function logs, every error message it
- * answers with, every Event it records and every reason a peer's answer is quoted in passes
- * through `redact`, which hides each known secret in every encoding the code itself produces
- * (raw, URL-encoded, form-urlencoded, JSON-escaped, base64, Basic `user:password`) and
- * anything shaped like a credential.
+ * The one place secrets are scrubbed. Everything the function logs, every error message it answers with, every
+ * Event it records and every reason quoting a peer's answer passes through `redact`, which hides each known secret
+ * in every encoding the code produces (raw, URL-encoded, form-urlencoded, JSON-escaped, base64, Basic
+ * `user:password`) and anything shaped like a credential.
  */
+
 
 /** Known secret values: configured passwords, and the service-account tokens read lately. */
 const secrets = new Set<string>();

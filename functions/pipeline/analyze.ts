@@ -1,10 +1,8 @@
 /**
- * One object, start to finish, shared by the function, the sweep and the command line:
+ * One object, start to finish, for the function, the sweep and the command line:
  * read → admit → limit → open → plan → push → submit → close → report.
- *
- * Exactly once is the ledger's (functions/ledger/): it admits the object, claims it with a
- * fenced lease, and marks it done on condition that the claim is still ours. Without patch
- * rights the work goes on unclaimed and unmarked, relying on Thoth's cache.
+ * Exactly once is the ledger's (functions/ledger/): it admits, claims with a fenced lease, and marks done only
+ * while the claim is still ours. Without patch rights the work goes on unclaimed and unmarked (Thoth's cache).
  */
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
@@ -31,14 +29,13 @@ export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
 export interface PipelineDeps {
   readonly store: ObjectStore;
   readonly recorder: EventRecorder;
-  /** Thoth; undefined when THOTH_USER_API_HOST is empty. */
+  /** Undefined when THOTH_USER_API_HOST is empty. */
   readonly submitter?: Submitter;
   readonly push?: PushPolicy;
   /** Keyed by `apiVersion/kind`. */
   readonly sources: ReadonlyMap<string, SourceKind>;
   /** environment type, debug, force; `origin` empty = the object's namespace. */
   readonly analysisOptions: AnalysisOptions;
-  /** What this process and the objects' annotations record about the work. */
   readonly ledger: Ledger<Outcome>;
   readonly log: Logger;
   /** THOTH_BUILD_WATCHER_WORKERS, shared by events and sweeps: ignored events never take a slot. */
@@ -56,14 +53,13 @@ export interface AnalyzeInput {
 
 export interface AnalyzeOptions {
   readonly signal?: AbortSignal;
-  /** Started only once the object is worth working on, never on the filtering path. */
+  /** Started only once the object is worth working on. */
   readonly deadlineMs?: number;
   /** Asked when a worker is free: false drops the object unstarted (a sweep that stopped early). */
   readonly stillWanted?: () => boolean;
   /** Where image.built goes, when the front's own reply does not carry it. */
   readonly announce?: ReportDeps['announce'];
 }
-
 
 export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, options: AnalyzeOptions = {}): Promise<Outcome> {
   const ignored = (reason: string): Outcome => ({ kind: 'ignored', reason, object: input.ref });
@@ -134,16 +130,9 @@ async function run({ action, ref: asked }: AnalyzeInput, live: SourceObject, ent
     return { kind: 'ignored', reason: plan.reason, object: asked };
   }
   const origin = deps.analysisOptions.origin === undefined || deps.analysisOptions.origin === '' ? object.namespace : deps.analysisOptions.origin;
-  const result = await submitImages(plan.images, {
-    submitter: deps.submitter,
-    push: deps.push,
-    options: { ...deps.analysisOptions, origin },
-    log: deps.log,
-    fence: () => entry.fence(signal),
-    signal,
-    note: (event) => notes.push(event),
-    label: objectLabel(object),
-  });
+  const result = await submitImages(plan.images, { submitter: deps.submitter, push: deps.push, options: { ...deps.analysisOptions, origin }, log: deps.log,
+    fence: () => entry.fence(signal), signal, note: (event) => notes.push(event), label: objectLabel(object) });
+
   const ref = sourceRef(object);
   if (result.submitted.length === 0) {
     // An ImageStream records refused images as done: the next pass goes on to newer ones.

@@ -1,8 +1,6 @@
 /**
- * Registry authentication: Basic, and Bearer tokens per the Docker token auth spec
- * (https://distribution.github.io/distribution/spec/auth/token/).
- * Credentials go only to the registry's own origin and to a realm it names that passes
- * `realmProblem`.
+ * Registry authentication: Basic, and Bearer tokens per the Docker token auth spec (https://distribution.github.io/distribution/spec/auth/token/).
+ * Credentials go only to the registry's own origin and to a realm it names that passes `realmProblem`.
  */
 import type { RegistryCredentials } from '../domain/built-image.js';
 import { isLoopbackHost } from './http-transport.js';
@@ -10,10 +8,7 @@ import { isLoopbackHost } from './http-transport.js';
 /** Called at each authentication, so rotating secrets (service-account tokens) are re-read. */
 export type CredentialsProvider = () => Promise<RegistryCredentials | undefined> | RegistryCredentials | undefined;
 
-export interface Challenge {
-  readonly scheme: 'basic' | 'bearer';
-  readonly params: Readonly<Record<string, string>>;
-}
+export interface Challenge { readonly scheme: 'basic' | 'bearer'; readonly params: Readonly<Record<string, string>> }
 
 const TOKEN = /[!#$%&'*+.^_`|~0-9A-Za-z-]+/y;
 
@@ -74,9 +69,8 @@ export function parseChallenges(header: string): Challenge | undefined {
 }
 
 /**
- * Why a token realm must not receive credentials, or undefined when it may: it must be
- * https, or plain http on loopback (tests) or on the registry's own origin when that registry
- * was explicitly allowed plain HTTP.
+ * Why a token realm must not receive credentials, or undefined when it may: it must be https, or plain http
+ * on loopback (tests) or on the registry's own origin when that registry was explicitly allowed plain HTTP.
  */
 export function realmProblem(realm: string, registryOrigin: URL): string | undefined {
   let url: URL;
@@ -121,8 +115,8 @@ export function parseTokenResponse(body: Buffer, now = Date.now()): IssuedToken 
   const value = typeof fields.token === 'string' && fields.token !== '' ? fields.token
     : typeof fields.access_token === 'string' && fields.access_token !== '' ? fields.access_token : undefined;
   if (value === undefined) return undefined;
-  const seconds = typeof fields.expires_in === 'number' && Number.isFinite(fields.expires_in) && fields.expires_in > 0
-    ? fields.expires_in : 60;
+  const seconds = typeof fields.expires_in === 'number' && Number.isFinite(fields.expires_in) && fields.expires_in > 0 ? fields.expires_in : 60;
+
   const lifetimeMs = seconds * 1000;
   return { value, refreshAt: now + lifetimeMs - Math.min(REFRESH_MARGIN_MS, lifetimeMs / 2) };
 }

@@ -1,12 +1,9 @@
 /**
- * Moves one blob from its source body into upload requests: one PUT, or consecutive PATCHes
- * of given lengths. Every byte is hashed on the way, and the digest and size are checked
- * before the last byte leaves, so a corrupt blob is never committed at the destination.
- *
- * Chunks go straight from the source into `request.write`, and each is released only when
- * its write has completed: with a pooled source (raw-body-get.ts) the same few buffers carry
- * the whole blob. The source pauses while nothing may be sent (no request yet, or a full
- * socket) and resumes when something may.
+ * Moves one blob from its source body into upload requests: one PUT, or consecutive PATCHes of given lengths.
+ * Every byte is hashed on the way, and digest and size are checked before the last byte leaves, so a corrupt
+ * blob is never committed. Chunks go straight from the source into `request.write`, each released only once
+ * its write completed: with a pooled source (raw-body-get.ts) the same few buffers carry the whole blob. The
+ * source pauses while nothing may be sent (no request yet, or a full socket) and resumes when something may.
  */
 import type { Hash } from 'node:crypto';
 import type { ClientRequest } from 'node:http';
@@ -19,15 +16,9 @@ export type VerifyFailure = 'digest-mismatch' | 'too-long' | 'too-short';
 /** Writes a request's body: what `send` in http-transport.ts accepts besides a Buffer. */
 export type BodyWriter = (request: ClientRequest) => void;
 
-interface Lent {
-  readonly bytes: Buffer;
-  readonly release: () => void;
-}
+interface Lent { readonly bytes: Buffer; readonly release: () => void }
 
-interface Target {
-  readonly request: ClientRequest;
-  left: number;
-}
+interface Target { readonly request: ClientRequest; left: number }
 
 /** Release a chunk split between two requests once both halves have been written. */
 function releaseTwice(release: () => void): () => void {
@@ -57,10 +48,7 @@ export class BlobPump {
   /** Bytes handed to requests so far. */
   bytesOut = 0;
 
-  /**
-   * `failure` turns what went wrong (a verification failure, or the source's own error) into
-   * the error the upload fails with.
-   */
+  /** `failure` turns a verification failure, or the source's own error, into the error the upload fails with. */
   constructor(body: BlobBody, digest: string, size: number, failure: (why: VerifyFailure | Error) => Error) {
     this.#body = body;
     this.#digest = digest;
@@ -69,15 +57,11 @@ export class BlobPump {
     this.#failure = failure;
     // Started at once, so a source that fails while no request is sending it yet (one may be
     // waiting for a token) is noticed; it pauses itself when nothing may be sent.
-    body.start({
-      chunk: (bytes, release) => this.#received(bytes, release),
-      end: () => this.#ended(),
-      error: (error) => this.#fail(this.#failure(error)),
-    });
+    body.start({ chunk: (bytes, release) => this.#received(bytes, release), end: () => this.#ended(), error: (error) => this.#fail(this.#failure(error)) });
   }
 
-  /** Why the pump failed, if it did. */
   get errored(): Error | undefined {
+
     return this.#errored;
   }
 

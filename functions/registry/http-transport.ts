@@ -15,10 +15,7 @@ export interface RegistryTlsOptions {
   readonly verify?: boolean;
   /** A PEM bundle trusted in addition to the public roots (e.g. the cluster's service CA). */
   readonly caPath?: string;
-  /**
-   * Allow plain HTTP to this registry when it does not speak TLS. Loopback registries are
-   * always allowed to; anything else needs this set explicitly.
-   */
+  /** Allow plain HTTP when the registry does not speak TLS; loopback registries always may, others only with this set. */
   readonly allowPlainHttp?: boolean;
 }
 
@@ -108,10 +105,8 @@ export async function readLimited(res: IncomingMessage, limit: number): Promise<
   return Buffer.concat(chunks);
 }
 
-/**
- * Lets a response we do not need go. It must be read to its end (even an empty or HEAD one)
- * before its socket returns to the pool.
- */
+/** Lets an unneeded response go: it must be read to its end (even an empty or HEAD one) before its socket returns to the pool. */
+
 export function discard(res: IncomingMessage): void {
   res.resume();
 }

@@ -1,19 +1,14 @@
 /**
- * Where a pushed copy goes (THOTH_PUSH_REGISTRY is `host[:port][/path]`):
- * - 'namespace' (default): `<push-registry>/<namespace>/<name>`, same tag, same digest, so
- *   images of different namespaces never collide. `quay.io/org` + `ns/app:v1` →
- *   `quay.io/org/ns/app:v1`.
- * - 'single-repository': every image in the one repository the push registry names, told
- *   apart by tag `<namespace>-<name>-<tag>`, for registries (quay.io) where one repository
- *   was set up. `quay.io/org/thoth` + `ns/app:v1` → `quay.io/org/thoth:ns-app-v1`.
- * Both are pushed by digest: the copy's digest is the source's.
- *
- * A copy is never left untagged. Registries prune untagged manifests (quay.io's expiry of
- * untagged manifests, Harbor and ECR retention rules, GitLab cleanup policies), and may do so
- * before Thoth pulls the image. An image without a tag is tagged after its digest,
- * `sha256-<hex>` (the digest with '-' for ':', as in cosign's tags), so the tag names the one
- * image it pins; one with neither tag nor digest is tagged `latest`, which is what the copier
- * copies then.
+ * Where a pushed copy goes (THOTH_PUSH_REGISTRY is `host[:port][/path]`), pushed by digest (the copy's is the source's):
+ * - 'namespace' (default): `<push-registry>/<namespace>/<name>`, same tag, so images of different namespaces never
+ *   collide. `quay.io/org` + `ns/app:v1` → `quay.io/org/ns/app:v1`.
+ * - 'single-repository': every image in the one repository the push registry names, told apart by tag
+ *   `<namespace>-<name>-<tag>`, for registries (quay.io) where one repository was set up.
+ *   `quay.io/org/thoth` + `ns/app:v1` → `quay.io/org/thoth:ns-app-v1`.
+ * A copy is never left untagged: registries prune untagged manifests (quay.io's expiry, Harbor and ECR retention
+ * rules, GitLab cleanup policies), maybe before Thoth pulls the image. An image without a tag is tagged after its
+ * digest, `sha256-<hex>` (the digest with '-' for ':', as in cosign's tags), so the tag names the one image it
+ * pins; one with neither tag nor digest is tagged `latest`, which is what the copier copies then.
  */
 import { createHash } from 'node:crypto';
 import type { ImageReference } from '../domain/built-image.js';
@@ -26,10 +21,8 @@ export interface PushTarget {
   /** `host[:port][/path]`. */
   readonly pushRegistry: string;
   readonly naming: PushNaming;
-  /**
-   * The Kubernetes namespace the image was built in. Defaults to the source repository's
-   * path before its last component (which is the namespace in OpenShift's registry).
-   */
+  /** Where the image was built. Defaults to the source repository's path before its last component (OpenShift's namespace). */
+
   readonly namespace?: string;
 }
 

@@ -1,7 +1,6 @@
 /**
- * One registry as seen by one side of a copy: its origin (https, or http where allowed), its
- * connection pool, and its authentication state. Authorization headers are attached only to
- * requests for the registry's own origin, so redirects to blob storage never carry them.
+ * One registry as seen by one side of a copy: its origin (https, or http where allowed), connection pool and
+ * authentication state. Authorization goes only to the registry's own origin: redirects to blob storage never carry it.
  */
 // size: the authentication state and the requests it signs are one: a 401 re-authenticates mid-request
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
@@ -39,17 +38,11 @@ export interface SessionRequest {
   readonly body?: Buffer | BodyWriter;
   /** Follow redirects by hand (GET and HEAD only). */
   readonly followRedirects?: boolean;
-  /**
-   * Replaces the session's signal for this request: a clean-up (an upload's cancel) must still
-   * go out once the copy has been stopped.
-   */
+  /** Replaces the session's signal: a clean-up (an upload's cancel) must still go out once the copy has stopped. */
   readonly signal?: AbortSignal;
 }
 
-type AuthMode =
-  | { readonly kind: 'anonymous' }
-  | { readonly kind: 'basic' }
-  | { readonly kind: 'bearer'; readonly realm: string; readonly service: string | undefined };
+type AuthMode = { readonly kind: 'anonymous' } | { readonly kind: 'basic' } | { readonly kind: 'bearer'; readonly realm: string; readonly service: string | undefined };
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
@@ -204,8 +197,7 @@ export class RegistrySession {
       case 'basic':
         return this.#credentials === undefined ? undefined : basicAuthorization(this.#credentials);
       case 'bearer': {
-        const token = this.#token !== undefined && this.#token.refreshAt > Date.now()
-          ? this.#token : await this.#fetchToken();
+        const token = this.#token !== undefined && this.#token.refreshAt > Date.now() ? this.#token : await this.#fetchToken();
         return `Bearer ${token.value}`;
       }
     }
@@ -220,10 +212,7 @@ export class RegistrySession {
     if (this.#mode.kind === 'bearer') await this.#fetchToken();
   }
 
-  /**
-   * Reads a small body whole, or undefined past `limit`. A connection lost meanwhile is a
-   * transient RegistryError, so the operation around it is retried like any other.
-   */
+  /** Reads a small body whole, or undefined past `limit`; a lost connection is a transient RegistryError, retried like any other. */
   async readBody(res: IncomingMessage, limit: number, what: string, repository?: string): Promise<Buffer | undefined> {
     try {
       return await readLimited(res, limit);
@@ -245,10 +234,8 @@ export class RegistrySession {
     }
   }
 
-  /**
-   * A GET whose body, when the answer is a plain 200, is read straight off its own connection
-   * (raw-body-get.ts says why); for any other answer the caller asks again with `request`.
-   */
+  /** A GET whose plain-200 body is read straight off its own connection (raw-body-get.ts says why); else the caller uses `request`. */
+
   async getBody(path: string, what: string, repository?: string): Promise<RawGetAnswer> {
     const url = new URL(path, this.origin);
     const authorization = await this.#authorization();

@@ -1,8 +1,7 @@
 /**
- * OpenShift ImageStream (image.openshift.io/v1): every tag's current image
- * (`status.tags[].items[0]`), and which of them were not submitted yet according to the
- * stream's own `ANNOTATIONS.submittedImages` record (see submitted-images.ts). Covers images
- * pushed or imported without a Build.
+ * OpenShift ImageStream (image.openshift.io/v1): every tag's current image (`status.tags[].items[0]`), and which
+ * were not submitted yet per the stream's own `ANNOTATIONS.submittedImages` record (see submitted-images.ts).
+ * Covers images pushed or imported without a Build.
  */
 import type { PinnedImage, SourceObjectRef } from '../domain/built-image.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
@@ -14,9 +13,8 @@ import { isSubmitted, parseSubmittedImages, recordedDigests, type SubmittedImage
 
 export interface StreamTag extends TagState {
   /**
-   * `dockerImageReference` pinned to the item's `image` digest: where the image really is
-   * (the integrated registry for pushed images, the source registry for imported ones). Its
-   * tag is the stream tag when the image lives in this stream's own repository.
+   * `dockerImageReference` pinned to the item's `image` digest: where the image really is (the integrated registry
+   * for pushed images, the source registry for imported ones). Its tag is the stream tag when in the stream's own repository.
    */
   readonly image: PinnedImage;
 }
@@ -41,9 +39,7 @@ export interface PendingImage {
 }
 
 function readTag(entry: unknown, own: string | undefined): { tag: StreamTag } | { name: string; why: string } {
-  if (!isRecord(entry) || typeof entry['tag'] !== 'string' || !isTag(entry['tag'])) {
-    return { name: 'status.tags[]', why: 'expected {tag, items}' };
-  }
+  if (!isRecord(entry) || typeof entry['tag'] !== 'string' || !isTag(entry['tag'])) return { name: 'status.tags[]', why: 'expected {tag, items}' };
   const tag = entry['tag'];
   const items = entry['items'];
   if (items === undefined || items === null || (Array.isArray(items) && items.length === 0)) return { name: tag, why: 'no image yet' };
@@ -63,14 +59,8 @@ function readTag(entry: unknown, own: string | undefined): { tag: StreamTag } | 
   }
   const imageTag = own === `${registry}/${repository}` ? tag : referenceTag;
   const created = item['created'];
-  return {
-    tag: {
-      tag,
-      digest,
-      ...(typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? { created } : {}),
-      image: { registry, repository, ...(imageTag !== undefined ? { tag: imageTag } : {}), digest },
-    },
-  };
+  return { tag: { tag, digest, ...(typeof created === 'string' && !Number.isNaN(Date.parse(created)) ? { created } : {}),
+    image: { registry, repository, ...(imageTag !== undefined ? { tag: imageTag } : {}), digest } } };
 }
 
 /** Reads an ImageStream and its submitted-images record; never throws. */
@@ -90,11 +80,10 @@ export function readImageStream(object: KubeObject): ImageStreamRead {
   const tags: StreamTag[] = [];
   for (const entry of list) {
     const outcome = readTag(entry, own);
-    if ('why' in outcome) {
-      skipped.add(outcome.name, outcome.why);
-    } else if (seen.has(outcome.tag.tag)) {
-      skipped.add(outcome.tag.tag, 'duplicate tag; the first one is used');
-    } else {
+    if ('why' in outcome) skipped.add(outcome.name, outcome.why);
+    else if (seen.has(outcome.tag.tag)) skipped.add(outcome.tag.tag, 'duplicate tag; the first one is used');
+    else {
+
       seen.add(outcome.tag.tag);
       tags.push(outcome.tag);
     }

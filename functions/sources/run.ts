@@ -1,18 +1,14 @@
 /**
- * What the run-like sources (Tekton TaskRun/PipelineRun, Shipwright BuildRun) have in common:
- * the Knative-style `Succeeded` condition, and an extraction result that the pipeline maps into
- * one BuiltImage per image. Extractors never throw: bad input comes back as `invalid`, and
- * individual bad values come back in `skipped` for a debug line.
+ * What the run-like sources (Tekton TaskRun/PipelineRun, Shipwright BuildRun) share: the Knative-style `Succeeded`
+ * condition, and an extraction the pipeline maps into one BuiltImage per image. Extractors never throw: bad input
+ * comes back as `invalid`, and individual bad values in `skipped` for a debug line.
  */
 import type { PinnedImage, SourceObjectRef } from '../domain/built-image.js';
 import { digestProblem, imageKey, parseImageReference } from '../domain/image-reference.js';
 import { isRecord } from '../kube/object.js';
 
 /** A type-hinted value that was not used, and why (the value itself is never echoed). */
-export interface Skipped {
-  readonly name: string;
-  readonly why: string;
-}
+export interface Skipped { readonly name: string; readonly why: string }
 
 export type RunExtraction =
   | {
@@ -29,9 +25,8 @@ export type RunExtraction =
   | { readonly state: 'invalid'; readonly why: string; readonly ref?: SourceObjectRef };
 
 /**
- * A run's end, from `status.conditions[type=Succeeded]` (a missing status or condition means
- * running): the extraction to answer when it has not succeeded, or the reason it succeeded with
- * (Succeeded, Completed) when its images are to be read.
+ * A run's end, from `status.conditions[type=Succeeded]` (no status or condition: running): the extraction to answer
+ * when it has not succeeded, or the reason it succeeded with (Succeeded, Completed) when its images are to be read.
  */
 export function runCompletion(ref: SourceObjectRef, status: unknown): { readonly unfinished: RunExtraction } | { readonly outcome: string } {
   const running = { unfinished: { state: 'running', ref } } as const;
@@ -48,10 +43,8 @@ export function runCompletion(ref: SourceObjectRef, status: unknown): { readonly
   return running;
 }
 
-/**
- * `uri` (any tag kept) pinned to `digest`. A uri that already carries a different digest is
- * refused rather than guessed at.
- */
+/** `uri` (any tag kept) pinned to `digest`; a uri already carrying a different digest is refused rather than guessed at. */
+
 export function pinImage(uri: string, digest: string): { readonly ok: true; readonly image: PinnedImage } | { readonly ok: false; readonly why: string } {
   const badDigest = digestProblem(digest);
   if (badDigest !== undefined) return { ok: false, why: badDigest };

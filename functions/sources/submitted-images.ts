@@ -1,18 +1,13 @@
 /**
- * The bounded record of what was submitted from one ImageStream, kept in its
- * `ANNOTATIONS.submittedImages` annotation so that replays and later updates submit nothing
- * twice. The value is JSON:
- *
+ * The bounded record of what was submitted from one ImageStream, in its `ANNOTATIONS.submittedImages`
+ * annotation, so that replays and later updates submit nothing twice. The value is JSON:
  *   {"latest":["sha256:<newest>","sha256:<older>",…],"3.3":["sha256:…"],":coveredUntil":"<RFC 3339>"}
- *
- * - per tag, the last `perTag` digests submitted under it, newest first, so a tag moved back
- *   to an earlier image is not submitted again;
- * - a digest recorded under any tag counts as submitted for every tag;
- * - `:coveredUntil` (a colon cannot appear in a tag name) appears only once the record has
- *   outgrown `maxBytes`: the oldest tags' entries were dropped, and every tag whose current
- *   item was created at or before that instant counts as submitted. Entries are dropped oldest
- *   item first, and never above an unsubmitted tag unless nothing else fits, so the cap does not
- *   make old tags come back on every update.
+ * - per tag, the last `perTag` digests submitted under it, newest first, so a tag moved back to an
+ *   earlier image is not submitted again; a digest recorded under any tag counts for every tag;
+ * - `:coveredUntil` (a colon cannot appear in a tag name) appears only once the record outgrew
+ *   `maxBytes`: the oldest tags' entries were dropped, and every tag whose current item was created
+ *   at or before that instant counts as submitted. Entries go oldest item first, and never above an
+ *   unsubmitted tag unless nothing else fits, so the cap does not make old tags come back on every update.
  */
 import { isDigest, isTag } from '../domain/image-reference.js';
 import { isRecord } from '../kube/object.js';
@@ -20,7 +15,6 @@ import { isRecord } from '../kube/object.js';
 export interface SubmittedImages {
   /** Per tag, newest first. */
   readonly tags: ReadonlyMap<string, readonly string[]>;
-  /** ISO 8601; see the module comment. */
   readonly coveredUntil?: string;
 }
 
@@ -32,10 +26,7 @@ export interface TagState {
   readonly created?: string;
 }
 
-export interface RecordLimits {
-  readonly perTag: number;
-  readonly maxBytes: number;
-}
+export interface RecordLimits { readonly perTag: number; readonly maxBytes: number }
 
 export const DEFAULT_RECORD_LIMITS: RecordLimits = { perTag: 5, maxBytes: 32 * 1024 };
 
@@ -98,9 +89,8 @@ export interface RecordUpdate {
   /** The new annotation value. */
   readonly value: string;
   /**
-   * Tags not yet submitted that the size cap had to put under `:coveredUntil`: later events
-   * will not submit them (a forced sweep still can). Empty unless the stream has far more
-   * tags than the record holds and submissions failed for old ones.
+   * Unsubmitted tags the size cap put under `:coveredUntil`: later events will not submit them (a forced
+   * sweep still can). Empty unless the stream has far more tags than the record holds and old ones failed.
    */
   readonly abandoned: readonly string[];
 }
@@ -114,9 +104,8 @@ function serialise(tags: ReadonlyMap<string, readonly string[]>, coveredUntil: s
 const bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 /**
- * The annotation value after `submitted` digests went to Thoth. `current` is every tag's
- * current image in the stream as last read: tags pointing at a submitted (or already recorded)
- * digest are recorded; tags that left the stream are the first to be forgotten.
+ * The annotation value after `submitted` digests went to Thoth. `current`: every tag's current image as last read;
+ * tags at a submitted (or already recorded) digest are recorded, tags that left the stream are forgotten first.
  */
 export function recordSubmitted(record: SubmittedImages, current: readonly TagState[], submitted: Iterable<string>,
   limits: RecordLimits = DEFAULT_RECORD_LIMITS): RecordUpdate {
@@ -141,10 +130,7 @@ export function recordSubmitted(record: SubmittedImages, current: readonly TagSt
   return coverOldest(tags, coveredUntil, current, known, limits);
 }
 
-/**
- * Drops recorded tags, oldest current item first, moving `:coveredUntil` over them. Dropping
- * any entry covers everything older, so oldest-first covers the fewest unsubmitted tags.
- */
+/** Drops recorded tags oldest current item first, moving `:coveredUntil` over them: that covers the fewest unsubmitted tags. */
 function coverOldest(tags: Map<string, readonly string[]>, previousCover: string | undefined, current: readonly TagState[],
   known: ReadonlySet<string>, limits: RecordLimits): RecordUpdate {
   const dated = current
@@ -171,9 +157,8 @@ function coverOldest(tags: Map<string, readonly string[]>, previousCover: string
     total -= entrySize(tag);
     tags.delete(tag);
   }
-  const abandoned = dated
-    .filter(({ state, ms }) => ms > before && ms <= cover && !known.has(state.digest))
-    .map(({ state }) => state.tag);
+  const abandoned = dated.filter(({ state, ms }) => ms > before && ms <= cover && !known.has(state.digest)).map(({ state }) => state.tag);
+
   const coveredUntil = cover > before ? new Date(cover).toISOString() : previousCover;
   return { value: serialise(tags, coveredUntil), abandoned };
 }
