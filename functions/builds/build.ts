@@ -1,6 +1,6 @@
 /**
- * The OpenShift Build (build.openshift.io/v1) fields the function uses, validated once.
- * Only what decides and resolves is kept; unknown fields are ignored, absurd ones refused.
+ * The OpenShift Build (build.openshift.io/v1) fields the function uses, validated once. Only what decides and resolves is kept;
+ * unknown fields are ignored, absurd ones refused.
  */
 import { invalid } from '../errors.js';
 import { isRecord, type KubeObject } from '../kube/object.js';

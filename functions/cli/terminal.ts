@@ -1,7 +1,6 @@
 /**
- * The command line's stderr: log lines (redacted, like every log of the function) and, on a
- * terminal, one progress line kept at the bottom. Off a terminal, logs are JSON lines and
- * progress is an occasional log line.
+ * The command line's stderr: log lines (redacted, like every log of the function) and, on a terminal, one progress line kept at
+ * the bottom. Off a terminal, logs are JSON lines and progress is an occasional log line.
  */
 import type { LogFields, Logger } from '../observability/logger.js';
 import { redact, redactValue } from '../observability/redact.js';

@@ -1,9 +1,8 @@
 /**
- * The command line's work queue, keyed by object: never the same object twice at once (the
- * pipeline's worker limit bounds how many run), and a burst of events for one object collapses
- * into one pending item (the newest). A task answering `retry` is queued again after an
- * exponential backoff capped at `maxRetryMs`, for as long as it answers `retry`: a Thoth or
- * API server outage of any length must not lose the objects that finished meanwhile.
+ * The command line's work queue, keyed by object: never the same object twice at once (the pipeline's worker limit bounds how
+ * many run), and a burst of events for one object collapses into one pending item (the newest). A task answering `retry` is
+ * queued again after an exponential backoff capped at `maxRetryMs`, for as long as it answers `retry`: a Thoth or API server
+ * outage of any length must not lose the objects that finished meanwhile.
  */
 import { backoffDelayMs } from '../retry.js';
 

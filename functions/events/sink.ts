@@ -1,7 +1,6 @@
 /**
- * Sends one CloudEvent in binary content mode to a sink (K_SINK, which a Knative SinkBinding
- * sets: the Broker's address), with the shared retry policy. The answer's body is never read
- * into a message.
+ * Sends one CloudEvent in binary content mode to a sink (K_SINK, which a Knative SinkBinding sets: the Broker's address), with
+ * the shared retry policy. The answer's body is never read into a message.
  */
 import { randomUUID } from 'node:crypto';
 import { http, https } from '../builtins.js';

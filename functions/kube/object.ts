@@ -1,7 +1,6 @@
 /**
- * The Kubernetes object model: coordinates, objects validated at the boundary, list items, and
- * the one function that builds API paths. Everything past `parseKubeObject` trusts the shape
- * (not the truth: objects are re-read live before acting).
+ * The Kubernetes object model: coordinates, objects validated at the boundary, list items, and the one function that builds API
+ * paths. Everything past `parseKubeObject` trusts the shape (not the truth: objects are re-read live before acting).
  */
 import type { SourceObjectRef } from '../domain/built-image.js';
 import { acceptedKinds, kindKey, kindOf, KINDS } from '../domain/kinds.js';

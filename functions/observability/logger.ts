@@ -1,6 +1,6 @@
 /**
- * Structured JSON logs through the runtime's pino logger, redacted at this one place.
- * Modules log `(fields, message)`; nothing reaches pino unredacted.
+ * Structured JSON logs through the runtime's pino logger, redacted at this one place. Modules log `(fields, message)`; nothing
+ * reaches pino unredacted.
  */
 import { redact, redactValue } from './redact.js';
 

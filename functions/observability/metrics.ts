@@ -1,9 +1,9 @@
 /**
  * Every metric the function exports, named build_watcher_*, listed in the README.
  *
- * faas-js-runtime serves `/metrics` from a prom-client Registry it creates privately in
- * start(). It names itself by calling `setDefaultLabels` on that registry right away, so we
- * catch the registry there and register our metrics on it: one `/metrics`, one scrape.
+ * faas-js-runtime serves `/metrics` from a prom-client Registry it creates privately in start(). It names itself by calling
+ * `setDefaultLabels` on that registry right away, so we catch the registry there and register our metrics on it: one `/metrics`,
+ * one scrape.
  */
 import promClient from 'prom-client';
 import type { ThothRequestObservation } from '../thoth/transport.js';

@@ -1,7 +1,6 @@
 /**
- * Manifests and indexes as the copier needs them: which blobs an image manifest references,
- * which manifests an index references. The raw bytes are never re-serialised, so digests
- * survive the copy.
+ * Manifests and indexes as the copier needs them: which blobs an image manifest references, which manifests an index references.
+ * The raw bytes are never re-serialised, so digests survive the copy.
  */
 import { createHash } from '../builtins.js';
 import { digestAlgorithm, isDigest } from '../domain/image-reference.js';
@@ -55,8 +54,8 @@ function descriptors(values: unknown, what: string): Descriptor[] | string {
 }
 
 /**
- * Reads a manifest; answers a short reason when it is not one we can copy. The media type
- * comes from the document, else from Content-Type, else from its shape.
+ * Reads a manifest; answers a short reason when it is not one we can copy. The media type comes from the document, else from
+ * Content-Type, else from its shape.
  */
 export function parseManifest(bytes: Buffer, contentType: string | undefined): ParsedManifest | string {
   let document: unknown;

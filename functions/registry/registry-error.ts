@@ -1,8 +1,7 @@
 /**
- * Failures of the copier. The kind follows functions/errors.ts: `transient` when trying again
- * later may work (5xx, 429, timeouts, dropped connections), `refused` when a registry said no
- * for good (credentials, permissions, missing images, corrupt content). Messages name the
- * registry, repository and HTTP status only: never bodies, headers or credentials.
+ * Failures of the copier. The kind follows functions/errors.ts: `transient` when trying again later may work (5xx, 429, timeouts,
+ * dropped connections), `refused` when a registry said no for good (credentials, permissions, missing images, corrupt content).
+ * Messages name the registry, repository and HTTP status only: never bodies, headers or credentials.
  */
 import type { IncomingMessage } from 'node:http';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, type FailureKind } from '../errors.js';

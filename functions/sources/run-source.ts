@@ -1,14 +1,12 @@
 /**
- * Tekton runs and Shipwright BuildRuns as source kinds of the pipeline: a succeeded run's
- * digest-pinned images go to POST /build-analysis as output images (no base image, no log:
- * a run has neither in a form Thoth reads), one submission per image. Failed runs built no
- * image and are ignored.
+ * Tekton runs and Shipwright BuildRuns as source kinds of the pipeline: a succeeded run's digest-pinned images go to POST
+ * /build-analysis as output images (no base image, no log: a run has neither in a form Thoth reads), one submission per image.
+ * Failed runs built no image and are ignored.
  *
- * Marks (same annotations as Builds): `submitted-at`; `output-image`, the submitted
- * references joined by commas; `analysis-ids`, the ids object of the one image, or a JSON
- * array of them in the same order when the run built several. A run whose every image another
- * object submits (a PipelineRun's TaskRuns) is marked `submitted-at` alone: it is done too, and
- * left unmarked, every sweep would pick it again and a few hundred of them would fill each batch.
+ * Marks (same annotations as Builds): `submitted-at`; `output-image`, the submitted references joined by commas; `analysis-ids`,
+ * the ids object of the one image, or a JSON array of them in the same order when the run built several. A run whose every image
+ * another object submits (a PipelineRun's TaskRuns) is marked `submitted-at` alone: it is done too, and left unmarked, every
+ * sweep would pick it again and a few hundred of them would fill each batch.
  */
 import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../access/policy.js';
 import { ANNOTATIONS } from '../domain/annotations.js';

@@ -1,15 +1,14 @@
 /**
- * Shipwright BuildRun (shipwright.io/v1beta1): a successful run's image is
- * `status.output.digest` (written only when the build strategy emits `shp-image-digest`)
- * pinned onto the image the run pushed to.
+ * Shipwright BuildRun (shipwright.io/v1beta1): a successful run's image is `status.output.digest` (written only when the build
+ * strategy emits `shp-image-digest`) pinned onto the image the run pushed to.
  *
  * Where it pushed to, first match wins:
- * 1. `spec.output.image`: Shipwright's buildrun docs say it "will overwrite the output.image
- *    value defined in Build", and the TaskRun is generated with it;
- * 2. `status.buildSpec.output.image`: the snapshot of the Build's own spec, taken *without*
- *    the BuildRun's overrides (the reconciler copies `build.Spec` as is);
- * 3. `spec.build.spec.output.image`: an embedded Build (overrides are then forbidden), for a
- *    run whose status snapshot is missing.
+ * 1. `spec.output.image`: Shipwright's buildrun docs say it "will overwrite the output.image value defined in Build", and the
+ *    TaskRun is generated with it;
+ * 2. `status.buildSpec.output.image`: the snapshot of the Build's own spec, taken *without* the BuildRun's overrides (the
+ *    reconciler copies `build.Spec` as is);
+ * 3. `spec.build.spec.output.image`: an embedded Build (overrides are then forbidden), for a run whose status snapshot is
+ *    missing.
  */
 import type { PinnedImage } from '../domain/built-image.js';
 import { digestProblem } from '../domain/image-reference.js';

@@ -1,16 +1,14 @@
 /**
- * Tekton TaskRun and PipelineRun (tekton.dev/v1 `status.results`; v1beta1 `status.taskResults`
- * / `status.pipelineResults`): the images a successful run built, read from the results that
- * Tekton Chains type-hints (chains docs/config.md and docs/slsa-provenance.md, and
- * pkg/artifacts/signable.go), in this order:
+ * Tekton TaskRun and PipelineRun (tekton.dev/v1 `status.results`; v1beta1 `status.taskResults` / `status.pipelineResults`): the
+ * images a successful run built, read from the results that Tekton Chains type-hints (chains docs/config.md and
+ * docs/slsa-provenance.md, and pkg/artifacts/signable.go), in this order:
  * 1. `*IMAGE_URL` + `*IMAGE_DIGEST` sharing a prefix (the empty prefix included);
  * 2. `IMAGES`: `ref@digest` entries separated by commas or newlines;
  * 3. `*ARTIFACT_URI` + `*ARTIFACT_DIGEST` sharing a prefix;
- * 4. `*ARTIFACT_OUTPUTS`: object results `{uri, digest}` (`isBuildArtifact` is not consulted:
- *    every output that is an image is one we want analysed).
- * Values are trimmed as Chains trims them. Anything without a valid digest, or whose uri is not
- * an image reference (a purl, a file URL), is skipped with a reason.
- * Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
+ * 4. `*ARTIFACT_OUTPUTS`: object results `{uri, digest}` (`isBuildArtifact` is not consulted: every output that is an image is
+ *    one we want analysed).
+ * Values are trimmed as Chains trims them. Anything without a valid digest, or whose uri is not an image reference (a purl, a
+ * file URL), is skipped with a reason. Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
  */
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import { ImageSet, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';

@@ -1,6 +1,6 @@
 /**
- * What the function asks of Thoth, on the wire. The User API answers an unknown query parameter
- * 400, so only parameters that are set and that the endpoint declares are sent.
+ * What the function asks of Thoth, on the wire. The User API answers an unknown query parameter 400, so only parameters that are
+ * set and that the endpoint declares are sent.
  */
 import type { RegistryCredentials } from '../domain/built-image.js';
 
