@@ -24,9 +24,7 @@ export class WorkQueue<T> {
   readonly #idle = new Set<() => void>();
   #closed = false;
 
-  constructor(options: WorkQueueOptions<T>) {
-    this.#options = options;
-  }
+  constructor(options: WorkQueueOptions<T>) { this.#options = options; }
 
   /** Queues `item` now, replacing an older pending item of the same key and its retry. */
   add(key: string, item: T): void {
@@ -37,9 +35,7 @@ export class WorkQueue<T> {
     this.#pump();
   }
 
-  get size(): number {
-    return this.#pending.size + this.#running.size + this.#retries.size;
-  }
+  get size(): number { return this.#pending.size + this.#running.size + this.#retries.size; }
 
   /** Stops taking work and drops retries not yet due; resolves when running tasks are done. */
   async close(): Promise<void> {

@@ -15,21 +15,11 @@ import type { Socket } from 'node:net';
  */
 export const REQUEST_BODY_DEADLINE_MS = 15_000;
 
-interface RequestStart {
-  readonly request: IncomingMessage;
-  readonly response: ServerResponse;
-  readonly socket: Socket;
-}
+interface RequestStart { readonly request: IncomingMessage; readonly response: ServerResponse; readonly socket: Socket }
 
 const TIMEOUT_REASON = `request body not received within ${REQUEST_BODY_DEADLINE_MS / 1000} s\n`;
-const TIMEOUT_ANSWER = [
-  'HTTP/1.1 408 Request Timeout',
-  'Content-Type: text/plain; charset=utf-8',
-  `Content-Length: ${Buffer.byteLength(TIMEOUT_REASON)}`,
-  'Connection: close',
-  '',
-  TIMEOUT_REASON,
-].join('\r\n');
+const TIMEOUT_ANSWER = ['HTTP/1.1 408 Request Timeout', 'Content-Type: text/plain; charset=utf-8',
+  `Content-Length: ${Buffer.byteLength(TIMEOUT_REASON)}`, 'Connection: close', '', TIMEOUT_REASON].join('\r\n');
 
 function onRequestStart(message: unknown): void {
   const { request, response, socket } = message as RequestStart;

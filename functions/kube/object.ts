@@ -55,9 +55,7 @@ function objectName(record: Record<string, unknown>, key: string, where: string)
 function kindField(record: Record<string, unknown>, where: string): { apiVersion: string; kind: string } {
   const apiVersion = field(record, 'apiVersion', where);
   const kind = field(record, 'kind', where);
-  if (kindOf(apiVersion, kind) === undefined) {
-    throw invalid(`unsupported object ${kindKey({ apiVersion, kind })}: expected one of ${acceptedKinds().join(', ')}`, 422);
-  }
+  if (kindOf(apiVersion, kind) === undefined) throw invalid(`unsupported object ${kindKey({ apiVersion, kind })}: expected one of ${acceptedKinds().join(', ')}`, 422);
   return { apiVersion, kind };
 }
 
@@ -74,14 +72,9 @@ export function parseKubeObject(value: unknown, where = 'object'): KubeObject {
   const uid = metadata['uid'];
   const resourceVersion = metadata['resourceVersion'];
   return {
-    apiVersion,
-    kind,
-    namespace: objectName(metadata, 'namespace', `${where}.metadata`),
-    name: objectName(metadata, 'name', `${where}.metadata`),
-    uid: typeof uid === 'string' ? uid : '',
-    resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
-    annotations: annotations as Record<string, string>,
-    raw: value,
+    apiVersion, kind, namespace: objectName(metadata, 'namespace', `${where}.metadata`), name: objectName(metadata, 'name', `${where}.metadata`),
+    uid: typeof uid === 'string' ? uid : '', resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
+    annotations: annotations as Record<string, string>, raw: value,
   };
 }
 

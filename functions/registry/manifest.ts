@@ -18,11 +18,7 @@ const IMAGE_TYPES = new Set([OCI_MANIFEST, DOCKER_MANIFEST]);
 /** Layers that registries must not be asked to store (Windows base layers and the like). */
 const FOREIGN_LAYER = /(?:\.foreign\.|\.nondistributable\.)/;
 
-export interface Descriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-}
+export interface Descriptor { readonly mediaType: string; readonly digest: string; readonly size: number }
 
 export type ParsedManifest =
   | { readonly kind: 'index'; readonly mediaType: string; readonly manifests: readonly Descriptor[] }

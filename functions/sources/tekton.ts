@@ -13,10 +13,7 @@
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import { ImageSet, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
-const PAIRS = [
-  { uri: 'IMAGE_URL', digest: 'IMAGE_DIGEST' },
-  { uri: 'ARTIFACT_URI', digest: 'ARTIFACT_DIGEST' },
-] as const;
+const PAIRS = [{ uri: 'IMAGE_URL', digest: 'IMAGE_DIGEST' }, { uri: 'ARTIFACT_URI', digest: 'ARTIFACT_DIGEST' }] as const;
 const IMAGES = 'IMAGES';
 const ARTIFACT_OUTPUTS = 'ARTIFACT_OUTPUTS';
 
@@ -37,13 +34,9 @@ function readResults(status: Record<string, unknown>, field: string, skipped: Sk
   }
   list.forEach((entry: unknown, index) => {
     const name = isRecord(entry) ? entry['name'] : undefined;
-    if (!isRecord(entry) || typeof name !== 'string' || name === '') {
-      skipped.add(`status.${field}[${index}]`, 'expected {name, value}');
-    } else if (results.has(name)) {
-      skipped.add(name, 'duplicate result name; the first one is used');
-    } else {
-      results.set(name, entry['value']);
-    }
+    if (!isRecord(entry) || typeof name !== 'string' || name === '') skipped.add(`status.${field}[${index}]`, 'expected {name, value}');
+    else if (results.has(name)) skipped.add(name, 'duplicate result name; the first one is used');
+    else results.set(name, entry['value']);
   });
   return results;
 }
@@ -94,10 +87,7 @@ function addImagesList(results: Results, images: ImageSet, skipped: SkipList): v
   if (!results.has(IMAGES)) return;
   const list = stringValue(IMAGES, results.get(IMAGES), skipped);
   if (list === undefined) return;
-  const entries = list
-    .split(/[,\n]/)
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
+  const entries = list.split(/[,\n]/).map((entry) => entry.trim()).filter((entry) => entry !== '');
   entries.forEach((entry, index) => {
     const at = entry.lastIndexOf('@');
     if (at < 0) {

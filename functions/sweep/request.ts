@@ -32,9 +32,7 @@ export class SweepRequests {
   readonly #settings: SweepSettings;
   readonly #sweeps = new SingleFlight<SweepSummary>();
 
-  constructor(settings: SweepSettings) {
-    this.#settings = settings;
-  }
+  constructor(settings: SweepSettings) { this.#settings = settings; }
 
   /** The summary of this sweep, or of the one already running; `invalid` when none can run. */
   /** `announce`: where image.built goes for what this sweep (not one it joins) submits. */
