@@ -54,7 +54,9 @@ function imageSource(strategy: Record<string, unknown>, namespace: string): Imag
     const kind = optionalString(from, 'kind', `spec.strategy.${key}.from`);
     const name = optionalString(from, 'name', `spec.strategy.${key}.from`);
     if (kind === undefined || name === undefined) continue;
-    if (!SOURCE_KINDS.includes(kind)) throw invalid(`spec.strategy.${key}.from.kind: expected ${SOURCE_KINDS.join(', ')}, got ${JSON.stringify(kind.slice(0, 40))}`);
+    if (!SOURCE_KINDS.includes(kind)) {
+      throw invalid(`spec.strategy.${key}.from.kind: expected ${SOURCE_KINDS.join(', ')}, got ${JSON.stringify(kind.slice(0, 40))}`);
+    }
     const sourceNamespace = optionalString(from, 'namespace', `spec.strategy.${key}.from`) ?? namespace;
     return { kind: kind as ImageSourceKind, name, namespace: sourceNamespace };
   }
@@ -65,15 +67,17 @@ export function parseBuild(object: KubeObject): OpenShiftBuild {
   const spec = child(object.raw, 'spec', 'build');
   const status = child(object.raw, 'status', 'build');
   const phase = optionalString(status, 'phase', 'status') ?? '';
-  if (phase !== '' && !PHASES.includes(phase)) throw invalid(`status.phase: expected one of ${PHASES.join(', ')}, got ${JSON.stringify(phase.slice(0, 40))}`);
+  if (phase !== '' && !PHASES.includes(phase)) {
+    throw invalid(`status.phase: expected one of ${PHASES.join(', ')}, got ${JSON.stringify(phase.slice(0, 40))}`);
+  }
   const strategy = child(spec, 'strategy', 'spec');
   const from = imageSource(strategy, object.namespace);
   const outputReference = optionalString(status, 'outputDockerImageReference', 'status');
   const outputKind = optionalString(child(child(spec, 'output', 'spec'), 'to', 'spec.output'), 'kind', 'spec.output.to');
   const outputDigest = optionalString(child(child(status, 'output', 'status'), 'to', 'status.output'), 'imageDigest', 'status.output.to');
   return {
-    object, phase: phase as BuildPhase | '', strategy: optionalString(strategy, 'type', 'spec.strategy') ?? '', ...(from !== undefined ? { from } : {}),
-    ...(outputReference !== undefined ? { outputReference } : {}), ...(outputKind !== undefined ? { outputKind } : {}),
-    ...(outputDigest !== undefined ? { outputDigest } : {}),
+    object, phase: phase as BuildPhase | '', strategy: optionalString(strategy, 'type', 'spec.strategy') ?? '',
+    ...(from !== undefined ? { from } : {}), ...(outputReference !== undefined ? { outputReference } : {}),
+    ...(outputKind !== undefined ? { outputKind } : {}), ...(outputDigest !== undefined ? { outputDigest } : {}),
   };
 }

@@ -8,10 +8,7 @@ import { redact, redactValue } from '../observability/redact.js';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
 
-export interface TerminalOutput {
-  write(text: string): void;
-  readonly isTTY: boolean;
-}
+export interface TerminalOutput { write(text: string): void; readonly isTTY: boolean }
 
 function describeFields(fields: LogFields): string {
   return Object.entries(redactValue(fields) as Record<string, unknown>)
@@ -63,11 +60,7 @@ export class Terminal {
     this.#progress = '';
   }
 
-  #clear(): void {
-    if (this.#progress !== '') this.output.write('\r\x1b[K');
-  }
+  #clear(): void { if (this.#progress !== '') this.output.write('\r\x1b[K'); }
 
-  #draw(): void {
-    if (this.#progress !== '') this.output.write(this.#progress);
-  }
+  #draw(): void { if (this.#progress !== '') this.output.write(this.#progress); }
 }

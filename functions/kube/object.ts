@@ -55,7 +55,9 @@ function objectName(record: Record<string, unknown>, key: string, where: string)
 function kindField(record: Record<string, unknown>, where: string): { apiVersion: string; kind: string } {
   const apiVersion = field(record, 'apiVersion', where);
   const kind = field(record, 'kind', where);
-  if (kindOf(apiVersion, kind) === undefined) throw invalid(`unsupported object ${kindKey({ apiVersion, kind })}: expected one of ${acceptedKinds().join(', ')}`, 422);
+  if (kindOf(apiVersion, kind) === undefined) {
+    throw invalid(`unsupported object ${kindKey({ apiVersion, kind })}: expected one of ${acceptedKinds().join(', ')}`, 422);
+  }
   return { apiVersion, kind };
 }
 

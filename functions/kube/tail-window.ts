@@ -9,9 +9,7 @@ export class TailWindow {
   #size = 0;
   #cut = false;
 
-  constructor(bytes: number) {
-    this.#bytes = bytes;
-  }
+  constructor(bytes: number) { this.#bytes = bytes; }
 
   push(chunk: Buffer): void {
     this.#chunks.push(chunk);

@@ -22,8 +22,6 @@ export interface PinoLike {
 }
 
 export function redactingLogger(target: PinoLike): Logger {
-  const emit = (level: keyof PinoLike) => (fields: LogFields, message: string) => {
-    target[level](redactValue(fields), redact(message));
-  };
+  const emit = (level: keyof PinoLike) => (fields: LogFields, message: string) => { target[level](redactValue(fields), redact(message)); };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

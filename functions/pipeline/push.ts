@@ -27,14 +27,11 @@ export async function pushBuiltImage(image: BuiltImage, policy: PushPolicy, sign
   if (!image.outputAccess.fetchable) return { image, notCopied: NOT_FETCHED };
   const destination = policy.destinationFor(image, output);
   const { digest } = await policy.copier.copy({
-    source: output,
-    destination,
+    source: output, destination,
     // Decided by access/policy.ts: credentials only for the cluster's own registry.
     sourceCredentials: () => resolveCredentials(image.outputAccess.credentials),
     destinationCredentials: () => resolveCredentials(policy.destinationCredentials),
-    sourceVerifyTls: image.outputAccess.verifyTls,
-    destinationVerifyTls: policy.destinationVerifyTls,
-    ...(signal ? { signal } : {}),
+    sourceVerifyTls: image.outputAccess.verifyTls, destinationVerifyTls: policy.destinationVerifyTls, ...(signal ? { signal } : {}),
   });
   return {
     image: { ...image, output: { ...destination, digest }, outputAccess: { credentials: policy.destinationCredentials, verifyTls: policy.destinationVerifyTls, fetchable: true } },

@@ -15,11 +15,8 @@ import { digestProblem } from '../domain/image-reference.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import { pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
-const OUTPUT_IMAGE_PATHS = [
-  ['spec', 'output', 'image'],
-  ['status', 'buildSpec', 'output', 'image'],
-  ['spec', 'build', 'spec', 'output', 'image'],
-] as const;
+const OUTPUT_IMAGE_PATHS = [['spec', 'output', 'image'], ['status', 'buildSpec', 'output', 'image'],
+  ['spec', 'build', 'spec', 'output', 'image']] as const;
 
 function at(root: unknown, path: readonly string[]): unknown {
   let value = root;
@@ -35,13 +32,8 @@ export function extractShipwrightImage(object: KubeObject): RunExtraction {
   if ('unfinished' in completion) return completion.unfinished;
 
   const skipped = new SkipList();
-  const done = (images: readonly PinnedImage[] = []): RunExtraction => ({
-    state: 'succeeded',
-    ref,
-    outcome: completion.outcome,
-    images,
-    skipped: skipped.toArray(),
-  });
+  const done = (images: readonly PinnedImage[] = []): RunExtraction =>
+    ({ state: 'succeeded', ref, outcome: completion.outcome, images, skipped: skipped.toArray() });
 
   const digest = at(raw, ['status', 'output', 'digest']);
   if (digest === undefined || digest === null || digest === '') {

@@ -26,8 +26,7 @@ function childTaskRuns(pipelineRun: KubeObject): string[] {
   const children = isRecord(status) ? status['childReferences'] : undefined;
   if (!Array.isArray(children)) return [];
   return children.flatMap((child: unknown) =>
-    isRecord(child) && child['kind'] === 'TaskRun' && typeof child['name'] === 'string' ? [child['name']] : [],
-  );
+    isRecord(child) && child['kind'] === 'TaskRun' && typeof child['name'] === 'string' ? [child['name']] : []);
 }
 
 async function imagesOfChildren(pipelineRun: KubeObject, context: PlanContext): Promise<Set<string>> {
