@@ -19,7 +19,6 @@ export const ANALYSIS_REFUSED_TYPE = 'dev.build-watcher.analysis.refused';
  * knative/schemas/dev.build-watcher.image.built.json.
  */
 export const IMAGE_BUILT_TYPE = 'dev.build-watcher.image.built';
-/** The answer to a sweep event: its summary. */
 export const SWEEP_COMPLETED_TYPE = 'dev.build-watcher.sweep.completed';
 export const REPLY_SOURCE = '/build-watcher';
 

@@ -14,7 +14,6 @@ export interface BlobChunkHandler {
 }
 
 export interface BlobBody {
-  /** Starts the flow; called once. */
   start(handler: BlobChunkHandler): void;
   pause(): void;
   resume(): void;

@@ -8,7 +8,6 @@ import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, type Failure
 import { parseRetryAfter } from '../retry.js';
 import { readLimited } from './http-transport.js';
 
-/** Where a request went, for messages. */
 export interface RegistryLocation { readonly registry: string; readonly repository?: string }
 
 export class RegistryError extends BuildWatcherError {
