@@ -1,6 +1,6 @@
 /**
- * Credentials turned into values at the moment they are needed: the service-account token is
- * read from its file at each use. Who gets which credentials is policy.ts's decision.
+ * Credentials turned into values at the moment they are needed: the service-account token is read from its file at each use. Who
+ * gets which credentials is policy.ts's decision.
  */
 import { readFile } from 'node:fs/promises';
 import type { CredentialSource, RegistryCredentials } from '../domain/built-image.js';

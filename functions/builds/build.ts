@@ -1,6 +1,6 @@
 /**
- * The OpenShift Build (build.openshift.io/v1) fields the function uses, validated once.
- * Only what decides and resolves is kept; unknown fields are ignored, absurd ones refused.
+ * The OpenShift Build (build.openshift.io/v1) fields the function uses, validated once. Only what decides and resolves is kept;
+ * unknown fields are ignored, absurd ones refused.
  */
 import { invalid } from '../errors.js';
 import { isRecord, type KubeObject } from '../kube/object.js';
@@ -12,11 +12,7 @@ export type ImageSourceKind = 'DockerImage' | 'ImageStreamTag' | 'ImageStreamIma
 const SOURCE_KINDS: readonly string[] = ['DockerImage', 'ImageStreamTag', 'ImageStreamImage'];
 
 /** An ObjectReference to an image, as Build strategies and outputs use them. */
-export interface ImageSource {
-  readonly kind: ImageSourceKind;
-  readonly name: string;
-  readonly namespace: string;
-}
+export interface ImageSource { readonly kind: ImageSourceKind; readonly name: string; readonly namespace: string }
 
 export interface OpenShiftBuild {
   readonly object: KubeObject;
@@ -80,12 +76,8 @@ export function parseBuild(object: KubeObject): OpenShiftBuild {
   const outputKind = optionalString(child(child(spec, 'output', 'spec'), 'to', 'spec.output'), 'kind', 'spec.output.to');
   const outputDigest = optionalString(child(child(status, 'output', 'status'), 'to', 'status.output'), 'imageDigest', 'status.output.to');
   return {
-    object,
-    phase: phase as BuildPhase | '',
-    strategy: optionalString(strategy, 'type', 'spec.strategy') ?? '',
-    ...(from !== undefined ? { from } : {}),
-    ...(outputReference !== undefined ? { outputReference } : {}),
-    ...(outputKind !== undefined ? { outputKind } : {}),
-    ...(outputDigest !== undefined ? { outputDigest } : {}),
+    object, phase: phase as BuildPhase | '', strategy: optionalString(strategy, 'type', 'spec.strategy') ?? '',
+    ...(from !== undefined ? { from } : {}), ...(outputReference !== undefined ? { outputReference } : {}),
+    ...(outputKind !== undefined ? { outputKind } : {}), ...(outputDigest !== undefined ? { outputDigest } : {}),
   };
 }

@@ -30,8 +30,8 @@ export function buildSource(send: WhatToSend, credentials: CredentialPolicy): So
               try {
                 return await context.store.readBuildLog(object, context.signal);
               } catch (error) {
-                // No log to be had (a build that never got a pod, a pruned one, no RBAC): the
-                // images are still worth analysing. Transient errors are retried as usual.
+                // No log to be had (a build that never got a pod, a pruned one, no RBAC): the images are still worth analysing.
+                // Transient errors are retried as usual.
                 if (!(error instanceof BuildWatcherError) || error.kind === 'transient') throw error;
                 context.log.warn({ build: name }, `build log not sent: ${error.message}`);
                 return undefined;

@@ -1,6 +1,6 @@
 /**
- * The command line's flags: the original build-watcher's, each an alias of the environment
- * variable the function reads (a flag wins over the variable), plus a few of our own.
+ * The command line's flags: the original build-watcher's, each an alias of the environment variable the function reads (a flag
+ * wins over the variable), plus a few of our own.
  */
 import { parseArgs } from 'node:util';
 import { KIND_NAMES } from '../domain/kinds.js';

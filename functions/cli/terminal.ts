@@ -1,7 +1,6 @@
 /**
- * The command line's stderr: log lines (redacted, like every log of the function) and, on a
- * terminal, one progress line kept at the bottom. Off a terminal, logs are JSON lines and
- * progress is an occasional log line.
+ * The command line's stderr: log lines (redacted, like every log of the function) and, on a terminal, one progress line kept at
+ * the bottom. Off a terminal, logs are JSON lines and progress is an occasional log line.
  */
 import type { LogFields, Logger } from '../observability/logger.js';
 import { redact, redactValue } from '../observability/redact.js';
@@ -9,10 +8,7 @@ import { redact, redactValue } from '../observability/redact.js';
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
 
-export interface TerminalOutput {
-  write(text: string): void;
-  readonly isTTY: boolean;
-}
+export interface TerminalOutput { write(text: string): void; readonly isTTY: boolean }
 
 function describeFields(fields: LogFields): string {
   return Object.entries(redactValue(fields) as Record<string, unknown>)
@@ -64,11 +60,7 @@ export class Terminal {
     this.#progress = '';
   }
 
-  #clear(): void {
-    if (this.#progress !== '') this.output.write('\r\x1b[K');
-  }
+  #clear(): void { if (this.#progress !== '') this.output.write('\r\x1b[K'); }
 
-  #draw(): void {
-    if (this.#progress !== '') this.output.write(this.#progress);
-  }
+  #draw(): void { if (this.#progress !== '') this.output.write(this.#progress); }
 }

@@ -1,9 +1,8 @@
 /**
- * The command line's work queue, keyed by object: never the same object twice at once (the
- * pipeline's worker limit bounds how many run), and a burst of events for one object collapses
- * into one pending item (the newest). A task answering `retry` is queued again after an
- * exponential backoff capped at `maxRetryMs`, for as long as it answers `retry`: a Thoth or
- * API server outage of any length must not lose the objects that finished meanwhile.
+ * The command line's work queue, keyed by object: never the same object twice at once (the pipeline's worker limit bounds how
+ * many run), and a burst of events for one object collapses into one pending item (the newest). A task answering `retry` is
+ * queued again after an exponential backoff capped at `maxRetryMs`, for as long as it answers `retry`: a Thoth or API server
+ * outage of any length must not lose the objects that finished meanwhile.
  */
 import { backoffDelayMs } from '../retry.js';
 
@@ -25,9 +24,7 @@ export class WorkQueue<T> {
   readonly #idle = new Set<() => void>();
   #closed = false;
 
-  constructor(options: WorkQueueOptions<T>) {
-    this.#options = options;
-  }
+  constructor(options: WorkQueueOptions<T>) { this.#options = options; }
 
   /** Queues `item` now, replacing an older pending item of the same key and its retry. */
   add(key: string, item: T): void {
@@ -38,9 +35,7 @@ export class WorkQueue<T> {
     this.#pump();
   }
 
-  get size(): number {
-    return this.#pending.size + this.#running.size + this.#retries.size;
-  }
+  get size(): number { return this.#pending.size + this.#running.size + this.#retries.size; }
 
   /** Stops taking work and drops retries not yet due; resolves when running tasks are done. */
   async close(): Promise<void> {

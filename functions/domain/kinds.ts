@@ -1,8 +1,7 @@
 /**
- * The one table of the kinds build-watcher acts on. Every list of kinds (configuration, help
- * texts, the events accepted, the sweep's and the command line's collections), every API path
- * and every reply subject derives from it. Adding a kind touches this table and the source
- * module that handles it (`handler`, wired in functions/wiring.ts), nothing else.
+ * The one table of the kinds build-watcher acts on. Every list of kinds (configuration, help texts, the events accepted, the
+ * sweep's and the command line's collections), every API path and every reply subject derives from it. Adding a kind touches this
+ * table and the source module that handles it (`handler`, wired in functions/wiring.ts), nothing else.
  */
 export const KINDS = {
   Build: { apiVersions: ['build.openshift.io/v1'], plural: 'builds', handler: 'build' },

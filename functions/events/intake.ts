@@ -1,6 +1,6 @@
 /**
- * The boundary for incoming CloudEvents: a CloudEvent becomes a typed IncomingEvent, or an
- * `invalid` error saying why not. The object model itself is functions/kube/object.ts.
+ * The boundary for incoming CloudEvents: a CloudEvent becomes a typed IncomingEvent, or an `invalid` error saying why not. The
+ * object model itself is functions/kube/object.ts.
  */
 import { invalid } from '../errors.js';
 import { parseBoundedJson } from './json-shape.js';

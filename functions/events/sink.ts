@@ -1,19 +1,13 @@
 /**
- * Sends one CloudEvent in binary content mode to a sink (K_SINK, which a Knative SinkBinding
- * sets: the Broker's address), with the shared retry policy. The answer's body is never read
- * into a message.
+ * Sends one CloudEvent in binary content mode to a sink (K_SINK, which a Knative SinkBinding sets: the Broker's address), with
+ * the shared retry policy. The answer's body is never read into a message.
  */
 import { randomUUID } from 'node:crypto';
 import { http, https } from '../builtins.js';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError } from '../errors.js';
 import { withRetries, type RetryPolicy } from '../retry.js';
 
-export interface OutgoingEvent {
-  readonly type: string;
-  readonly source: string;
-  readonly subject?: string;
-  readonly data: unknown;
-}
+export interface OutgoingEvent { readonly type: string; readonly source: string; readonly subject?: string; readonly data: unknown }
 
 const SINK_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 2_000 };
 const TIMEOUT_MS = 10_000;
@@ -21,13 +15,8 @@ const TIMEOUT_MS = 10_000;
 function postOnce(url: URL, event: OutgoingEvent, id: string, signal?: AbortSignal): Promise<void> {
   const body = Buffer.from(JSON.stringify(event.data));
   const headers = {
-    'content-type': 'application/json',
-    'content-length': String(body.length),
-    'ce-specversion': '1.0',
-    'ce-id': id,
-    'ce-type': event.type,
-    'ce-source': event.source,
-    ...(event.subject !== undefined ? { 'ce-subject': event.subject } : {}),
+    'content-type': 'application/json', 'content-length': String(body.length), 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': event.type,
+    'ce-source': event.source, ...(event.subject !== undefined ? { 'ce-subject': event.subject } : {}),
   };
   const timeout = AbortSignal.timeout(TIMEOUT_MS);
   const transport = url.protocol === 'https:' ? https() : http;

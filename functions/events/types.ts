@@ -8,19 +8,17 @@ export const PING_SOURCE_TYPE = 'dev.knative.sources.ping';
 export const SWEEP_REQUESTED_TYPE = 'dev.build-watcher.sweep.requested';
 
 /**
- * Replies are published back into the Broker. Their types share no prefix with the
- * ApiServerSource types, and they carry no `kind` extension, so a Trigger filtered on build
- * events can never deliver them back to us.
+ * Replies are published back into the Broker. Their types share no prefix with the ApiServerSource types, and they carry no
+ * `kind` extension, so a Trigger filtered on build events can never deliver them back to us.
  */
 export const ANALYSIS_SUBMITTED_TYPE = 'dev.build-watcher.analysis.submitted';
 export const ANALYSIS_REFUSED_TYPE = 'dev.build-watcher.analysis.refused';
 /**
- * An object's images were resolved by digest (and pushed, if configured), whether or not Thoth
- * exists: the reply without Thoth, and sent to K_SINK beside Thoth's reply. Any analyser can
- * subscribe with one Trigger. Its data's schema: knative/schemas/dev.build-watcher.image.built.json.
+ * An object's images were resolved by digest (and pushed, if configured), whether or not Thoth exists: the reply without Thoth,
+ * and sent to K_SINK beside Thoth's reply. Any analyser can subscribe with one Trigger. Its data's schema:
+ * knative/schemas/dev.build-watcher.image.built.json.
  */
 export const IMAGE_BUILT_TYPE = 'dev.build-watcher.image.built';
-/** The answer to a sweep event: its summary. */
 export const SWEEP_COMPLETED_TYPE = 'dev.build-watcher.sweep.completed';
 export const REPLY_SOURCE = '/build-watcher';
 

@@ -1,7 +1,6 @@
 /**
- * The Kubernetes object model: coordinates, objects validated at the boundary, list items, and
- * the one function that builds API paths. Everything past `parseKubeObject` trusts the shape
- * (not the truth: objects are re-read live before acting).
+ * The Kubernetes object model: coordinates, objects validated at the boundary, list items, and the one function that builds API
+ * paths. Everything past `parseKubeObject` trusts the shape (not the truth: objects are re-read live before acting).
  */
 import type { SourceObjectRef } from '../domain/built-image.js';
 import { acceptedKinds, kindKey, kindOf, KINDS } from '../domain/kinds.js';
@@ -75,14 +74,9 @@ export function parseKubeObject(value: unknown, where = 'object'): KubeObject {
   const uid = metadata['uid'];
   const resourceVersion = metadata['resourceVersion'];
   return {
-    apiVersion,
-    kind,
-    namespace: objectName(metadata, 'namespace', `${where}.metadata`),
-    name: objectName(metadata, 'name', `${where}.metadata`),
-    uid: typeof uid === 'string' ? uid : '',
-    resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
-    annotations: annotations as Record<string, string>,
-    raw: value,
+    apiVersion, kind, namespace: objectName(metadata, 'namespace', `${where}.metadata`), name: objectName(metadata, 'name', `${where}.metadata`),
+    uid: typeof uid === 'string' ? uid : '', resourceVersion: typeof resourceVersion === 'string' ? resourceVersion : '',
+    annotations: annotations as Record<string, string>, raw: value,
   };
 }
 

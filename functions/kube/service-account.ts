@@ -2,8 +2,8 @@
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
- * `token`, `ca.crt` (the API server's CA), `namespace`, and on OpenShift `service-ca.crt` (the
- * CA that signs in-cluster services, the internal registry's included).
+ * `token`, `ca.crt` (the API server's CA), `namespace`, and on OpenShift `service-ca.crt` (the CA that signs in-cluster services,
+ * the internal registry's included).
  */
 export type ServiceAccountFile = 'token' | 'ca.crt' | 'namespace' | 'service-ca.crt';
 

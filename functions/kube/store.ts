@@ -1,6 +1,6 @@
 /**
- * The two small interfaces the pipeline reads and writes Kubernetes through, and their real
- * implementations over a (lazily connected) API server. Tests supply in-memory ones.
+ * The two small interfaces the pipeline reads and writes Kubernetes through, and their real implementations over a (lazily
+ * connected) API server. Tests supply in-memory ones.
  */
 import type { KubeApi } from './api.js';
 import { recordEvent, type EventReason } from './events.js';

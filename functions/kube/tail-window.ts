@@ -1,7 +1,6 @@
 /**
- * The last `bytes` of a stream, in memory bounded by about `bytes` plus one chunk. Chunks are
- * dropped from the front by moving an index, so a log streamed in many small chunks costs
- * linear time (an array's shift() per chunk made it quadratic).
+ * The last `bytes` of a stream, in memory bounded by about `bytes` plus one chunk. Chunks are dropped from the front by moving an
+ * index, so a log streamed in many small chunks costs linear time (an array's shift() per chunk made it quadratic).
  */
 export class TailWindow {
   readonly #bytes: number;
@@ -10,9 +9,7 @@ export class TailWindow {
   #size = 0;
   #cut = false;
 
-  constructor(bytes: number) {
-    this.#bytes = bytes;
-  }
+  constructor(bytes: number) { this.#bytes = bytes; }
 
   push(chunk: Buffer): void {
     this.#chunks.push(chunk);

@@ -1,6 +1,6 @@
 /**
- * Structured JSON logs through the runtime's pino logger, redacted at this one place.
- * Modules log `(fields, message)`; nothing reaches pino unredacted.
+ * Structured JSON logs through the runtime's pino logger, redacted at this one place. Modules log `(fields, message)`; nothing
+ * reaches pino unredacted.
  */
 import { redact, redactValue } from './redact.js';
 
@@ -22,8 +22,6 @@ export interface PinoLike {
 }
 
 export function redactingLogger(target: PinoLike): Logger {
-  const emit = (level: keyof PinoLike) => (fields: LogFields, message: string) => {
-    target[level](redactValue(fields), redact(message));
-  };
+  const emit = (level: keyof PinoLike) => (fields: LogFields, message: string) => { target[level](redactValue(fields), redact(message)); };
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
 }

@@ -1,9 +1,9 @@
 /**
  * Every metric the function exports, named build_watcher_*, listed in the README.
  *
- * faas-js-runtime serves `/metrics` from a prom-client Registry it creates privately in
- * start(). It names itself by calling `setDefaultLabels` on that registry right away, so we
- * catch the registry there and register our metrics on it: one `/metrics`, one scrape.
+ * faas-js-runtime serves `/metrics` from a prom-client Registry it creates privately in start(). It names itself by calling
+ * `setDefaultLabels` on that registry right away, so we catch the registry there and register our metrics on it: one `/metrics`,
+ * one scrape.
  */
 import promClient from 'prom-client';
 import type { ThothRequestObservation } from '../thoth/transport.js';
@@ -14,17 +14,14 @@ const { Counter, Histogram, Registry } = promClient;
 export const metricsRegistry = new Registry();
 
 export const eventsReceived = new Counter({
-  name: 'build_watcher_events_received_total',
-  help: 'CloudEvents received, by event type and by the decision taken',
-  labelNames: ['type', 'decision'] as const,
-  registers: [metricsRegistry],
+  name: 'build_watcher_events_received_total', help: 'CloudEvents received, by event type and by the decision taken',
+  labelNames: ['type', 'decision'] as const, registers: [metricsRegistry],
 });
 
 export const submissions = new Counter({
   name: 'build_watcher_submissions_total',
   help: 'Submissions to the Thoth User API, by endpoint and result (submitted, cached, refused, failed)',
-  labelNames: ['endpoint', 'result'] as const,
-  registers: [metricsRegistry],
+  labelNames: ['endpoint', 'result'] as const, registers: [metricsRegistry],
 });
 
 export const thothLatency = new Histogram({
@@ -38,8 +35,7 @@ export const thothLatency = new Histogram({
 export const thothAmbiguousSubmissions = new Counter({
   name: 'build_watcher_thoth_ambiguous_submissions_total',
   help: 'Submissions Thoth may or may not have accepted (a timeout or a dropped connection once sent, a gateway 502/504): never re-sent by the client; the next delivery sends them again, which Thoth answers from its cache',
-  labelNames: ['endpoint'] as const,
-  registers: [metricsRegistry],
+  labelNames: ['endpoint'] as const, registers: [metricsRegistry],
 });
 
 /** One attempt the Thoth client reports (its onRequest), into the metrics it feeds. */
@@ -49,31 +45,26 @@ export function observeThothRequest({ endpoint, status, seconds, ambiguous }: Th
 }
 
 export const imageCopies = new Counter({
-  name: 'build_watcher_image_copies_total',
-  help: 'Copies to THOTH_PUSH_REGISTRY, by result (copied, failed)',
-  labelNames: ['result'] as const,
-  registers: [metricsRegistry],
+  name: 'build_watcher_image_copies_total', help: 'Copies to THOTH_PUSH_REGISTRY, by result (copied, failed)',
+  labelNames: ['result'] as const, registers: [metricsRegistry],
 });
 
 export const sweepObjects = new Counter({
   name: 'build_watcher_sweep_objects_total',
   help: 'Objects visited by catch-up sweeps, by kind and outcome (submitted, skipped, refused, failed)',
-  labelNames: ['kind', 'outcome'] as const,
-  registers: [metricsRegistry],
+  labelNames: ['kind', 'outcome'] as const, registers: [metricsRegistry],
 });
 
 export const resubmissions = new Counter({
   name: 'build_watcher_resubmissions_total',
   help: 'Objects taken over from a claim whose holder stopped before marking them: submitted again, which Thoth answers from its cache if the first attempt reached it',
-  labelNames: ['kind'] as const,
-  registers: [metricsRegistry],
+  labelNames: ['kind'] as const, registers: [metricsRegistry],
 });
 
 export const lostLeaseSubmissions = new Counter({
   name: 'build_watcher_lost_lease_submissions_total',
   help: 'Objects submitted by a holder that then found its claim taken over before it could mark them: the other holder submits them too',
-  labelNames: ['kind'] as const,
-  registers: [metricsRegistry],
+  labelNames: ['kind'] as const, registers: [metricsRegistry],
 });
 
 let attached = false;

@@ -12,10 +12,7 @@ export interface Submission {
   readonly base?: string;
 }
 
-export interface SubmittedImage {
-  readonly image: BuiltImage;
-  readonly submission: Submission;
-}
+export interface SubmittedImage { readonly image: BuiltImage; readonly submission: Submission }
 
 export type Outcome =
   | { readonly kind: 'ignored'; readonly reason: string; readonly object: ObjectCoordinates }

@@ -1,7 +1,6 @@
 /**
- * The pipeline's ports to Thoth and to the registry copier (Kubernetes' are in kube/store.ts),
- * so it can run against the real ones or anything a test supplies. functions/wiring.ts
- * supplies the real ones.
+ * The pipeline's ports to Thoth and to the registry copier (Kubernetes' are in kube/store.ts), so it can run against the real
+ * ones or anything a test supplies. functions/wiring.ts supplies the real ones.
  */
 import type { ImageReference, RegistryCredentials } from '../domain/built-image.js';
 import type { BuildAnalysisRequest, ImageAnalysisRequest } from '../thoth/requests.js';

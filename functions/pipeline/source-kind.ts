@@ -28,13 +28,13 @@ export interface SourceObject {
   /** Decides on the live object, already re-read from the API server. */
   plan(action: ObjectAction, context: PlanContext): Promise<Plan>;
   /**
-   * The annotations that mark the object done after these submissions. `refused` are the
-   * images Thoth or the push registry refused for good: done too, never to be retried.
+   * The annotations that mark the object done after these submissions. `refused` are the images Thoth or the push registry
+   * refused for good: done too, never to be retried.
    */
   marks(submitted: readonly SubmittedImage[], now: Date, refused: readonly BuiltImage[]): Record<string, string>;
   /**
-   * Whether `marks` can record refused images on their own (an ImageStream's per-image record),
-   * so that a pass whose every image was refused still moves on to the next ones.
+   * Whether `marks` can record refused images on their own (an ImageStream's per-image record), so that a pass whose every image
+   * was refused still moves on to the next ones.
    */
   readonly recordsRefusals: boolean;
 }

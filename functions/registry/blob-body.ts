@@ -1,8 +1,7 @@
 /**
- * A blob's bytes as they arrive from the source registry, lent chunk by chunk. A chunk's memory
- * may be reused as soon as its `release` is called: a raw read (raw-body-get.ts) reads into a
- * few buffers of its own over and over, so a blob of any size leaves no garbage behind for
- * the GC to catch up with, and the copier's memory stays flat without forcing collections.
+ * A blob's bytes as they arrive from the source registry, lent chunk by chunk. A chunk's memory may be reused as soon as its
+ * `release` is called: a raw read (raw-body-get.ts) reads into a few buffers of its own over and over, so a blob of any size
+ * leaves no garbage behind for the GC to catch up with, and the copier's memory stays flat without forcing collections.
  */
 import type { Readable } from 'node:stream';
 
@@ -15,7 +14,6 @@ export interface BlobChunkHandler {
 }
 
 export interface BlobBody {
-  /** Starts the flow; called once. */
   start(handler: BlobChunkHandler): void;
   pause(): void;
   resume(): void;
@@ -40,8 +38,8 @@ export function readableBody(readable: Readable): BlobBody {
       });
       readable.once('end', () => finish(() => handler.end()));
       readable.once('error', (error) => finish(() => handler.error(error)));
-      // node:http emits 'error' on a connection cut mid-body; anything else that closes early
-      // is reported as such rather than left waiting.
+      // node:http emits 'error' on a connection cut mid-body; anything else that closes early is reported as such rather than
+      // left waiting.
       readable.once('close', () => finish(() => handler.error(Object.assign(new Error('body closed early'), { code: 'ECONNRESET' }))));
     },
     pause: () => readable.pause(),

@@ -1,7 +1,6 @@
 /**
- * Manifests and indexes as the copier needs them: which blobs an image manifest references,
- * which manifests an index references. The raw bytes are never re-serialised, so digests
- * survive the copy.
+ * Manifests and indexes as the copier needs them: which blobs an image manifest references, which manifests an index references.
+ * The raw bytes are never re-serialised, so digests survive the copy.
  */
 import { createHash } from '../builtins.js';
 import { digestAlgorithm, isDigest } from '../domain/image-reference.js';
@@ -19,11 +18,7 @@ const IMAGE_TYPES = new Set([OCI_MANIFEST, DOCKER_MANIFEST]);
 /** Layers that registries must not be asked to store (Windows base layers and the like). */
 const FOREIGN_LAYER = /(?:\.foreign\.|\.nondistributable\.)/;
 
-export interface Descriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-}
+export interface Descriptor { readonly mediaType: string; readonly digest: string; readonly size: number }
 
 export type ParsedManifest =
   | { readonly kind: 'index'; readonly mediaType: string; readonly manifests: readonly Descriptor[] }
@@ -55,8 +50,8 @@ function descriptors(values: unknown, what: string): Descriptor[] | string {
 }
 
 /**
- * Reads a manifest; answers a short reason when it is not one we can copy. The media type
- * comes from the document, else from Content-Type, else from its shape.
+ * Reads a manifest; answers a short reason when it is not one we can copy. The media type comes from the document, else from
+ * Content-Type, else from its shape.
  */
 export function parseManifest(bytes: Buffer, contentType: string | undefined): ParsedManifest | string {
   let document: unknown;

@@ -1,24 +1,18 @@
 /**
- * Failures of the copier. The kind follows functions/errors.ts: `transient` when trying again
- * later may work (5xx, 429, timeouts, dropped connections), `refused` when a registry said no
- * for good (credentials, permissions, missing images, corrupt content). Messages name the
- * registry, repository and HTTP status only: never bodies, headers or credentials.
+ * Failures of the copier. The kind follows functions/errors.ts: `transient` when trying again later may work (5xx, 429, timeouts,
+ * dropped connections), `refused` when a registry said no for good (credentials, permissions, missing images, corrupt content).
+ * Messages name the registry, repository and HTTP status only: never bodies, headers or credentials.
  */
 import type { IncomingMessage } from 'node:http';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, type FailureKind } from '../errors.js';
 import { parseRetryAfter } from '../retry.js';
 import { readLimited } from './http-transport.js';
 
-/** Where a request went, for messages. */
-export interface RegistryLocation {
-  readonly registry: string;
-  readonly repository?: string;
-}
+export interface RegistryLocation { readonly registry: string; readonly repository?: string }
 
 export class RegistryError extends BuildWatcherError {
   readonly registry: string;
   readonly repository: string | undefined;
-  /** The registry's HTTP status, when it answered. */
   readonly httpStatus: number | undefined;
   /** From Retry-After, when the registry asked for a pause. */
   readonly retryAfterMs: number | undefined;
@@ -55,10 +49,8 @@ export async function unexpectedStatus(res: IncomingMessage, where: RegistryLoca
   const code = await readErrorCode(res);
   const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
   const reason = status === 401 ? ' (credentials refused)' : status === 403 ? ' (access denied)' : '';
-  return new RegistryError(kindOfHttpStatus(status), where, `${what} answered ${status}${code === undefined ? '' : ` ${code}`}${reason}`, {
-    httpStatus: status,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
+  return new RegistryError(kindOfHttpStatus(status), where, `${what} answered ${status}${code === undefined ? '' : ` ${code}`}${reason}`,
+    { httpStatus: status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
 }
 
 /** Node's network errors (ECONNRESET, socket hang up, TLS failures) as a RegistryError. */

@@ -1,13 +1,11 @@
 /**
- * ImageStreams as a source kind: every tag's current image that the stream's submitted-images
- * annotation does not list yet goes to POST /analyze, oldest first, at most
- * MAX_IMAGES_PER_PASS at a time. Marking the stream changes it, which brings another event (or
- * the next sweep) for the rest, so one stream with hundreds of new tags never sends them all
- * in one burst.
+ * ImageStreams as a source kind: every tag's current image that the stream's submitted-images annotation does not list yet goes
+ * to POST /analyze, oldest first, at most MAX_IMAGES_PER_PASS at a time. Marking the stream changes it, which brings another
+ * event (or the next sweep) for the rest, so one stream with hundreds of new tags never sends them all in one burst.
  *
- * THOTH_PASS_TOKEN's token goes only with images whose registry is the host this stream is
- * served from (`status.dockerImageRepository`, or the registry's public route); an imported
- * tag still points at its source registry, and gets no credentials.
+ * THOTH_PASS_TOKEN's token goes only with images whose registry is the host this stream is served from
+ * (`status.dockerImageRepository`, or the registry's public route); an imported tag still points at its source registry, and gets
+ * no credentials.
  */
 import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../access/policy.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
@@ -69,8 +67,8 @@ export function imageStreamSource(options: ImageStreamSourceOptions): SourceKind
           return { kind: 'analyze', images };
         },
         marks(submitted, _now, refused) {
-          // A pushed copy keeps the digest, so these are the stream's digests either way.
-          // Refused images are recorded too: otherwise every pass would pick them again.
+          // A pushed copy keeps the digest, so these are the stream's digests either way. Refused images are recorded too:
+          // otherwise every pass would pick them again.
           const digests = [...submitted.map(({ image }) => image.output?.digest), ...refused.map((image) => image.output?.digest)]
             .filter((digest): digest is string => digest !== undefined);
           return { [ANNOTATIONS.submittedImages]: recordSubmitted(read.submitted, read.tags, digests).value };

@@ -1,14 +1,12 @@
 /**
- * Tekton runs and Shipwright BuildRuns as source kinds of the pipeline: a succeeded run's
- * digest-pinned images go to POST /build-analysis as output images (no base image, no log:
- * a run has neither in a form Thoth reads), one submission per image. Failed runs built no
- * image and are ignored.
+ * Tekton runs and Shipwright BuildRuns as source kinds of the pipeline: a succeeded run's digest-pinned images go to POST
+ * /build-analysis as output images (no base image, no log: a run has neither in a form Thoth reads), one submission per image.
+ * Failed runs built no image and are ignored.
  *
- * Marks (same annotations as Builds): `submitted-at`; `output-image`, the submitted
- * references joined by commas; `analysis-ids`, the ids object of the one image, or a JSON
- * array of them in the same order when the run built several. A run whose every image another
- * object submits (a PipelineRun's TaskRuns) is marked `submitted-at` alone: it is done too, and
- * left unmarked, every sweep would pick it again and a few hundred of them would fill each batch.
+ * Marks (same annotations as Builds): `submitted-at`; `output-image`, the submitted references joined by commas; `analysis-ids`,
+ * the ids object of the one image, or a JSON array of them in the same order when the run built several. A run whose every image
+ * another object submits (a PipelineRun's TaskRuns) is marked `submitted-at` alone: it is done too, and left unmarked, every
+ * sweep would pick it again and a few hundred of them would fill each batch.
  */
 import { imageAccess, NO_ACCESS, type CredentialPolicy } from '../access/policy.js';
 import { ANNOTATIONS } from '../domain/annotations.js';
@@ -48,12 +46,8 @@ function decide(object: KubeObject, run: RunExtraction, action: ObjectAction, op
 export function runSource(extract: (object: KubeObject) => RunExtraction, options: RunSourceOptions, narrow?: Narrow): SourceKind {
   const { credentials } = options;
   const builtImage = async (live: KubeObject, run: Succeeded, image: PinnedImage, context: PlanContext): Promise<BuiltImage> => ({
-    source: sourceRef(live),
-    output: image,
-    outcome: run.outcome,
-    analysis: 'build',
-    outputAccess: await imageAccess(image, 'output', live, credentials, context),
-    baseAccess: NO_ACCESS,
+    source: sourceRef(live), output: image, outcome: run.outcome, analysis: 'build',
+    outputAccess: await imageAccess(image, 'output', live, credentials, context), baseAccess: NO_ACCESS,
   });
 
   return {

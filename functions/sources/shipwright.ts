@@ -1,26 +1,22 @@
 /**
- * Shipwright BuildRun (shipwright.io/v1beta1): a successful run's image is
- * `status.output.digest` (written only when the build strategy emits `shp-image-digest`)
- * pinned onto the image the run pushed to.
+ * Shipwright BuildRun (shipwright.io/v1beta1): a successful run's image is `status.output.digest` (written only when the build
+ * strategy emits `shp-image-digest`) pinned onto the image the run pushed to.
  *
  * Where it pushed to, first match wins:
- * 1. `spec.output.image`: Shipwright's buildrun docs say it "will overwrite the output.image
- *    value defined in Build", and the TaskRun is generated with it;
- * 2. `status.buildSpec.output.image`: the snapshot of the Build's own spec, taken *without*
- *    the BuildRun's overrides (the reconciler copies `build.Spec` as is);
- * 3. `spec.build.spec.output.image`: an embedded Build (overrides are then forbidden), for a
- *    run whose status snapshot is missing.
+ * 1. `spec.output.image`: Shipwright's buildrun docs say it "will overwrite the output.image value defined in Build", and the
+ *    TaskRun is generated with it;
+ * 2. `status.buildSpec.output.image`: the snapshot of the Build's own spec, taken *without* the BuildRun's overrides (the
+ *    reconciler copies `build.Spec` as is);
+ * 3. `spec.build.spec.output.image`: an embedded Build (overrides are then forbidden), for a run whose status snapshot is
+ *    missing.
  */
 import type { PinnedImage } from '../domain/built-image.js';
 import { digestProblem } from '../domain/image-reference.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import { pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
-const OUTPUT_IMAGE_PATHS = [
-  ['spec', 'output', 'image'],
-  ['status', 'buildSpec', 'output', 'image'],
-  ['spec', 'build', 'spec', 'output', 'image'],
-] as const;
+const OUTPUT_IMAGE_PATHS = [['spec', 'output', 'image'], ['status', 'buildSpec', 'output', 'image'],
+  ['spec', 'build', 'spec', 'output', 'image']] as const;
 
 function at(root: unknown, path: readonly string[]): unknown {
   let value = root;
@@ -36,13 +32,8 @@ export function extractShipwrightImage(object: KubeObject): RunExtraction {
   if ('unfinished' in completion) return completion.unfinished;
 
   const skipped = new SkipList();
-  const done = (images: readonly PinnedImage[] = []): RunExtraction => ({
-    state: 'succeeded',
-    ref,
-    outcome: completion.outcome,
-    images,
-    skipped: skipped.toArray(),
-  });
+  const done = (images: readonly PinnedImage[] = []): RunExtraction =>
+    ({ state: 'succeeded', ref, outcome: completion.outcome, images, skipped: skipped.toArray() });
 
   const digest = at(raw, ['status', 'output', 'digest']);
   if (digest === undefined || digest === null || digest === '') {

@@ -1,13 +1,11 @@
 /**
  * Tekton TaskRuns and PipelineRuns as source kinds.
  *
- * One image, one submitter. A pipeline's images are usually reported twice: by the TaskRun
- * that built them (buildah's IMAGE_URL/IMAGE_DIGEST) and again by the PipelineRun, whose
- * results are copied from its tasks'. The TaskRun is where the image was built and always
- * carries the result, so when TaskRuns are watched too, a PipelineRun submits only the images
- * that none of its child TaskRuns (`status.childReferences`, read live) reports; a child that
- * cannot be read is assumed not to report anything, so nothing is ever lost (at worst Thoth
- * answers a duplicate from its cache). A TaskRun always submits its own images.
+ * One image, one submitter. A pipeline's images are usually reported twice: by the TaskRun that built them (buildah's
+ * IMAGE_URL/IMAGE_DIGEST) and again by the PipelineRun, whose results are copied from its tasks'. The TaskRun is where the image
+ * was built and always carries the result, so when TaskRuns are watched too, a PipelineRun submits only the images that none of
+ * its child TaskRuns (`status.childReferences`, read live) reports; a child that cannot be read is assumed not to report
+ * anything, so nothing is ever lost (at worst Thoth answers a duplicate from its cache). A TaskRun always submits its own images.
  */
 import { imageKey } from '../domain/image-reference.js';
 import { isRecord, objectLabel, type KubeObject } from '../kube/object.js';
@@ -28,8 +26,7 @@ function childTaskRuns(pipelineRun: KubeObject): string[] {
   const children = isRecord(status) ? status['childReferences'] : undefined;
   if (!Array.isArray(children)) return [];
   return children.flatMap((child: unknown) =>
-    isRecord(child) && child['kind'] === 'TaskRun' && typeof child['name'] === 'string' ? [child['name']] : [],
-  );
+    isRecord(child) && child['kind'] === 'TaskRun' && typeof child['name'] === 'string' ? [child['name']] : []);
 }
 
 async function imagesOfChildren(pipelineRun: KubeObject, context: PlanContext): Promise<Set<string>> {

@@ -1,24 +1,19 @@
 /**
- * Tekton TaskRun and PipelineRun (tekton.dev/v1 `status.results`; v1beta1 `status.taskResults`
- * / `status.pipelineResults`): the images a successful run built, read from the results that
- * Tekton Chains type-hints (chains docs/config.md and docs/slsa-provenance.md, and
- * pkg/artifacts/signable.go), in this order:
+ * Tekton TaskRun and PipelineRun (tekton.dev/v1 `status.results`; v1beta1 `status.taskResults` / `status.pipelineResults`): the
+ * images a successful run built, read from the results that Tekton Chains type-hints (chains docs/config.md and
+ * docs/slsa-provenance.md, and pkg/artifacts/signable.go), in this order:
  * 1. `*IMAGE_URL` + `*IMAGE_DIGEST` sharing a prefix (the empty prefix included);
  * 2. `IMAGES`: `ref@digest` entries separated by commas or newlines;
  * 3. `*ARTIFACT_URI` + `*ARTIFACT_DIGEST` sharing a prefix;
- * 4. `*ARTIFACT_OUTPUTS`: object results `{uri, digest}` (`isBuildArtifact` is not consulted:
- *    every output that is an image is one we want analysed).
- * Values are trimmed as Chains trims them. Anything without a valid digest, or whose uri is not
- * an image reference (a purl, a file URL), is skipped with a reason.
- * Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
+ * 4. `*ARTIFACT_OUTPUTS`: object results `{uri, digest}` (`isBuildArtifact` is not consulted: every output that is an image is
+ *    one we want analysed).
+ * Values are trimmed as Chains trims them. Anything without a valid digest, or whose uri is not an image reference (a purl, a
+ * file URL), is skipped with a reason. Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
  */
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
 import { ImageSet, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
-const PAIRS = [
-  { uri: 'IMAGE_URL', digest: 'IMAGE_DIGEST' },
-  { uri: 'ARTIFACT_URI', digest: 'ARTIFACT_DIGEST' },
-] as const;
+const PAIRS = [{ uri: 'IMAGE_URL', digest: 'IMAGE_DIGEST' }, { uri: 'ARTIFACT_URI', digest: 'ARTIFACT_DIGEST' }] as const;
 const IMAGES = 'IMAGES';
 const ARTIFACT_OUTPUTS = 'ARTIFACT_OUTPUTS';
 
@@ -39,13 +34,9 @@ function readResults(status: Record<string, unknown>, field: string, skipped: Sk
   }
   list.forEach((entry: unknown, index) => {
     const name = isRecord(entry) ? entry['name'] : undefined;
-    if (!isRecord(entry) || typeof name !== 'string' || name === '') {
-      skipped.add(`status.${field}[${index}]`, 'expected {name, value}');
-    } else if (results.has(name)) {
-      skipped.add(name, 'duplicate result name; the first one is used');
-    } else {
-      results.set(name, entry['value']);
-    }
+    if (!isRecord(entry) || typeof name !== 'string' || name === '') skipped.add(`status.${field}[${index}]`, 'expected {name, value}');
+    else if (results.has(name)) skipped.add(name, 'duplicate result name; the first one is used');
+    else results.set(name, entry['value']);
   });
   return results;
 }
@@ -96,10 +87,7 @@ function addImagesList(results: Results, images: ImageSet, skipped: SkipList): v
   if (!results.has(IMAGES)) return;
   const list = stringValue(IMAGES, results.get(IMAGES), skipped);
   if (list === undefined) return;
-  const entries = list
-    .split(/[,\n]/)
-    .map((entry) => entry.trim())
-    .filter((entry) => entry !== '');
+  const entries = list.split(/[,\n]/).map((entry) => entry.trim()).filter((entry) => entry !== '');
   entries.forEach((entry, index) => {
     const at = entry.lastIndexOf('@');
     if (at < 0) {

@@ -1,7 +1,7 @@
 /**
- * A sweep CloudEvent (PingSource or by hand) in the function: one sweep at a time per process
- * (a redelivery that arrives while the first is still running waits for it and shares its
- * summary), and the summary log line. The answer is made at the edge (functions/reply.ts).
+ * A sweep CloudEvent (PingSource or by hand) in the function: one sweep at a time per process (a redelivery that arrives while
+ * the first is still running waits for it and shares its summary), and the summary log line. The answer is made at the edge
+ * (functions/reply.ts).
  */
 import { invalid } from '../errors.js';
 import type { Collection, PageLister } from '../kube/objects.js';
@@ -32,9 +32,7 @@ export class SweepRequests {
   readonly #settings: SweepSettings;
   readonly #sweeps = new SingleFlight<SweepSummary>();
 
-  constructor(settings: SweepSettings) {
-    this.#settings = settings;
-  }
+  constructor(settings: SweepSettings) { this.#settings = settings; }
 
   /** The summary of this sweep, or of the one already running; `invalid` when none can run. */
   /** `announce`: where image.built goes for what this sweep (not one it joins) submits. */

@@ -1,6 +1,6 @@
 /**
- * Thoth rejects a POST body over 3 MiB. The errors worth analysing sit at a log's end, so a
- * larger log is cut from the front and the cut is said on the first line that remains.
+ * Thoth rejects a POST body over 3 MiB. The errors worth analysing sit at a log's end, so a larger log is cut from the front and
+ * the cut is said on the first line that remains.
  */
 import type { BuildAnalysisBody } from './requests.js';
 

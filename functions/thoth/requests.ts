@@ -1,6 +1,6 @@
 /**
- * What the function asks of Thoth, on the wire. The User API answers an unknown query parameter
- * 400, so only parameters that are set and that the endpoint declares are sent.
+ * What the function asks of Thoth, on the wire. The User API answers an unknown query parameter 400, so only parameters that are
+ * set and that the endpoint declares are sent.
  */
 import type { RegistryCredentials } from '../domain/built-image.js';
 
@@ -45,12 +45,7 @@ export interface ImageAnalysisRequest extends AnalysisOptions, ImageSubmission {
 export interface BuildAnalysisBody {
   readonly base_image?: string;
   readonly output_image?: string;
-  readonly build_log?: {
-    readonly log: string;
-    readonly apiversion?: string;
-    readonly kind: 'BuildLog';
-    readonly metadata?: string;
-  };
+  readonly build_log?: { readonly log: string; readonly apiversion?: string; readonly kind: 'BuildLog'; readonly metadata?: string };
 }
 
 function setOptions(params: URLSearchParams, options: AnalysisOptions): void {
@@ -87,15 +82,12 @@ export function imageAnalysisQuery(request: ImageAnalysisRequest): URLSearchPara
 export function buildAnalysisBody(request: BuildAnalysisRequest): BuildAnalysisBody {
   const log = request.buildLog;
   const buildLog = log === undefined ? undefined : {
-    log: log.log,
-    ...(log.apiVersion !== undefined ? { apiversion: log.apiVersion } : {}),
-    kind: 'BuildLog' as const,
+    log: log.log, ...(log.apiVersion !== undefined ? { apiversion: log.apiVersion } : {}), kind: 'BuildLog' as const,
     ...(log.metadata !== undefined ? { metadata: log.metadata } : {}),
   };
   return {
     ...(request.base !== undefined ? { base_image: request.base.image } : {}),
-    ...(request.output !== undefined ? { output_image: request.output.image } : {}),
-    ...(buildLog !== undefined ? { build_log: buildLog } : {}),
+    ...(request.output !== undefined ? { output_image: request.output.image } : {}), ...(buildLog !== undefined ? { build_log: buildLog } : {}),
   };
 }
 

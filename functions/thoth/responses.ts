@@ -1,6 +1,6 @@
 /**
- * Thoth's answers, validated at the boundary into typed values. Problems name the field,
- * never its value: the 202 of /analyze echoes the registry password in `parameters`.
+ * Thoth's answers, validated at the boundary into typed values. Problems name the field, never its value: the 202 of /analyze
+ * echoes the registry password in `parameters`.
  */
 import { isRecord } from '../kube/object.js';
 
