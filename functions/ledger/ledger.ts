@@ -18,7 +18,7 @@ import { HeldClaim, validFor, type HeldClaimOptions } from './lease.js';
 
 const REFUSAL_MEMORY_MS = 10 * 60 * 1000;
 /** The sweep leaves an object it saw refused alone for a day, so refused objects cannot fill every batch. */
-export const SWEEP_REFUSAL_RETRY_MS = 24 * 60 * 60 * 1000;
+const SWEEP_REFUSAL_RETRY_MS = 24 * 60 * 60 * 1000;
 
 /** The object changed between our read and our claim: read it again. */
 class ClaimConflict extends BuildWatcherError {
