@@ -23,20 +23,24 @@ export function buildSource(send: WhatToSend, credentials: CredentialPolicy): So
           return decision.action === 'ignore' ? decision.reason : undefined;
         },
         async plan(action, context) {
+          const readLog = async (): Promise<string | undefined> => {
+            try {
+              return await context.store.readBuildLog(object, context.signal);
+            } catch (error) {
+              // No log to be had (a build that never got a pod, a pruned one, no RBAC): the images are still worth analysing.
+              // Transient errors are retried as usual.
+              if (!(error instanceof BuildWatcherError) || error.kind === 'transient') throw error;
+              context.log.warn({ build: name }, `build log not sent: ${error.message}`);
+              return undefined;
+            }
+          };
           const decision = decide(build, action);
           if (decision.action === 'ignore') return { kind: 'ignore', reason: decision.reason };
+          // Read at once, beside the ImageStream and the claim (analyze.ts), and awaited only just before the submission.
+          const log = decision.log ? readLog() : undefined;
+          log?.catch(() => undefined);
           const image = await resolveBuild(build, decision, credentials, context, {
-            readBuildLog: async () => {
-              try {
-                return await context.store.readBuildLog(object, context.signal);
-              } catch (error) {
-                // No log to be had (a build that never got a pod, a pruned one, no RBAC): the images are still worth analysing.
-                // Transient errors are retried as usual.
-                if (!(error instanceof BuildWatcherError) || error.kind === 'transient') throw error;
-                context.log.warn({ build: name }, `build log not sent: ${error.message}`);
-                return undefined;
-              }
-            },
+            readBuildLog: () => log ?? Promise.resolve(undefined),
             warn: (message) => (context.warn ?? ((text: string) => context.log.warn({ build: name }, text)))(message),
           });
           return { kind: 'analyze', images: [image] };

@@ -127,8 +127,12 @@ export class Ledger<Result = unknown> {
     return running;
   }
 
-  /** Reads the object live and claims it, or resumes (without a write) the claim this process left on it. */
-  async open(key: string, ref: ObjectCoordinates, expected: { readonly uid?: string; readonly payload?: KubeObject }, signal?: AbortSignal): Promise<Opened> {
+  /**
+   * Reads the object live and claims it, or resumes (without a write) the claim this process left on it. `claiming` is told
+   * each live object about to be claimed, so work that only reads (the plan) can run while the claim is written.
+   */
+  async open(key: string, ref: ObjectCoordinates, expected: { readonly uid?: string; readonly payload?: KubeObject; readonly claiming?: (live: KubeObject) => void },
+    signal?: AbortSignal): Promise<Opened> {
     if (this.readOnly) {
       if (expected.payload === undefined) throw transient('reading the object is needed, but the ledger is read-only');
       return { kind: 'open', entry: new Entry(expected.payload, undefined, false, () => undefined) };
@@ -143,6 +147,7 @@ export class Ledger<Result = unknown> {
       // Ours, and provably still ours: resumed without a write. A stale one is taken again.
       if (claim !== undefined && left !== undefined && left.uid === live.uid && left.value === claim.value && this.#clock() < left.sentAt + validFor(this.timing)) {
         this.#left.delete(key);
+        expected.claiming?.(live);
         return { kind: 'open', entry: new Entry(live, HeldClaim.resume(this.#leaseOptions(), live, claim.value, left.sentAt), false, this.#ended(key, live.uid)) };
       }
       let takeover = false;
@@ -151,6 +156,7 @@ export class Ledger<Result = unknown> {
         if (judged.busy) return { kind: 'busy', until: judged.until };
         takeover = true;
       }
+      expected.claiming?.(live);
       const held = await HeldClaim.take(this.#leaseOptions(), live, signal);
       if (held === 'conflict') throw new ClaimConflict(ref);
       this.#seen.delete(key);

@@ -12,15 +12,15 @@ import { kindKey } from '../domain/kinds.js';
 import { objectKey, objectLabel, sourceRef, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
 import type { EventRecorder, ObjectStore } from '../kube/store.js';
 import type { Entry } from '../ledger/entry.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { Ledger, Opened } from '../ledger/ledger.js';
 import type { Logger } from '../observability/logger.js';
 import { resubmissions } from '../observability/metrics.js';
 import type { AnalysisOptions } from '../thoth/requests.js';
 import type { Outcome } from './outcome.js';
 import type { Submitter } from './ports.js';
 import type { PushPolicy } from './push.js';
-import { report, type ReportDeps } from './report.js';
-import type { SourceKind, SourceObject } from './source-kind.js';
+import { settle, tell, type ReportDeps } from './report.js';
+import type { Plan, PlanContext, SourceKind, SourceObject } from './source-kind.js';
 import { submitImages } from './submit-images.js';
 
 /** Runs a task when a worker is free (functions/concurrency.ts). */
@@ -89,8 +89,21 @@ export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, opt
 
 async function openAndRun(input: AnalyzeInput, payload: SourceObject | undefined, source: SourceKind, deps: PipelineDeps, signal: AbortSignal, announce: AnalyzeOptions['announce']): Promise<Outcome> {
   const { ledger } = deps;
-  // open: read live, claim (or resume our claim), or find it busy, done or gone
-  const opened = await ledger.open(objectKey(input.ref), input.ref, { ...(payload !== undefined ? { uid: payload.object.uid, payload: payload.object } : {}) }, signal);
+  // open: read live, claim (or resume our claim), or find it busy, done or gone. The plan only reads (the log, an
+  // ImageStream): it runs while the claim is written, and is used only for the very object claimed.
+  let ahead: PlannedAhead | undefined;
+  const claiming = (object: KubeObject) => {
+    ahead?.abandon.abort();
+    ahead = planAhead(source.read(object), input.action, deps, signal);
+  };
+  let opened: Opened;
+  try {
+    opened = await ledger.open(objectKey(input.ref), input.ref, { ...(payload !== undefined ? { uid: payload.object.uid, payload: payload.object } : {}), claiming }, signal);
+  } catch (error) {
+    ahead?.abandon.abort();
+    throw error;
+  }
+  if (opened.kind !== 'open') ahead?.abandon.abort();
   if (opened.kind === 'busy') return { kind: 'busy', object: input.ref, until: opened.until };
   if (opened.kind === 'ignored') return { kind: 'ignored', reason: opened.reason, object: input.ref };
   const { entry } = opened;
@@ -101,33 +114,65 @@ async function openAndRun(input: AnalyzeInput, payload: SourceObject | undefined
   if (entry.takeover) resubmissions.inc({ kind: input.ref.kind });
   const notes: EventReason[] = [];
   const reportDeps: ReportDeps = { recorder: deps.recorder, log: deps.log, analyzer: deps.submitter !== undefined, announce };
+  let told = false;
   try {
     const live = ledger.readOnly && payload !== undefined ? payload : source.read(entry.object);
-    const outcome = await run(input, live, entry, deps, notes, AbortSignal.any([signal, ...(entry.lapsed ? [entry.lapsed] : [])]));
-    await report(reportDeps, entry.object, notes, outcome);
+    const planned = ahead?.object === entry.object ? ahead : undefined;
+    const work = AbortSignal.any([signal, ...(entry.lapsed ? [entry.lapsed] : [])]);
+    const plan = planned !== undefined ? await planned.plan.then((done) => (notes.push(...done.warnings), done.plan))
+      : await live.plan(input.action, planContext(deps, work, (event) => notes.push(event)));
+    const { outcome, close } = await run(input, live, plan, entry, deps, notes, work);
+    // The Events say what Thoth accepted: they are posted while the mark is written, and the answer waits for both.
+    told = true;
+    const telling = tell(reportDeps, entry.object, notes, outcome);
+    try {
+      await close?.();
+    } finally {
+      await telling;
+    }
+    await settle(reportDeps, outcome);
     return outcome;
   } catch (error) {
     entry.leave();
-    await report(reportDeps, entry.object, notes);
+    if (!told) await tell(reportDeps, entry.object, notes);
     throw error;
   }
 }
 
-/** plan → push → submit → close. */
-async function run({ action, ref: asked }: AnalyzeInput, live: SourceObject, entry: Entry, deps: PipelineDeps, notes: EventReason[], signal: AbortSignal): Promise<Outcome> {
+interface PlannedAhead {
+  readonly object: KubeObject;
+  readonly plan: Promise<{ readonly plan: Plan; readonly warnings: readonly EventReason[] }>;
+  /** Ends the plan's reads when its object is not the one claimed. */
+  readonly abandon: AbortController;
+}
+
+function planAhead(live: SourceObject, action: ObjectAction, deps: PipelineDeps, signal: AbortSignal): PlannedAhead {
+  const abandon = new AbortController();
+  const warnings: EventReason[] = [];
+  const plan = live.plan(action, planContext(deps, AbortSignal.any([signal, abandon.signal]), (event) => warnings.push(event))).then((done) => ({ plan: done, warnings }));
+  plan.catch(() => undefined);
+  return { object: live.object, plan, abandon };
+}
+
+function planContext(deps: PipelineDeps, signal: AbortSignal, note: (event: EventReason) => void): PlanContext {
+  return { store: deps.store, log: deps.log, signal, warn: (message) => note({ type: 'Warning', reason: 'AnalysisWarning', message }) };
+}
+
+/** push → submit → close; a submission's close (the mark) is left to the caller, to run beside its Events. */
+async function run({ ref: asked }: AnalyzeInput, live: SourceObject, plan: Plan, entry: Entry, deps: PipelineDeps, notes: EventReason[],
+  signal: AbortSignal): Promise<{ readonly outcome: Outcome; readonly close?: () => Promise<void> }> {
   const { ledger } = deps;
   const object = live.object;
-  const plan = await live.plan(action, { store: deps.store, log: deps.log, signal, warn: (message) => notes.push({ type: 'Warning', reason: 'AnalysisWarning', message }) });
   if (plan.kind === 'ignore') {
     await entry.release();
-    return { kind: 'ignored', reason: plan.reason, object: asked };
+    return { outcome: { kind: 'ignored', reason: plan.reason, object: asked } };
   }
   const now = ledger.now();
   // From the object as planned: what the marks record changes only under the claim, which is ours.
   const marksOf = (submitted: Parameters<SourceObject['marks']>[0], refused: readonly BuiltImage[]) => () => live.marks(submitted, now, refused);
   if (plan.kind === 'mark') {
     await entry.close(marksOf([], []), { submitted: false, signal });
-    return { kind: 'ignored', reason: plan.reason, object: asked };
+    return { outcome: { kind: 'ignored', reason: plan.reason, object: asked } };
   }
   const origin = deps.analysisOptions.origin === undefined || deps.analysisOptions.origin === '' ? object.namespace : deps.analysisOptions.origin;
   const result = await submitImages(plan.images, { submitter: deps.submitter, push: deps.push, options: { ...deps.analysisOptions, origin }, log: deps.log,
@@ -141,9 +186,8 @@ async function run({ action, ref: asked }: AnalyzeInput, live: SourceObject, ent
       await entry.release();
       ledger.rememberRefusal(objectKey(object));
     }
-    return { kind: 'refused', object: ref, reason: result.reasons.join('; ') };
+    return { outcome: { kind: 'refused', object: ref, reason: result.reasons.join('; ') } };
   }
   // Not done until marked: a failed mark keeps the claim and is retried (entry.ts).
-  await entry.close(marksOf(result.submitted, result.refused), { submitted: true });
-  return { kind: 'submitted', object: ref, images: result.submitted };
+  return { outcome: { kind: 'submitted', object: ref, images: result.submitted }, close: () => entry.close(marksOf(result.submitted, result.refused), { submitted: true }) };
 }

@@ -18,20 +18,23 @@ export interface ReportDeps {
   readonly announce?: ((outcome: Extract<Outcome, { kind: 'submitted' }>) => Promise<void>) | undefined;
 }
 
-/** Events first (in the order they were noted), then the outcome's own Event, metrics and announcement. */
-export async function report(deps: ReportDeps, object: KubeObject, notes: readonly EventReason[], outcome?: Outcome): Promise<void> {
-  for (const note of notes) await tell(deps, object, note);
-  if (outcome === undefined) return;
-  countSubmission(outcome);
-  if (outcome.kind !== 'submitted') return;
-  await tell(
+/** The Events, in the order they were noted, then the outcome's own; never fails (a failed Event is logged). */
+export async function tell(deps: ReportDeps, object: KubeObject, notes: readonly EventReason[], outcome?: Outcome): Promise<void> {
+  for (const note of notes) await tellOne(deps, object, note);
+  if (outcome?.kind !== 'submitted') return;
+  await tellOne(
     deps,
     object,
     deps.analyzer
       ? { type: 'Normal', reason: 'AnalysisSubmitted', message: `Thoth analyses: ${describeIds(outcome.images)}` }
       : { type: 'Normal', reason: 'ImageResolved', message: `no analyser configured; announced as image.built: ${outcome.images.map(({ submission }) => submission.output ?? submission.base ?? '').join(', ')}` },
   );
-  await deps.announce?.(outcome);
+}
+
+/** Once the outcome is final (a submission marked): the metrics and the announcement. */
+export async function settle(deps: ReportDeps, outcome: Outcome): Promise<void> {
+  countSubmission(outcome);
+  if (outcome.kind === 'submitted') await deps.announce?.(outcome);
 }
 
 function describeIds(submitted: readonly SubmittedImage[]): string {
@@ -45,7 +48,7 @@ function describeIds(submitted: readonly SubmittedImage[]): string {
   return parts.length === 0 ? 'submitted' : parts.join('; ');
 }
 
-async function tell(deps: ReportDeps, live: KubeObject, event: EventReason): Promise<void> {
+async function tellOne(deps: ReportDeps, live: KubeObject, event: EventReason): Promise<void> {
   const object = objectLabel(live);
   const log = event.type === 'Warning' ? deps.log.warn : deps.log.info;
   log({ object, reason: event.reason }, event.message);
