@@ -1,6 +1,7 @@
 /**
  * One object, start to finish, for the function, the sweep and the command line:
- * read → admit → limit → open → plan → push → submit → close → report.
+ * read → admit → limit → open, the plan beside the claim → push → submit → close, the Events beside the mark → settle.
+ * Overlapped only where neither waits for the other: the plan only reads, and the Events say what Thoth accepted.
  * Exactly once is the ledger's (functions/ledger/): it admits, claims with a fenced lease, and marks done only
  * while the claim is still ours. Without patch rights the work goes on unclaimed and unmarked (Thoth's cache).
  */

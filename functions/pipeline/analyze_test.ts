@@ -106,6 +106,37 @@ describe('analyzeObject', () => {
     assert.equal(thoth.builds.length, 1);
   });
 
+  it('reads the log while the claim is written and posts the Event while the mark is written, yet submits only once claimed', async () => {
+    const { cluster, thoth, recorder, deps } = setup();
+    const withLog: PipelineDeps = { ...deps, sources: new Map([['build.openshift.io/v1/Build', buildSource({ sendBaseImage: true, sendOutputImage: true, sendBuildLog: true },
+      credentialPolicy({ passToken: false, tokenFile: '', sourceRegistryVerifyTls: true }))]]) };
+    const holds: (() => void)[] = [];
+    const patch = cluster.patchAnnotations.bind(cluster);
+    cluster.patchAnnotations = async (...args) => {
+      await new Promise<void>((resolve) => holds.push(resolve));
+      return patch(...args);
+    };
+    let logReads = 0;
+    cluster.readBuildLog = async () => {
+      logReads += 1;
+      return 'STEP 1/1: FROM scratch\n';
+    };
+    const payload = cluster.put(completeBuild('overlap-1'));
+    let answered = false;
+    const outcome = analyze(withLog, payload).finally(() => (answered = true));
+    await until(() => holds.length === 1 && logReads === 1, 'the log read while the claim is held');
+    assert.equal(thoth.builds.length, 0, 'nothing is submitted before the claim is written');
+    holds.shift()?.();
+    await until(() => holds.length === 1 && recorder.events.length === 1, 'the Event posted while the mark is held');
+    assert.equal(thoth.builds.length, 1);
+    assert.equal(thoth.builds[0]?.buildLog?.log, 'STEP 1/1: FROM scratch\n');
+    assert.equal(answered, false, 'the answer waits for the mark');
+    holds.shift()?.();
+    assert.equal((await outcome).kind, 'submitted');
+    assert.ok(cluster.get(payload)?.annotations[ANNOTATIONS.submittedAt]);
+    assert.equal(logReads, 1);
+  });
+
   it('a refusal records a Warning, leaves no annotation, and the update its release causes does not loop', async () => {
     const { cluster, thoth, recorder, deps } = setup();
     thoth.refuse = () => true;

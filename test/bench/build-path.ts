@@ -6,7 +6,8 @@
  * time, so every call made meanwhile is that Build's. Timing proxies in front of the API server (TLS, with a CA of the
  * benchmark's own in the service account's `ca.crt`) and of Thoth time every call from outside the function: each step's
  * duration, and the function's own time (the answer's time less the union of the calls'). p50 and p99 over BENCH_PATH_BUILDS
- * (200) Builds. A benchmark: it prints, it asserts nothing.
+ * (200) Builds; with BENCH_PATH_BEFORE (another compiled build/functions/index.js), that code too, the two processes taking turns
+ * Build by Build so both see the same load. A benchmark: it prints, it asserts nothing.
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -26,6 +27,18 @@ const ROOT = process.cwd();
 const FUNCTION = path.join(ROOT, 'build/functions/index.js');
 const BUILDS = Number(process.env['BENCH_PATH_BUILDS'] ?? 200);
 const NS = 'bench-path';
+/** Another compiled index.js (say, main's), run beside this code's, the two taking turns Build by Build. */
+const BEFORE = process.env['BENCH_PATH_BEFORE'] ?? '';
+
+interface Run {
+  readonly label: string;
+  readonly runtime: Awaited<ReturnType<typeof startRuntime>>;
+  readonly totals: number[];
+  readonly own: number[];
+  readonly steps: Map<string, number[]>;
+  readonly counts: Map<string, number>;
+  failed: number;
+}
 
 interface Call { readonly step: string; readonly start: number; end: number }
 
@@ -116,48 +129,51 @@ async function main(): Promise<void> {
     const apiUrl = new URL(api.url);
     const env = { KUBERNETES_SERVICE_HOST: apiUrl.hostname, KUBERNETES_SERVICE_PORT: apiUrl.port, THOTH_USER_API_HOST: thothProxy.url, THOTH_WATCHED_NAMESPACE: NS };
     const [unshare, prefix] = inPod(serviceAccount, []);
-    const runtime = await startRuntime(ROOT, FUNCTION, env, { readyWithinMs: 30_000, launcher: [unshare, ...prefix] });
+    const runs: Run[] = [];
+    for (const [label, file] of [['before', BEFORE], ['this code', FUNCTION]] as const) {
+      if (file === '') continue;
+      runs.push({ label, runtime: await startRuntime(ROOT, file, env, { readyWithinMs: 30_000, launcher: [unshare, ...prefix] }), totals: [], own: [], steps: new Map(), counts: new Map(), failed: 0 });
+    }
     const log = Array.from({ length: 1024 }, (_, i) => `${String(i).padStart(5, '0')} STEP ${i % 20}: ${'x'.repeat(49)}\n`).join('');
     const reference = `${registry.host}/${NS}/app:latest`;
-    const totals: number[] = [];
-    const own: number[] = [];
-    const steps = new Map<string, number[]>();
-    const counts = new Map<string, number>();
-    let failed = 0;
     try {
-      // Two Builds first, untimed: the first event loads the API and Thoth clients.
-      for (let i = -2; i < BUILDS; i++) {
-        const name = `path-${i + 2}`;
+      // Two Builds each first, untimed: the first event loads the API and Thoth clients. Then the processes take turns.
+      for (let i = -2 * runs.length; i < BUILDS * runs.length; i++) {
+        const run = runs[(i + 2 * runs.length) % runs.length];
+        if (run === undefined) break;
+        const name = `path-${i + 2 * runs.length}`;
         const spec = buildObject(NS, name, reference);
         const object = { ...spec, spec: { ...(spec['spec'] as Record<string, unknown>), strategy: { type: 'Docker', dockerStrategy: { from: { kind: 'ImageStreamTag', name: 'base:latest', namespace: NS } } } } };
         cp.setBuildLog(NS, name, log);
         const build = await createWithStatus(cp, object, completeStatus(reference, image.digest));
         calls.length = 0;
         const start = performance.now();
-        const status = await post(runtime.port, build);
+        const status = await post(run.runtime.port, build);
         const total = performance.now() - start;
         if (i < 0) continue;
-        if (status !== 200) failed += 1;
-        totals.push(total);
-        own.push(total - covered(calls));
+        if (status !== 200) run.failed += 1;
+        run.totals.push(total);
+        run.own.push(total - covered(calls));
         const perStep = new Map<string, number>();
         for (const call of calls) perStep.set(call.step, (perStep.get(call.step) ?? 0) + (call.end - call.start));
-        for (const [step, ms] of perStep) steps.set(step, [...(steps.get(step) ?? []), ms]);
-        for (const call of calls) counts.set(call.step, (counts.get(call.step) ?? 0) + 1);
+        for (const [step, ms] of perStep) run.steps.set(step, [...(run.steps.get(step) ?? []), ms]);
+        for (const call of calls) run.counts.set(call.step, (run.counts.get(call.step) ?? 0) + 1);
       }
     } finally {
-      await runtime.stop();
+      await Promise.all(runs.map(({ runtime }) => runtime.stop()));
       api.close();
       thothProxy.close();
     }
     const row = (label: string, values: readonly number[]) =>
       console.log(`  ${label.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(6)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(6)} ms`);
-    console.log(`\nthe path of one Complete Build, ${BUILDS} Builds one at a time (${failed} not answered 200); each step timed from outside the function:`);
-    for (const [step, values] of [...steps].sort((a, b) => (percentile(b[1], 50) - percentile(a[1], 50)))) {
-      row(`${step} (${((counts.get(step) ?? 0) / BUILDS).toFixed(2)} per Build)`, values);
+    for (const run of runs) {
+      console.log(`\nthe path of one Complete Build (${run.label}), ${BUILDS} Builds one at a time (${run.failed} not answered 200); each step timed from outside the function:`);
+      for (const [step, values] of [...run.steps].sort((a, b) => percentile(b[1], 50) - percentile(a[1], 50))) {
+        row(`${step} (${((run.counts.get(step) ?? 0) / BUILDS).toFixed(2)} per Build)`, values);
+      }
+      row('the function itself (total less the calls)', run.own);
+      row('total, arrival → answer', run.totals);
     }
-    row('the function itself (total less the calls)', own);
-    row('total, arrival → answer', totals);
   } finally {
     await thoth.close();
     await registry.stop();

@@ -7,7 +7,7 @@
  * one CloudEvent id (a redelivery of one event).
  *
  * Each interleaving is forced, never waited for: a replica is held on its build-log GET (read
- * under its claim), paused (SIGSTOP), cut from the API server (a TCP relay of its own), its mark
+ * beside its claim, held once the claim is on the Build), paused (SIGSTOP), cut from the API server (a TCP relay of its own), its mark
  * dropped (the API front), Thoth's answer held (an HTTP relay), its clock skewed (libfaketime).
  * Outcomes are counted (submissions of the Build at the Thoth stand-in, its marks, the replies,
  * writes of the Build), never timed; the only clocks read bound how long a condition lasted.
@@ -182,11 +182,17 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
       ...(onTimeout ? { onTimeout } : {}),
     });
 
-  /** Holds the next read of the Build's log: whoever sends it has claimed the Build. */
+  /** Holds the next read of the Build's log: whoever sends it is claiming the Build (the log is read while the claim is written). */
   function holdBuildLog(s: Scene): Hold {
     const hold = cp.holdNextBuildLog(s.ns, s.name);
     cleanups.push(async () => hold.release());
     return hold;
+  }
+
+  /** The holder's log read is held, and its claim is on the Build: it may not submit before both. */
+  async function claimedWhileLogHeld(s: Scene, log: Hold): Promise<void> {
+    await within(log.caught, "A's build-log read, beside its claim");
+    await waitFor(async () => ((await annotations(s))[ANNOTATIONS.claim] !== undefined ? true : undefined), { what: "A's claim, while its log read is held", timeoutMs: 30_000 });
   }
 
   it('(1) a holder paused after its claim, taken over meanwhile, does not submit when it resumes', async (t) => {
@@ -194,9 +200,9 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
     const [a, b] = [await replica(s, 'replica-a'), await replica(s, 'replica-b')];
     const log = holdBuildLog(s);
     const first = deliver(a, s);
-    await within(log.caught, "A's build-log read, under its claim");
+    await claimedWhileLogHeld(s, log);
     const holderA = holderOf((await annotations(s))[ANNOTATIONS.claim]);
-    assert.notEqual(holderA, undefined, 'A claimed the Build before reading its log');
+    assert.notEqual(holderA, undefined, 'A claimed the Build while its log read was held');
 
     a.fn.process.kill('SIGSTOP');
     log.release();
@@ -223,7 +229,7 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
     assert.ok(skewMs > 10_000, `libfaketime did not move B's clock (${skewMs} ms ahead)`);
     const log = holdBuildLog(s);
     const first = deliver(a, s);
-    await within(log.caught, "A's build-log read, under its claim");
+    await claimedWhileLogHeld(s, log);
     const claimed = (await annotations(s))[ANNOTATIONS.claim];
 
     const answers = await deliverFor(b, s, 2);
@@ -249,7 +255,7 @@ describe('interleavings: a paused, skewed, cut or failing holder never makes a B
     assert.ok(clockSkewMs(a) > 100_000, `libfaketime did not move A's clock (${clockSkewMs(a)} ms ahead)`);
     const log = holdBuildLog(s);
     void deliver(a, s).catch(() => undefined);
-    await within(log.caught, "A's build-log read, under its claim");
+    await claimedWhileLogHeld(s, log);
     await kill9(a.fn);
     log.release();
 
