@@ -6,7 +6,8 @@
  * time, so every call made meanwhile is that Build's. Timing proxies in front of the API server (TLS, with a CA of the
  * benchmark's own in the service account's `ca.crt`) and of Thoth time every call from outside the function: each step's
  * duration, and the function's own time (the answer's time less the union of the calls'). p50 and p99 over BENCH_PATH_BUILDS
- * (200) Builds; with BENCH_PATH_BEFORE (another compiled build/functions/index.js), that code too, the two processes taking turns
+ * (200) Builds. BENCH_PATH_RTT_MS adds a round trip's delay to every call, as on a cluster where the API server and Thoth
+ * are a network hop away (loopback has none). With BENCH_PATH_BEFORE (another compiled build/functions/index.js), that code too, the two processes taking turns
  * Build by Build so both see the same load. A benchmark: it prints, it asserts nothing.
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -29,6 +30,7 @@ const BUILDS = Number(process.env['BENCH_PATH_BUILDS'] ?? 200);
 const NS = 'bench-path';
 /** Another compiled index.js (say, main's), run beside this code's, the two taking turns Build by Build. */
 const BEFORE = process.env['BENCH_PATH_BEFORE'] ?? '';
+const RTT_MS = Number(process.env['BENCH_PATH_RTT_MS'] ?? 0);
 
 interface Run {
   readonly label: string;
@@ -60,15 +62,21 @@ function timingProxy(target: URL, calls: Call[], name: (method: string, url: str
     const call: Call = { step: name(req.method ?? 'GET', req.url ?? '/', req.headers['content-type'] ?? ''), start: performance.now(), end: 0 };
     const send = tls === undefined ? http.request : https.request;
     const upstream = send(new URL(req.url ?? '/', target), { method: req.method, headers: { ...req.headers, host: target.host }, agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
+      const reply = () => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      };
+      if (RTT_MS > 0) setTimeout(reply, RTT_MS / 2);
+      else reply();
       answer.on('end', () => {
         call.end = performance.now();
         calls.push(call);
       });
     });
     upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+    // A network hop's delay, each way, as to an API server and a Thoth a hop away (BENCH_PATH_RTT_MS, the round trip).
+    if (RTT_MS > 0) setTimeout(() => req.pipe(upstream), RTT_MS / 2);
+    else req.pipe(upstream);
   };
   const server = tls === undefined ? http.createServer({ keepAliveTimeout: 60_000 }, handler) : https.createServer({ key: tls.key, cert: tls.cert, keepAliveTimeout: 60_000 }, handler);
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
@@ -167,7 +175,7 @@ async function main(): Promise<void> {
     const row = (label: string, values: readonly number[]) =>
       console.log(`  ${label.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(6)} ms   p99 ${percentile(values, 99).toFixed(1).padStart(6)} ms`);
     for (const run of runs) {
-      console.log(`\nthe path of one Complete Build (${run.label}), ${BUILDS} Builds one at a time (${run.failed} not answered 200); each step timed from outside the function:`);
+      console.log(`\nthe path of one Complete Build (${run.label}; ${RTT_MS} ms round trip added per call), ${BUILDS} Builds one at a time (${run.failed} not answered 200); each step timed from outside the function:`);
       for (const [step, values] of [...run.steps].sort((a, b) => percentile(b[1], 50) - percentile(a[1], 50))) {
         row(`${step} (${((run.counts.get(step) ?? 0) / BUILDS).toFixed(2)} per Build)`, values);
       }
