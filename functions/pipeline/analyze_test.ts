@@ -137,6 +137,26 @@ describe('analyzeObject', () => {
     assert.equal(logReads, 1);
   });
 
+  it('a plan read for an object that changed before its claim landed is dropped: the retry plans again, and warns once', async () => {
+    const { cluster, thoth, recorder, deps } = setup();
+    const json = completeBuild('conflict-1');
+    const spec = json['spec'] as Record<string, unknown>;
+    json['spec'] = { ...spec, strategy: { type: 'Docker', dockerStrategy: { from: { kind: 'ImageStreamTag', name: 'missing:latest', namespace: 'team' } } } };
+    const payload = cluster.put(json);
+    const patch = cluster.patchAnnotations.bind(cluster);
+    let first = true;
+    cluster.patchAnnotations = async (...args) => {
+      // Someone else's write lands between our GET and our claim: the claim's resourceVersion no longer matches.
+      if (first) cluster.put({ ...json, metadata: { name: 'conflict-1', namespace: 'team', labels: { touched: 'yes' } } });
+      first = false;
+      return patch(...args);
+    };
+    assert.equal((await analyze(deps, payload)).kind, 'submitted');
+    assert.equal(thoth.builds.length, 1);
+    assert.equal(cluster.reads, 4, 'the Build and its ImageStream read twice: once per claim attempt');
+    assert.deepEqual(recorder.events.map((event) => event.reason), ['AnalysisWarning', 'AnalysisSubmitted'], 'the dropped plan\'s warning is not told');
+  });
+
   it('a refusal records a Warning, leaves no annotation, and the update its release causes does not loop', async () => {
     const { cluster, thoth, recorder, deps } = setup();
     thoth.refuse = () => true;
