@@ -84,7 +84,14 @@ export function attachToRuntimeRegistry(): void {
     original.call(this, labels);
     if (this === metricsRegistry) return;
     if (this.getSingleMetric('build_watcher_events_received_total') !== undefined) return;
-    for (const metric of [eventsReceived, submissions, thothLatency, thothAmbiguousSubmissions, imageCopies, sweepObjects, resubmissions, lostLeaseSubmissions,
-      waitingForWorker]) this.registerMetric(metric);
+    this.registerMetric(eventsReceived);
+    this.registerMetric(submissions);
+    this.registerMetric(thothLatency);
+    this.registerMetric(thothAmbiguousSubmissions);
+    this.registerMetric(imageCopies);
+    this.registerMetric(sweepObjects);
+    this.registerMetric(resubmissions);
+    this.registerMetric(lostLeaseSubmissions);
+    this.registerMetric(waitingForWorker);
   };
 }
