@@ -62,7 +62,7 @@ export function limitConcurrency(limit: number, { queueLimit = Infinity, onQueue
         if (at < 0) return;
         queue.splice(at, 1);
         changed(priority);
-        reject(new NoWorkerFree('deadline', `no worker of ${limit} became free before the delivery deadline`));
+        reject(new NoWorkerFree('deadline', `no worker of ${limit} became free in time: try again later`));
       };
       const granted = (): void => {
         signal?.removeEventListener('abort', onAbort);
