@@ -61,6 +61,10 @@ interface PathResult {
   peakWaiting: number;
   /** Deliveries answered 503 at once: no worker free and the queue full, or no worker within half the deadline. */
   turnedAway: number;
+  /** The function's CPU time (user + system) from the first Build's creation until all were submitted. */
+  functionCpuSeconds: number;
+  /** The machine's 1-minute load average when all were submitted. */
+  load: number;
 }
 
 interface MemorySample {
@@ -136,6 +140,13 @@ async function inFlightCounter(upstream: string): Promise<{ url: string; peak: (
 }
 
 const MiB = 1024 * 1024;
+
+/** A process's user + system CPU time so far, from /proc (clock ticks of 10 ms). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid ?? 0}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
 
 async function procStatusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid ?? 0}/status`, 'utf8').catch(() => '');
@@ -215,6 +226,7 @@ async function runPath(name: string, sink: 'broker' | 'direct', workers: number,
         const readyRssMiB = await procStatusMiB(install.fn.process.pid, 'VmRSS');
         const callsBefore = cp.apiCallsWith(token).length;
         const sampler = sampleMemory(install.fn.url);
+        const cpuBefore = await cpuSeconds(install.fn.process.pid);
         const started = Date.now();
         let next = 0;
         const writer = async (): Promise<void> => {
@@ -249,6 +261,8 @@ async function runPath(name: string, sink: 'broker' | 'direct', workers: number,
           intervalMs: 100,
         });
         const allSubmitted = Date.now();
+        const functionCpuSeconds = (await cpuSeconds(install.fn.process.pid)) - cpuBefore;
+        const load = loadavg()[0] ?? 0;
         // Settled: the function has received nothing new for 3 s (the adapter's queue is empty).
         let last = -1;
         await waitFor(
@@ -279,6 +293,8 @@ async function runPath(name: string, sink: 'broker' | 'direct', workers: number,
           meanInFlight: counter.mean(),
           peakWaiting,
           turnedAway,
+          functionCpuSeconds,
+          load,
         };
       } finally {
         await install.stop();
@@ -309,6 +325,8 @@ function print(result: PathResult): void {
       `at the highest of ${memory.samples} samples: RSS ${mib(memory.atPeak.rss)}, V8 heap used ${mib(memory.atPeak.heapUsed)} of ${mib(memory.atPeak.heapTotal)}, ` +
       `external ${mib(memory.atPeak.external)}`,
   );
+  const busy = result.functionCpuSeconds / result.allSubmittedSeconds;
+  console.log(`         function's CPU until all submitted: ${result.functionCpuSeconds.toFixed(1)} s (${(busy * 100).toFixed(0)}% of one core); load average then ${result.load.toFixed(1)}`);
   const total = [...result.apiCalls.values()].reduce((sum, count) => sum + count, 0);
   const perBuild = (count: number) => (count / result.submitted).toFixed(2);
   const kinds = [...result.apiCalls].sort((a, b) => b[1] - a[1]).map(([kind, count]) => `${kind} ${perBuild(count)}`);
