@@ -162,7 +162,7 @@ const specs = {
   // kind beyond Build also needs its ApiServerSource and RBAC from knative/optional/.
   BUILD_WATCHER_SOURCE_KINDS: kindList({ default: ['Build'] }),
   THOTH_BUILD_WATCHER_WORKERS: positiveInt(64)({ default: 1 }),
-  BUILD_WATCHER_QUEUE_LIMIT: intFrom(0)(10_000)({ default: 64 }),
+  BUILD_WATCHER_QUEUE_LIMIT: intFrom(0)(10_000)({ default: 256 }),
   BUILD_WATCHER_SWEEP_BATCH: positiveInt(10_000)({ default: 200 }),
   BUILD_WATCHER_CLAIM_LEASE_SECONDS: positiveInt(3600)({ default: 60 }),
   BUILD_WATCHER_SWEEP_ALL_NAMESPACES: bool({ default: false }),
