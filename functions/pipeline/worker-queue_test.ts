@@ -73,7 +73,7 @@ describe('admission under parallel delivery', () => {
     assert.deepEqual(order, ['swept-0', 'live', 'swept-1', 'swept-2', 'swept-3', 'swept-4']);
   });
 
-  it('a delivery still waiting for a worker is answered 503 (transient) before its deadline, and never runs', async () => {
+  it('a delivery still waiting for a worker holds nothing fetched, is answered 503 (transient) before its deadline, and never runs', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
     const { gated, order, open } = gatedThoth(thoth);
@@ -82,6 +82,7 @@ describe('admission under parallel delivery', () => {
     const first = cluster.put(build('first', 1));
     const running = analyzeObject({ payload: first, ref: first, action: 'update' }, deps, { deadlineMs: 270_000 });
     await until('the first at Thoth', () => order.length === 1);
+    const [reads, patches] = [cluster.reads, cluster.patches.length];
     const deadlineMs = 400;
     const second = cluster.put(build('second', 2));
     const queued = analyzeObject({ payload: second, ref: second, action: 'update' }, deps, { deadlineMs });
@@ -91,6 +92,7 @@ describe('admission under parallel delivery', () => {
     setTimeout(() => (deadlinePassed = true), deadlineMs);
     await assert.rejects(queued, (error: unknown) => error instanceof NoWorkerFree && error.why === 'deadline' && error.kind === 'transient');
     assert.equal(deadlinePassed, false, 'answered before the delivery deadline');
+    assert.deepEqual([cluster.reads, cluster.patches.length], [reads, patches], 'while it waited it read, claimed and fetched nothing');
     await until('the queue empty', () => queues.live === 0);
     open();
     assert.equal((await running).kind, 'submitted');
