@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { limitConcurrency } from './concurrency.js';
+import { limitConcurrency, NoWorkerFree } from './concurrency.js';
 
 it('never runs more than the limit at once, and runs everything', async () => {
   const limit = limitConcurrency(3);
@@ -22,4 +22,55 @@ it('frees the slot of a failed task', async () => {
   const limit = limitConcurrency(1);
   await assert.rejects(limit(() => Promise.reject(new Error('boom'))));
   assert.equal(await limit(() => Promise.resolve('next')), 'next');
+});
+
+/** A task that runs until `release()` is called. */
+function held(): { task: () => Promise<string>; started: Promise<void>; release: () => void } {
+  let release = (): void => {};
+  let started = (): void => {};
+  const running = new Promise<void>((resolve) => (started = resolve));
+  const done = new Promise<void>((resolve) => (release = resolve));
+  return { task: async () => { started(); await done; return 'done'; }, started: running, release };
+}
+
+it('turns a live task away at once past the queue limit, and runs the queued ones once a worker is free', async () => {
+  const limit = limitConcurrency(2, { queueLimit: 3 });
+  const workers = [held(), held()];
+  const runningNow = workers.map((worker) => limit(worker.task));
+  await Promise.all(workers.map((worker) => worker.started));
+  const queued = [held(), held(), held()];
+  const waiting = queued.map((task) => limit(task.task));
+  await assert.rejects(limit(() => Promise.resolve('never')), (error: unknown) => error instanceof NoWorkerFree && error.why === 'queue-full' && error.kind === 'transient');
+  for (const worker of [...workers, ...queued]) worker.release();
+  assert.deepEqual(await Promise.all([...runningNow, ...waiting]), ['done', 'done', 'done', 'done', 'done']);
+});
+
+it('gives a freed worker to a live task before any queued background task, whenever it arrived', async () => {
+  const limit = limitConcurrency(1, { queueLimit: 1 });
+  const worker = held();
+  const first = limit(worker.task);
+  await worker.started;
+  const order: string[] = [];
+  // Background tasks do not count against the live queue's limit.
+  const background = Array.from({ length: 5 }, (_, i) => limit(async () => { order.push(`sweep ${i}`); }, { priority: 'background' }));
+  const live = limit(async () => { order.push('live'); });
+  worker.release();
+  await Promise.all([first, live, ...background]);
+  assert.deepEqual(order, ['live', 'sweep 0', 'sweep 1', 'sweep 2', 'sweep 3', 'sweep 4']);
+});
+
+it('turns a waiting task away when its signal aborts, and the queue forgets it', async () => {
+  const limit = limitConcurrency(1, { queueLimit: 1 });
+  const worker = held();
+  const first = limit(worker.task);
+  await worker.started;
+  const deadline = new AbortController();
+  const late = limit(() => Promise.resolve('late'), { signal: deadline.signal });
+  deadline.abort();
+  await assert.rejects(late, (error: unknown) => error instanceof NoWorkerFree && error.why === 'deadline');
+  // Its place in the queue is free again, and it never runs.
+  const next = limit(() => Promise.resolve('next'));
+  worker.release();
+  assert.equal(await first, 'done');
+  assert.equal(await next, 'next');
 });

@@ -54,6 +54,8 @@ export interface Config {
   /** Kinds acted on, listed by the sweep and watched by the command line (THOTH_ANALYZE_EXISTING adds ImageStream). */
   readonly sourceKinds: readonly KindName[];
   readonly workers: number;
+  /** Live deliveries one pod keeps waiting for a worker; past it they are answered 503 at once. */
+  readonly queueLimit: number;
   readonly sweepBatch: number;
   readonly sweepAllNamespaces: boolean;
   /** K_SINK (set by a Knative SinkBinding): where image.built goes when the reply is Thoth's. */
@@ -109,12 +111,13 @@ const kindList = makeValidator<KindName[]>((input) => {
 
 const hostList = makeValidator<string[]>(commaList);
 
-const positiveInt = (max: number) =>
+const intFrom = (min: number) => (max: number) =>
   makeValidator<number>((input) => {
     const value = Number(input);
-    if (!Number.isInteger(value) || value < 1 || value > max) throw new EnvError(`expected an integer from 1 to ${max}`);
+    if (!Number.isInteger(value) || value < min || value > max) throw new EnvError(`expected an integer from ${min} to ${max}`);
     return value;
   });
+const positiveInt = intFrom(1);
 
 /** What each variable expects, said without echoing the offending value. */
 const EXPECTATIONS: Readonly<Record<string, string>> = {
@@ -159,6 +162,7 @@ const specs = {
   // kind beyond Build also needs its ApiServerSource and RBAC from knative/optional/.
   BUILD_WATCHER_SOURCE_KINDS: kindList({ default: ['Build'] }),
   THOTH_BUILD_WATCHER_WORKERS: positiveInt(64)({ default: 1 }),
+  BUILD_WATCHER_QUEUE_LIMIT: intFrom(0)(10_000)({ default: 256 }),
   BUILD_WATCHER_SWEEP_BATCH: positiveInt(10_000)({ default: 200 }),
   BUILD_WATCHER_CLAIM_LEASE_SECONDS: positiveInt(3600)({ default: 60 }),
   BUILD_WATCHER_SWEEP_ALL_NAMESPACES: bool({ default: false }),
@@ -274,6 +278,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     analyzeExisting: env.THOTH_ANALYZE_EXISTING,
     sourceKinds: env.BUILD_WATCHER_SOURCE_KINDS,
     workers: env.THOTH_BUILD_WATCHER_WORKERS,
+    queueLimit: env.BUILD_WATCHER_QUEUE_LIMIT,
     sweepBatch: env.BUILD_WATCHER_SWEEP_BATCH,
     claimLeaseSeconds: env.BUILD_WATCHER_CLAIM_LEASE_SECONDS,
     sweepAllNamespaces: env.BUILD_WATCHER_SWEEP_ALL_NAMESPACES,

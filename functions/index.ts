@@ -3,6 +3,7 @@
  * Only it, wiring.ts (the pipeline from a Config) and cli/run.ts (the command line) put other modules together.
  */
 import type { Context } from 'faas-js-runtime';
+import { NoWorkerFree } from './concurrency.js';
 import { loadConfig } from './config.js';
 import { asFailure, BuildWatcherError, FRONT_POLICY } from './errors.js';
 import { parseIncomingEvent, type CloudEventLike, type IncomingEvent } from './events/intake.js';
@@ -128,6 +129,11 @@ export async function handle(context: InvocationContext, event?: CloudEventLike)
   try {
     return await work;
   } catch (error) {
+    if (error instanceof NoWorkerFree) {
+      // Nothing was tried: the Broker redelivers with backoff, and Knative may add a pod meanwhile.
+      eventsReceived.inc({ type: parsed.mode, decision: error.why });
+      return answer(FRONT_POLICY.transient.httpStatus, error.message);
+    }
     const failure = asFailure(error);
     eventsReceived.inc({ type: parsed.mode, decision: failure.kind === 'transient' ? 'failed' : failure.kind });
     if (failure.kind === 'invalid') {

@@ -13,7 +13,7 @@ import type { KubeApi } from './kube/api.js';
 import { listPage, type Collection, type PageLister } from './kube/objects.js';
 import { serviceAccountFile } from './kube/service-account.js';
 import { kubeEventRecorder, kubeObjectStore } from './kube/store.js';
-import { imageCopies, observeThothRequest } from './observability/metrics.js';
+import { imageCopies, observeThothRequest, waitingForWorker } from './observability/metrics.js';
 import { registerSecret } from './observability/redact.js';
 import { onFirstUse } from './single-flight.js';
 import type { PipelineDeps } from './pipeline/analyze.js';
@@ -150,8 +150,7 @@ export function wire(config: Config, kube: () => Promise<KubeApi>): Wiring {
       analysisOptions: { environmentType: config.environmentType, origin: config.origin, debug: config.debug, force: config.force },
       ledger: new Ledger<Outcome>({ store, hostname: config.hostname, timing: { leaseMs, renewMs: Math.max(1, Math.floor(leaseMs / 3)) },
         readOnly: config.trustEventPayload }),
-
-      limit: limitConcurrency(config.workers),
+      limit: limitConcurrency(config.workers, { queueLimit: config.queueLimit, onQueueChange: (priority, waiting) => waitingForWorker.set({ priority }, waiting) }),
     },
   };
 }

@@ -41,11 +41,12 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   const { wiring, terminal, config } = context;
   const log = terminal.log;
   const deps: PipelineDeps = { ...wiring.deps, log };
-  // At most THOTH_BUILD_WATCHER_WORKERS at once: the pipeline's own limit.
+  // At most THOTH_BUILD_WATCHER_WORKERS at once: the pipeline's own limit. No sender waits on an answer here, so the objects
+  // queue as background work, which BUILD_WATCHER_QUEUE_LIMIT (a bound on open deliveries) does not turn away.
   const queue = new WorkQueue<{ object: KubeObject; action: ObjectAction }>({
     process: async ({ object, action }) => {
       try {
-        const outcome = await analyzeObject({ payload: object, ref: object, action }, deps);
+        const outcome = await analyzeObject({ payload: object, ref: object, action }, deps, { priority: 'background' });
         if (outcome.kind === 'ignored') log.debug({ object: objectLabel(object) }, `ignored: ${outcome.reason}`);
         // Claimed by a live process (say, a predecessor killed mid-work): tried again until its lease expired, then
         // taken over. A claim seen in the listed or watched object ('claimed-elsewhere') too: the function leaves

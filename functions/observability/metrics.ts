@@ -8,7 +8,7 @@
 import promClient from 'prom-client';
 import type { ThothRequestObservation } from '../thoth/transport.js';
 
-const { Counter, Histogram, Registry } = promClient;
+const { Counter, Gauge, Histogram, Registry } = promClient;
 
 /** Our own registry, for the command line and tests; also merged into the runtime's. */
 export const metricsRegistry = new Registry();
@@ -16,6 +16,12 @@ export const metricsRegistry = new Registry();
 export const eventsReceived = new Counter({
   name: 'build_watcher_events_received_total', help: 'CloudEvents received, by event type and by the decision taken',
   labelNames: ['type', 'decision'] as const, registers: [metricsRegistry],
+});
+
+export const waitingForWorker = new Gauge({
+  name: 'build_watcher_waiting_for_worker',
+  help: 'Objects waiting in this process for one of THOTH_BUILD_WATCHER_WORKERS, by priority (live deliveries, bounded by BUILD_WATCHER_QUEUE_LIMIT; background: a sweep\'s picked objects)',
+  labelNames: ['priority'] as const, registers: [metricsRegistry],
 });
 
 export const submissions = new Counter({
@@ -86,5 +92,6 @@ export function attachToRuntimeRegistry(): void {
     this.registerMetric(sweepObjects);
     this.registerMetric(resubmissions);
     this.registerMetric(lostLeaseSubmissions);
+    this.registerMetric(waitingForWorker);
   };
 }

@@ -5,6 +5,7 @@
  * Exactly once is the ledger's (functions/ledger/): it admits, claims with a fenced lease, and marks done only
  * while the claim is still ours. Without patch rights the work goes on unclaimed and unmarked (Thoth's cache).
  */
+import type { Limiter, Priority } from '../concurrency.js';
 import type { BuiltImage } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 import type { ObjectAction } from '../events/types.js';
@@ -24,8 +25,8 @@ import { settle, tell, type ReportDeps } from './report.js';
 import type { Plan, PlanContext, SourceKind, SourceObject } from './source-kind.js';
 import { submitImages } from './submit-images.js';
 
-/** Runs a task when a worker is free (functions/concurrency.ts). */
-export type Limiter = <T>(task: () => Promise<T>) => Promise<T>;
+/** A delivery that has no worker by this share of its deadline answers 503: the rest is the work's. */
+const QUEUE_SHARE_OF_DEADLINE = 0.5;
 
 export interface PipelineDeps {
   readonly store: ObjectStore;
@@ -39,7 +40,7 @@ export interface PipelineDeps {
   readonly analysisOptions: AnalysisOptions;
   readonly ledger: Ledger<Outcome>;
   readonly log: Logger;
-  /** THOTH_BUILD_WATCHER_WORKERS, shared by events and sweeps: ignored events never take a slot. */
+  /** THOTH_BUILD_WATCHER_WORKERS and BUILD_WATCHER_QUEUE_LIMIT, shared by events and sweeps: ignored events never take a slot. */
   readonly limit: Limiter;
 }
 
@@ -54,8 +55,13 @@ export interface AnalyzeInput {
 
 export interface AnalyzeOptions {
   readonly signal?: AbortSignal;
-  /** Started only once the object is worth working on. */
+  /**
+   * From when the object is found worth working on: queueing for a worker included, so the answer comes in time.
+   * A delivery still queued at QUEUE_SHARE_OF_DEADLINE of it is turned away (503).
+   */
   readonly deadlineMs?: number;
+  /** `background` (the sweep's objects) waits behind every live delivery; default `live`. */
+  readonly priority?: Priority;
   /** Asked when a worker is free: false drops the object unstarted (a sweep that stopped early). */
   readonly stillWanted?: () => boolean;
   /** Where image.built goes, when the front's own reply does not carry it. */
@@ -79,12 +85,16 @@ export async function analyzeObject(input: AnalyzeInput, deps: PipelineDeps, opt
   if (running !== undefined) return (await running.join(options.signal, (outcome) => outcome.kind === 'submitted')) ?? ignored('in-progress');
   // limit, then the rest under the object's entry in the ledger
   const deadline = new AbortController();
+  const queued = [options.signal];
+  if (options.deadlineMs !== undefined) {
+    setTimeout(() => deadline.abort(), options.deadlineMs).unref();
+    queued.push(AbortSignal.timeout(options.deadlineMs * QUEUE_SHARE_OF_DEADLINE));
+  }
+  const present = (signals: (AbortSignal | undefined)[]) => AbortSignal.any(signals.filter((signal) => signal !== undefined));
   const work = deps.limit(async () => {
     if (options.stillWanted?.() === false) return ignored('not-wanted');
-    if (options.deadlineMs !== undefined) setTimeout(() => deadline.abort(), options.deadlineMs).unref();
-    const signals = [options.signal, deadline.signal].filter((signal) => signal !== undefined);
-    return openAndRun(input, payload, source, deps, AbortSignal.any(signals), options.announce);
-  });
+    return openAndRun(input, payload, source, deps, present([options.signal, deadline.signal]), options.announce);
+  }, { priority: options.priority ?? 'live', signal: present(queued) });
   return deps.ledger.track(key, work).answer(AbortSignal.any([deadline.signal, ...(options.signal ? [options.signal] : [])]));
 }
 

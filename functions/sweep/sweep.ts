@@ -134,7 +134,7 @@ async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, options: Swe
   const object = objectLabel(ref);
   const analyze = () =>
     // Picked only when its sweep-refused-at mark is old: a refusal remembered in memory must not stop it.
-    analyzeObject({ ref, action: 'update', retryRefused: true }, deps, { ...(signal ? { signal } : {}), stillWanted, ...(sweep.announce ? { announce: sweep.announce } : {}) });
+    analyzeObject({ ref, action: 'update', retryRefused: true }, deps, { priority: 'background', ...(signal ? { signal } : {}), stillWanted, ...(sweep.announce ? { announce: sweep.announce } : {}) });
   try {
     let outcome = await analyze();
     // A claim is timed from when this process first saw it: one this sweep met for the first

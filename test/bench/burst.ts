@@ -9,8 +9,13 @@
  * duplicated submissions; then the ratio of the two paths. The function runs as deployed: the
  * compiled one (`npm run build` runs first), reading its service account as in a pod; the
  * harness runs through tsx.
+ * The Broker path runs once per THOTH_BUILD_WATCHER_WORKERS in BENCH_WORKERS (default 1, 4 and 16),
+ * the direct path once with the shipped 4. Also reported: the mean submissions in flight at Thoth
+ * (over the time from the first submission to the last answer), the most deliveries waiting for a
+ * worker in the function (sampled each second) and the deliveries it answered 503 at once.
  * A benchmark, not a test: it prints numbers, it asserts nothing. BENCH_BUILDS changes the count,
- * BENCH_BURST_PATHS (`broker`, `direct`, or both, comma-separated) the paths.
+ * BENCH_BURST_PATHS (`broker`, `direct`, or both, comma-separated) the paths, BENCH_QUEUE_LIMIT
+ * the function's BUILD_WATCHER_QUEUE_LIMIT (default: its own).
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
@@ -30,6 +35,10 @@ import { deployDefaultInstall, NAMESPACE } from '../e2e/default-install.js';
 const ECHO = fileURLToPath(new URL('../../build/test/bench/echo-function.js', import.meta.url));
 const BUILDS = Number(process.env['BENCH_BUILDS'] ?? 1_000);
 const PATHS = (process.env['BENCH_BURST_PATHS'] ?? 'broker,direct').split(',');
+const WORKER_COUNTS = (process.env['BENCH_WORKERS'] ?? '1,4,16').split(',').map(Number);
+const QUEUE_LIMIT = process.env['BENCH_QUEUE_LIMIT'];
+/** knative/base/config.yaml's value. */
+const SHIPPED_WORKERS = 4;
 /** Clients creating and completing Builds at once: enough to keep the API server busy. */
 const WRITERS = 16;
 const PATH = `/apis/build.openshift.io/v1/namespaces/${NAMESPACE}/builds`;
@@ -47,6 +56,15 @@ interface PathResult {
   /** API calls the function made, by `VERB resource`, over the whole burst. */
   apiCalls: Map<string, number>;
   peakInFlight: number;
+  meanInFlight: number;
+  /** The most live deliveries waiting for a worker at one of the samples. */
+  peakWaiting: number;
+  /** Deliveries answered 503 at once: no worker free and the queue full, or no worker within half the deadline. */
+  turnedAway: number;
+  /** The function's CPU time (user + system) from the first Build's creation until all were submitted. */
+  functionCpuSeconds: number;
+  /** The machine's 1-minute load average when all were submitted. */
+  load: number;
 }
 
 interface MemorySample {
@@ -67,15 +85,31 @@ interface MemoryReport {
 }
 
 /** A pass-through in front of Thoth that counts submissions in flight at once. */
-async function inFlightCounter(upstream: string): Promise<{ url: string; peak: () => number; close: () => Promise<void> }> {
+async function inFlightCounter(upstream: string): Promise<{ url: string; peak: () => number; mean: () => number; close: () => Promise<void> }> {
   const target = new URL(upstream);
   let current = 0;
   let peak = 0;
+  // The time integral of `current`, from the first submission to the latest answer.
+  let area = 0;
+  let first: number | undefined;
+  let last = 0;
+  const step = (change: number): void => {
+    const now = performance.now();
+    first ??= now;
+    area += current * (now - (last || now));
+    last = now;
+    current += change;
+  };
   const server: Server = createServer((req, res) => {
     const counted = req.method === 'POST';
-    if (counted) peak = Math.max(peak, ++current);
+    if (counted) {
+      step(1);
+      peak = Math.max(peak, current);
+    }
+    let finished = false;
     const done = (): void => {
-      if (counted) current--;
+      if (counted && !finished) step(-1);
+      finished = true;
     };
     const forward = request(
       { host: target.hostname, port: Number(target.port), method: req.method, path: req.url, headers: req.headers },
@@ -97,6 +131,7 @@ async function inFlightCounter(upstream: string): Promise<{ url: string; peak: (
   return {
     url: `http://127.0.0.1:${address.port}`,
     peak: () => peak,
+    mean: () => (first === undefined || last === first ? 0 : area / (last - first)),
     close: () => new Promise((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
@@ -105,6 +140,13 @@ async function inFlightCounter(upstream: string): Promise<{ url: string; peak: (
 }
 
 const MiB = 1024 * 1024;
+
+/** A process's user + system CPU time so far, from /proc (clock ticks of 10 ms). */
+async function cpuSeconds(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid ?? 0}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100;
+}
 
 async function procStatusMiB(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): Promise<number> {
   const status = await readFile(`/proc/${pid ?? 0}/status`, 'utf8').catch(() => '');
@@ -126,9 +168,10 @@ async function memorySample(url: string): Promise<MemorySample | undefined> {
 }
 
 /** Samples the function's /metrics every second until stopped; keeps the sample of highest RSS. */
-function sampleMemory(url: string): { stop: () => Promise<{ atPeak: MemorySample; samples: number }> } {
+function sampleMemory(url: string): { stop: () => Promise<{ atPeak: MemorySample; samples: number; peakWaiting: number }> } {
   let atPeak: MemorySample = { rss: 0, heapUsed: 0, heapTotal: 0, external: 0 };
   let samples = 0;
+  let peakWaiting = 0;
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -137,6 +180,8 @@ function sampleMemory(url: string): { stop: () => Promise<{ atPeak: MemorySample
         samples++;
         if (sample.rss > atPeak.rss) atPeak = sample;
       }
+      const waiting = await metricTotal(url, /^build_watcher_waiting_for_worker\{[^}]*priority="live"/).catch(() => 0);
+      peakWaiting = Math.max(peakWaiting, waiting);
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   })();
@@ -144,7 +189,7 @@ function sampleMemory(url: string): { stop: () => Promise<{ atPeak: MemorySample
     async stop() {
       running = false;
       await loop;
-      return { atPeak, samples };
+      return { atPeak, samples, peakWaiting };
     },
   };
 }
@@ -165,14 +210,15 @@ function countCalls(calls: readonly string[]): Map<string, number> {
   return counts;
 }
 
-async function runPath(name: string, sink: 'broker' | 'direct', registry: RunningRegistry, digest: string): Promise<PathResult> {
+async function runPath(name: string, sink: 'broker' | 'direct', workers: number, registry: RunningRegistry, digest: string): Promise<PathResult> {
   const thoth = await ThothStub.start();
   const counter = await inFlightCounter(thoth.url);
   const cp = await startControlPlane();
   try {
     const eventing = await startEventing(cp);
     try {
-      const install = await deployDefaultInstall(cp, eventing, counter.url, { sink, deployedFunction: true });
+      const functionEnv = { THOTH_BUILD_WATCHER_WORKERS: String(workers), ...(QUEUE_LIMIT !== undefined ? { BUILD_WATCHER_QUEUE_LIMIT: QUEUE_LIMIT } : {}) };
+      const install = await deployDefaultInstall(cp, eventing, counter.url, { sink, deployedFunction: true, functionEnv });
       const token = install.functionToken;
       // The loopback registry plays the cluster's: an ImageStream vouches for its repository.
       await clusterRegistryStream(cp, registry.host, NAMESPACE, 'app');
@@ -180,6 +226,7 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
         const readyRssMiB = await procStatusMiB(install.fn.process.pid, 'VmRSS');
         const callsBefore = cp.apiCallsWith(token).length;
         const sampler = sampleMemory(install.fn.url);
+        const cpuBefore = await cpuSeconds(install.fn.process.pid);
         const started = Date.now();
         let next = 0;
         const writer = async (): Promise<void> => {
@@ -214,6 +261,8 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
           intervalMs: 100,
         });
         const allSubmitted = Date.now();
+        const functionCpuSeconds = (await cpuSeconds(install.fn.process.pid)) - cpuBefore;
+        const load = loadavg()[0] ?? 0;
         // Settled: the function has received nothing new for 3 s (the adapter's queue is empty).
         let last = -1;
         await waitFor(
@@ -225,7 +274,8 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
           },
           { what: 'the event stream to settle', timeoutMs: 600_000, intervalMs: 3_000 },
         );
-        const memory = await sampler.stop();
+        const { peakWaiting, ...memory } = await sampler.stop();
+        const turnedAway = await metricTotal(install.fn.url, /^build_watcher_events_received_total\{[^}]*decision="(queue-full|deadline)"/);
         const calls = cp.apiCallsWith(token).slice(callsBefore);
         const list = (await cp.admin.json({ path: PATH })) as { items: { metadata: { annotations?: Record<string, string> } }[] };
         const marked = list.items.filter((b) => b.metadata.annotations?.[SUBMITTED_AT] !== undefined).length;
@@ -240,6 +290,11 @@ async function runPath(name: string, sink: 'broker' | 'direct', registry: Runnin
           memory: { readyRssMiB, peakRssMiB: await procStatusMiB(install.fn.process.pid, 'VmHWM'), ...memory },
           apiCalls: countCalls(calls),
           peakInFlight: counter.peak(),
+          meanInFlight: counter.mean(),
+          peakWaiting,
+          turnedAway,
+          functionCpuSeconds,
+          load,
         };
       } finally {
         await install.stop();
@@ -259,9 +314,10 @@ function print(result: PathResult): void {
   const { memory } = result;
   const mib = (value: number) => `${value.toFixed(0)} MiB`;
   console.log(
-    `${result.name.padEnd(8)} burst ${result.burstSeconds.toFixed(1)} s; all submitted after ${result.allSubmittedSeconds.toFixed(1)} s ` +
+    `${result.name.padEnd(18)} burst ${result.burstSeconds.toFixed(1)} s; all submitted after ${result.allSubmittedSeconds.toFixed(1)} s ` +
       `(${result.afterLastCompletionSeconds.toFixed(1)} s after the last completion), ${perSecond.toFixed(1)} events/s; ` +
-      `at most ${result.peakInFlight} submissions in flight; ` +
+      `submissions in flight at most ${result.peakInFlight}, mean ${result.meanInFlight.toFixed(1)}; ` +
+      `deliveries waiting for a worker at most ${result.peakWaiting} (sampled), ${result.turnedAway} answered 503 at once; ` +
       `${result.lost} lost, ${result.duplicated} duplicated (${result.submitted} submissions)`,
   );
   console.log(
@@ -269,6 +325,8 @@ function print(result: PathResult): void {
       `at the highest of ${memory.samples} samples: RSS ${mib(memory.atPeak.rss)}, V8 heap used ${mib(memory.atPeak.heapUsed)} of ${mib(memory.atPeak.heapTotal)}, ` +
       `external ${mib(memory.atPeak.external)}`,
   );
+  const busy = result.functionCpuSeconds / result.allSubmittedSeconds;
+  console.log(`         function's CPU until all submitted: ${result.functionCpuSeconds.toFixed(1)} s (${(busy * 100).toFixed(0)}% of one core); load average then ${result.load.toFixed(1)}`);
   const total = [...result.apiCalls.values()].reduce((sum, count) => sum + count, 0);
   const perBuild = (count: number) => (count / result.submitted).toFixed(2);
   const kinds = [...result.apiCalls].sort((a, b) => b[1] - a[1]).map(([kind, count]) => `${kind} ${perBuild(count)}`);
@@ -294,17 +352,24 @@ async function main(): Promise<void> {
   const registry = await startRegistry();
   try {
     const { digest } = await pushTestImage(registry, { repository: `${NAMESPACE}/app`, tag: 'latest', layerSizes: [1024] });
-    console.log(`${BUILDS} Builds completed by ${WRITERS} concurrent writers, each path on a fresh control plane:`);
-    const broker = PATHS.includes('broker') ? await runPath('Broker', 'broker', registry, digest) : undefined;
-    if (broker !== undefined) print(broker);
-    const direct = PATHS.includes('direct') ? await runPath('direct', 'direct', registry, digest) : undefined;
+    console.log(`${BUILDS} Builds completed by ${WRITERS} concurrent writers, each run on a fresh control plane; BUILD_WATCHER_QUEUE_LIMIT ${QUEUE_LIMIT ?? 'as shipped'}:`);
+    const brokers: PathResult[] = [];
+    if (PATHS.includes('broker')) {
+      for (const workers of WORKER_COUNTS) {
+        const result = await runPath(`Broker, workers ${workers}`, 'broker', workers, registry, digest);
+        print(result);
+        brokers.push(result);
+      }
+    }
+    const direct = PATHS.includes('direct') ? await runPath(`direct, workers ${SHIPPED_WORKERS}`, 'direct', SHIPPED_WORKERS, registry, digest) : undefined;
     if (direct !== undefined) print(direct);
-    if (broker === undefined || direct === undefined) return;
-    console.log(
-      `ratio Broker/direct: time until all submitted ${(broker.allSubmittedSeconds / direct.allSubmittedSeconds).toFixed(2)}×; ` +
-        `target on the Broker path: all submitted within 30 s of the last completion → ${broker.afterLastCompletionSeconds.toFixed(1)} s, ` +
-        `${broker.lost} lost, ${broker.duplicated} duplicated`,
-    );
+    for (const broker of brokers) {
+      console.log(
+        `${broker.name}: all submitted ${broker.afterLastCompletionSeconds.toFixed(1)} s after the last completion (target ≤ 15 s), ` +
+          `${broker.lost} lost, ${broker.duplicated} duplicated, peak RSS ${broker.memory.peakRssMiB.toFixed(0)} MiB (target ≤ 256 MiB)` +
+          (direct === undefined ? '' : `; time until all submitted ${(broker.allSubmittedSeconds / direct.allSubmittedSeconds).toFixed(2)}× the direct path's`),
+      );
+    }
   } finally {
     await registry.stop();
     console.log(`load average at the end: ${loadAverage()}`);

@@ -231,6 +231,21 @@ describe('the build-watcher command line against the real API server', { timeout
     assert.match(refused.stdout.join('\n'), /0 submitted, 1 refused/);
     assert.ok(annotationsOf(await readObject(cp, buildObject(NS, 'missing', '')))[ANNOTATIONS.sweepRefusedAt]);
   });
+  it('watch with one worker and BUILD_WATCHER_QUEUE_LIMIT=0: a catch-up of several Builds takes turns, none turned away', async () => {
+    // No sender waits on the command line's objects: they queue as background work, which the queue limit does not bound.
+    const names = ['turns-0', 'turns-1', 'turns-2', 'turns-3'];
+    for (const name of names) await finishedBuild(name);
+    const count = thoth.submissions.length;
+    const cli = startCli(['watch', '-n', NS, '-a', thoth.url, '--workers-count', '1', '--verbose'], { KUBECONFIG: kubeconfig, BUILD_WATCHER_QUEUE_LIMIT: '0' });
+    try {
+      for (const name of names) await marked(name);
+      assert.deepEqual(submittedOutputs().slice(count).sort(), names.map(submittedImage).sort());
+      assert.equal(cli.count(/workers are busy|no worker/), 0, cli.lines.join('\n'));
+    } finally {
+      await cli.stop();
+    }
+  });
+
   it('watch --pass-token: the file holding the token is gone even when a second Ctrl-C cuts the shutdown short', async () => {
     // A Thoth that never answers keeps a submission in progress, so the first SIGINT waits for it.
     const sockets = new Set<Socket>();

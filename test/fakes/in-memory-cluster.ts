@@ -12,7 +12,8 @@ import type { Collection, ObjectPage, PageLister, PatchOptions } from '../../fun
 import type { EventRecorder, ObjectStore } from '../../functions/kube/store.js';
 import type { Logger } from '../../functions/observability/logger.js';
 import { limitConcurrency } from '../../functions/concurrency.js';
-import type { Limiter, PipelineDeps } from '../../functions/pipeline/analyze.js';
+import type { Limiter } from '../../functions/concurrency.js';
+import type { PipelineDeps } from '../../functions/pipeline/analyze.js';
 import type { Submitter } from '../../functions/pipeline/ports.js';
 import type { PlanContext, SourceKind } from '../../functions/pipeline/source-kind.js';
 import { Ledger, type LedgerOptions } from '../../functions/ledger/ledger.js';
