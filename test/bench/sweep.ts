@@ -6,10 +6,13 @@
  * - `in process`: no K_SINK (the direct-sink variant, the command line): the sweep works on everything itself;
  * - `hand-off ×R`: K_SINK is a Broker stand-in on 127.0.0.1 that answers 202 at once and delivers each
  *   dev.build-watcher.object.pending to one of R function replicas, 16 at a time, redelivering a non-2xx after 1 s, as
- *   the Broker with `messaging.knative.dev/async-handler` does; NOT real Knative Eventing.
+ *   the Broker with `messaging.knative.dev/async-handler` does; NOT real Knative Eventing;
+ * - `eventing`: the default install on real Knative Eventing (test/e2e/default-install.ts, the Broker as shipped on
+ *   this branch) with its adapter stopped, K_SINK the Broker's ingress (through test/e2e/broker-relay.ts), the shipped
+ *   Trigger delivering object.pending back to one function.
  * The function runs as deployed: compiled (`npm run build` first), reading its service account as in a pod, with the
  * shipped 4 workers and batch 200. A benchmark, not a test: it prints numbers and asserts nothing.
- * BENCH_SWEEP_BUILDS (comma-separated counts) and BENCH_SWEEP_WAYS (`in-process`, `hand-off`, `hand-off-3`) shrink it.
+ * BENCH_SWEEP_BUILDS (comma-separated counts) and BENCH_SWEEP_WAYS (`in-process`, `hand-off`, `hand-off-3`, `eventing`) shrink it.
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
@@ -22,6 +25,9 @@ import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { clusterRegistryStream } from '../e2e/cluster.js';
 import { loadManifests } from '../harness/apply.js';
+import { startEventing } from '../harness/eventing.js';
+import { relayToBroker } from '../e2e/broker-relay.js';
+import { deployDefaultInstall } from '../e2e/default-install.js';
 
 const NAMESPACE = 'build-watcher';
 const COUNTS = (process.env['BENCH_SWEEP_BUILDS'] ?? '1000,10000').split(',').map(Number);
@@ -116,48 +122,74 @@ async function sweepOnce(cp: ControlPlane, token: string, url: string): Promise<
   return { seconds, lists, gets, submitted: summary.submitted, handedOff: summary.handedOff, failed: summary.failed, busy: summary.busy, complete: summary.complete };
 }
 
-async function runCase(count: number, way: string, registryHost: string, digest: string): Promise<void> {
+interface Setup { readonly sweeper: string; readonly token: string; close(): Promise<void> }
+
+/** The function(s) and their token: started here for the in-process and stand-in ways, or the default install on real Eventing. */
+async function setUp(cp: ControlPlane, way: string, thothUrl: string, registryHost: string): Promise<Setup> {
+  const settings = { THOTH_BUILD_WATCHER_WORKERS: '4', BUILD_WATCHER_SWEEP_BATCH: '200' };
+  if (way === 'eventing') {
+    const eventing = await startEventing(cp);
+    const relay = await relayToBroker(eventing);
+    const install = await deployDefaultInstall(cp, eventing, thothUrl, { deployedFunction: true, functionEnv: { ...settings, K_SINK: relay.url } });
+    await install.adapter.stop();
+    await clusterRegistryStream(cp, registryHost, NAMESPACE, 'app');
+    return { sweeper: install.fn.url, token: install.functionToken, close: async () => { await install.stop(); await relay.close(); await eventing.stop(); } };
+  }
   const replicas = way === 'in-process' ? 1 : Number(way.split('-')[2] ?? 1);
+  const functions: Awaited<ReturnType<typeof startFunction>>[] = [];
+  const broker = way === 'in-process' ? undefined : await brokerStandIn(() => functions.map((fn) => fn.url));
+  await cp.applyManifests([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } }]);
+  await cp.applyManifests(await loadManifests(path.join(KNATIVE, 'rbac-function.yaml')));
+  await clusterRegistryStream(cp, registryHost, NAMESPACE, 'app');
+  const account = await cp.serviceAccountDirectory(NAMESPACE, 'build-watcher-function');
+  const env = { ...cp.inClusterEnv, THOTH_USER_API_HOST: thothUrl, THOTH_WATCHED_NAMESPACE: NAMESPACE, THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1', ...settings,
+    ...(broker ? { K_SINK: broker.url } : {}) };
+  for (let i = 0; i < replicas; i++) functions.push(await startFunction({ env, compiled: true, pod: { serviceAccount: account } }));
+  return {
+    sweeper: functions[0]?.url ?? '',
+    token: await readFile(path.join(account, 'token'), 'utf8'),
+    close: async () => {
+      await Promise.all(functions.map((fn) => fn.stop()));
+      await broker?.close();
+    },
+  };
+}
+
+async function runCase(count: number, way: string, registryHost: string, digest: string): Promise<void> {
   const thoth = await ThothStub.start();
   const cp = await startControlPlane();
-  const broker = way === 'in-process' ? undefined : await brokerStandIn(() => functions.map((fn) => fn.url));
-  const functions: Awaited<ReturnType<typeof startFunction>>[] = [];
   try {
-    await cp.applyManifests([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NAMESPACE } }]);
-    await cp.applyManifests(await loadManifests(path.join(KNATIVE, 'rbac-function.yaml')));
-    await clusterRegistryStream(cp, registryHost, NAMESPACE, 'app');
-    const account = await cp.serviceAccountDirectory(NAMESPACE, 'build-watcher-function');
-    const token = await readFile(path.join(account, 'token'), 'utf8');
-    const env = { ...cp.inClusterEnv, THOTH_USER_API_HOST: thoth.url, THOTH_WATCHED_NAMESPACE: NAMESPACE, THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
-      THOTH_BUILD_WATCHER_WORKERS: '4', BUILD_WATCHER_SWEEP_BATCH: '200', ...(broker ? { K_SINK: broker.url } : {}) };
-    for (let i = 0; i < replicas; i++) functions.push(await startFunction({ env, compiled: true, pod: { serviceAccount: account } }));
-    const created = Date.now();
-    await createCompletedBuilds(cp, count, `${registryHost}/${NAMESPACE}/app:latest`, digest);
-    console.log(`  ${count} Builds created completed in ${((Date.now() - created) / 1000).toFixed(1)} s`);
-    const sweeper = functions[0]?.url ?? '';
-    const started = Date.now();
-    const sweeps: SweepRow[] = [];
-    // As the schedule would, though back to back: each sweep starts when the one before answered.
-    while (thoth.submissions.length < count) {
-      sweeps.push(await sweepOnce(cp, token, sweeper));
-      const last = sweeps.at(-1);
-      if (broker !== undefined && last !== undefined && last.handedOff > 0) {
-        await waitFor(async () => (thoth.submissions.length >= count ? true : undefined), { what: 'the handed-off objects', timeoutMs: 3_600_000, intervalMs: 100 });
+    const { sweeper, token, close } = await setUp(cp, way, thoth.url, registryHost);
+    try {
+      const created = Date.now();
+      await createCompletedBuilds(cp, count, `${registryHost}/${NAMESPACE}/app:latest`, digest);
+      console.log(`  ${count} Builds created completed in ${((Date.now() - created) / 1000).toFixed(1)} s`);
+      const started = Date.now();
+      const sweeps: SweepRow[] = [];
+      // As the schedule would, though back to back: a sweep starts once the one before answered and what it handed off is done.
+      while (thoth.submissions.length < count) {
+        const row = await sweepOnce(cp, token, sweeper);
+        sweeps.push(row);
+        if (row.handedOff > 0) {
+          await waitFor(async () => (thoth.submissions.length >= count ? true : undefined), { what: 'the handed-off objects', timeoutMs: 3_600_000, intervalMs: 100 });
+        }
+        if (sweeps.length > 100) throw new Error('more than 100 sweeps');
       }
-      if (sweeps.length > 100) throw new Error('more than 100 sweeps');
+      const allSeconds = (Date.now() - started) / 1000;
+      const idle = await sweepOnce(cp, token, sweeper);
+      const list = (await cp.admin.json({ path: BUILDS })) as { items: { metadata: { annotations?: Record<string, string> } }[] };
+      const marked = list.items.filter((b) => b.metadata.annotations?.['build-watcher.thoth-station.ninja/submitted-at'] !== undefined).length;
+      console.log(`  ${way}: all ${count} submitted ${allSeconds.toFixed(1)} s after the first sweep started (${(count / allSeconds).toFixed(1)} Builds/s), ` +
+        `in ${sweeps.length} sweep(s); ${thoth.submissions.length - marked} duplicated, ${count - marked} lost`);
+      for (const [i, row] of sweeps.entries()) {
+        console.log(`    #${i + 1} answered in ${row.seconds.toFixed(1)} s: ${row.lists} LISTs, ${row.gets} GETs meanwhile, ${row.submitted} submitted, ` +
+          `${row.handedOff} handed off, ${row.failed} failed, ${row.busy} busy${row.complete ? '' : ', incomplete'}`);
+      }
+      console.log(`    idle sweep over ${count}: ${idle.seconds.toFixed(2)} s, ${idle.lists} LISTs, ${idle.gets} GETs, ${idle.submitted} submitted`);
+    } finally {
+      await close();
     }
-    const allSeconds = (Date.now() - started) / 1000;
-    const idle = await sweepOnce(cp, token, sweeper);
-    const list = (await cp.admin.json({ path: BUILDS })) as { items: { metadata: { annotations?: Record<string, string> } }[] };
-    const marked = list.items.filter((b) => b.metadata.annotations?.['build-watcher.thoth-station.ninja/submitted-at'] !== undefined).length;
-    const rows = sweeps.map((s, i) => `#${i + 1} ${s.seconds.toFixed(1)} s: ${s.lists} LISTs, ${s.gets} GETs, ${s.submitted} submitted, ${s.handedOff} handed off, ${s.failed} failed, ${s.busy} busy${s.complete ? '' : ', incomplete'}`);
-    console.log(`  ${way}: all ${count} submitted ${allSeconds.toFixed(1)} s after the first sweep started, in ${sweeps.length} sweep(s); ` +
-      `${thoth.submissions.length - marked} duplicated, ${count - marked} lost${broker ? `; Broker stand-in: ${broker.counts().delivered} delivered, ${broker.counts().redelivered} redelivered` : ''}`);
-    for (const row of rows) console.log(`    ${row}`);
-    console.log(`    idle sweep over ${count}: ${idle.seconds.toFixed(2)} s, ${idle.lists} LISTs, ${idle.gets} GETs, ${idle.submitted} submitted`);
   } finally {
-    await Promise.all(functions.map((fn) => fn.stop()));
-    await broker?.close();
     await cp.stop();
     await thoth.close();
   }

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { postViaProxy } from '../harness/cluster-proxy.js';
 import { startControlPlane, type ControlPlane } from '../harness/controlplane.js';
@@ -18,6 +17,7 @@ import { cloudEventHeaders, metricTotal } from '../function/run-function.js';
 import { pushTestImage, startRegistry, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { clusterRegistryStream, completeStatus, createWithStatus, streamTagBuild } from './cluster.js';
+import { relayToBroker } from './broker-relay.js';
 import { BROKER_URL, deployDefaultInstall, NAMESPACE, type DefaultInstall } from './default-install.js';
 
 const NS = NAMESPACE;
@@ -26,31 +26,13 @@ const SUBMITTED_AT = 'build-watcher.thoth-station.ninja/submitted-at';
 const STRANDED = 40;
 const BATCH = 5;
 
-/** K_SINK for a function outside the harness's network: every POST relayed to the Broker's ingress through the cluster proxy. */
-async function relayTo(eventing: Eventing): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      const headers: Record<string, string> = {};
-      for (const [key, value] of Object.entries(req.headers)) if (typeof value === 'string' && (key.startsWith('ce-') || key === 'content-type')) headers[key] = value;
-      postViaProxy(eventing.proxyUrl, BROKER_URL, headers, Buffer.concat(chunks).toString('utf8'))
-        .then((answer) => res.writeHead(answer.status).end(), () => res.writeHead(502).end());
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no address');
-  return { url: `http://127.0.0.1:${address.port}/`, server };
-}
-
 describe('the sweep hands off to the Broker, on real Knative Eventing', { timeout: 900_000 }, () => {
   let cp: ControlPlane;
   let eventing: Eventing;
   let registry: RunningRegistry;
   let thoth: ThothStub;
   let install: DefaultInstall;
-  let relay: { url: string; server: Server };
+  let relay: Awaited<ReturnType<typeof relayToBroker>>;
   let digest: string;
 
   before(async () => {
@@ -59,15 +41,14 @@ describe('the sweep hands off to the Broker, on real Knative Eventing', { timeou
     cp = await startControlPlane();
     digest = (await pushTestImage(registry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [4096] })).digest;
     eventing = await startEventing(cp);
-    relay = await relayTo(eventing);
+    relay = await relayToBroker(eventing);
     install = await deployDefaultInstall(cp, eventing, thoth.url, { functionEnv: { K_SINK: relay.url, BUILD_WATCHER_SWEEP_BATCH: String(BATCH) } });
     await clusterRegistryStream(cp, registry.host, NS, 'app');
   });
 
   after(async () => {
     await install?.stop();
-    relay?.server.closeAllConnections();
-    relay?.server.close();
+    await relay?.close();
     await eventing?.stop();
     await cp?.stop();
     await registry?.stop();
