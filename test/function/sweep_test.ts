@@ -132,7 +132,7 @@ describe('a sweep request through faas-js-runtime', () => {
     }
   });
 
-  it('with K_SINK, works its own share and hands the rest to K_SINK as object.pending; delivered back, each is submitted once; a redelivery does nothing', async () => {
+  it('with K_SINK, works its own share and hands the rest to K_SINK as object.pending; delivered back, each is submitted once; a redelivery costs one GET', async () => {
     for (const [name, digit] of [['fan-1', 'a'], ['fan-2', 'b'], ['fan-3', 'c']] as const) cluster.put(completeBuild(name, digit, HANDED));
     const summary = await completed(await sweep(handing));
     assert.deepEqual([summary.submitted, summary.handedOff, summary.picked, summary.complete], [1, 2, 3, true]);
@@ -140,13 +140,18 @@ describe('a sweep request through faas-js-runtime', () => {
     assert.equal(pending.length, 2);
     const patches = () => cluster.patches.filter(({ key, annotations }) => key.includes('/fan-') && annotations[ANNOTATIONS.submittedAt] !== undefined).length;
     assert.equal(patches(), 1);
+    let redelivered = 0;
     for (const round of [1, 2]) {
+      redelivered = api.requests.length;
       for (const event of pending) {
         const response = await postCloudEvent(handing.url, 'dev.build-watcher.object.pending', event.body);
         assert.ok(response.status < 300, `round ${round}: ${response.status} ${await response.text()}`);
       }
     }
     assert.equal(patches(), 3, 'each Build marked once, the redelivery included');
+    const names = pending.map((event) => (JSON.parse(event.body) as { name: string }).name).sort();
+    assert.deepEqual(api.requests.slice(redelivered).sort(), names.map((name) => `GET /apis/build.openshift.io/v1/namespaces/${HANDED}/builds/${name}`),
+      'a redelivery of a marked object costs one GET of it and nothing else');
   });
 
   it('takes object.pending strictly: bad data is a 400 with one line why, another namespace a 403', async () => {
