@@ -58,8 +58,11 @@ export interface Config {
   readonly queueLimit: number;
   readonly sweepBatch: number;
   readonly sweepAllNamespaces: boolean;
-  /** K_SINK (set by a Knative SinkBinding): where image.built goes when the reply is Thoth's. */
-  readonly imageBuiltSink: string;
+  /**
+   * K_SINK (set by a Knative SinkBinding: the Broker's address): where image.built goes when the reply is Thoth's, and where
+   * a sweep hands off the objects beyond its own share.
+   */
+  readonly eventSink: string;
   /** How long a claim holds without renewal (a dead holder's work is taken over after it). */
   readonly claimLeaseSeconds: number;
 
@@ -282,7 +285,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     sweepBatch: env.BUILD_WATCHER_SWEEP_BATCH,
     claimLeaseSeconds: env.BUILD_WATCHER_CLAIM_LEASE_SECONDS,
     sweepAllNamespaces: env.BUILD_WATCHER_SWEEP_ALL_NAMESPACES,
-    imageBuiltSink: env.K_SINK,
+    eventSink: env.K_SINK,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
     hostname: environment['HOSTNAME'] ?? 'build-watcher',
     podNamespace: environment['POD_NAMESPACE']?.trim() ?? '',

@@ -66,7 +66,7 @@ describe('loadConfig', () => {
 
   it('runs without Thoth when THOTH_USER_API_HOST is empty, and wants an http(s) URL in K_SINK', () => {
     assert.equal(loadConfig({}).thothHost, '');
-    assert.equal(loadConfig({ K_SINK: 'http://broker-ingress.knative-eventing.svc.cluster.local/ns/default' }).imageBuiltSink, 'http://broker-ingress.knative-eventing.svc.cluster.local/ns/default');
+    assert.equal(loadConfig({ K_SINK: 'http://broker-ingress.knative-eventing.svc.cluster.local/ns/default' }).eventSink, 'http://broker-ingress.knative-eventing.svc.cluster.local/ns/default');
     assert.match(problems({ K_SINK: 'broker' }).message, /K_SINK \(expected an http\(s\) URL\)/);
   });
 

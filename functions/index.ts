@@ -18,6 +18,8 @@ import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Repl
 import { sendToSink } from './events/sink.js';
 import { IMAGE_BUILT_TYPE, REPLY_SOURCE } from './events/types.js';
 import { apiPath, objectLabel } from './kube/object.js';
+import { handOffTo } from './sweep/hand-off.js';
+import { analyzePicked } from './sweep/picked.js';
 import { wire, type Wiring } from './wiring.js';
 
 /**
@@ -62,7 +64,7 @@ export async function shutdown(): Promise<void> {
 
 function namespaceOf(event: IncomingEvent): string | undefined {
   if (event.mode === 'resource') return event.object.namespace;
-  if (event.mode === 'reference') return event.ref.namespace;
+  if (event.mode === 'reference' || event.mode === 'pending') return event.ref.namespace;
   return undefined;
 }
 
@@ -75,18 +77,23 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
     return answer(403, `namespace ${namespace} is not in THOTH_WATCHED_NAMESPACE`);
   }
   const deps: PipelineDeps = { ...current.deps, log };
+  const sink = current.config.eventSink;
   if (event.mode === 'sweep') {
     eventsReceived.inc({ type: 'sweep', decision: 'sweep' });
-    // Objects a sweep finds are announced like those of live events.
-    const sink = current.config.imageBuiltSink;
-    const summary = await current.sweeps.run(deps, sink === '' ? undefined : (outcome) => announce(outcome, sink, log));
+    // Objects a sweep finds are announced like those of live events; beyond its own share, they go to the Broker.
+    const summary = await current.sweeps.run(deps, sink === '' ? {} : { announce: (outcome) => announce(outcome, sink, log), handOff: handOffTo(sink) });
     return replyForSweep(summary);
   }
-  const input = event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action };
   const analyzer = current.deps.submitter !== undefined;
-  const sink = current.config.imageBuiltSink;
   // Without an analyser, the reply itself is the image.built event.
-  const outcome = await analyzeObject(input, deps, { deadlineMs: DELIVERY_DEADLINE_MS, ...(analyzer && sink !== '' ? { announce: (submitted) => announce(submitted, sink, log) } : {}) });
+  const options = { deadlineMs: DELIVERY_DEADLINE_MS, ...(analyzer && sink !== '' ? { announce: (submitted: Parameters<typeof announce>[0]) => announce(submitted, sink, log) } : {}) };
+  if (event.mode === 'pending') {
+    const outcome = await analyzePicked(event.ref, deps, options);
+    eventsReceived.inc({ type: 'object.pending', decision: decisionOf(outcome) });
+    return replyFor(outcome, analyzer);
+  }
+  const input = event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action };
+  const outcome = await analyzeObject(input, deps, options);
   eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
   return replyFor(outcome, analyzer);
 }

@@ -74,8 +74,12 @@ export async function replyFor(outcome: Outcome, analyzer = true): Promise<Reply
 
 }
 
-/** A numeric 503 when anything transient failed, so the Broker redelivers and the retry goes on. */
+/**
+ * The summary, failures counted in it, as a 2xx: a sweep that ran is not a failed delivery, since the next scheduled
+ * sweep picks up whatever it could not finish, and a Broker redelivering it would only repeat it. A numeric 503 only
+ * when it could not run at all (no listing answered, nothing picked), so the Broker tries again.
+ */
 export async function replyForSweep(summary: SweepSummary): Promise<Reply | HttpAnswer> {
-  if (summary.failed > 0) return answer(503, describeSweep(summary));
+  if (summary.listingFailed && summary.picked === 0) return answer(503, describeSweep(summary));
   return cloudEvent(SWEEP_COMPLETED_TYPE, summary);
 }

@@ -101,10 +101,10 @@ export async function watchCommand(context: CommandContext): Promise<number> {
   return code;
 }
 
-function progressLine(summary: SweepSummary, batch: number): string {
+function progressLine(summary: SweepSummary): string {
   const listed = Object.values(summary.kinds).reduce((sum, counts) => sum + counts.listed, 0);
   const done = summary.submitted + summary.busy + summary.refused + summary.failed;
-  return `analyze-existing: ${listed} listed, ${done}/${summary.picked} of at most ${batch} analyzed — ${summary.submitted} submitted, ${summary.busy} busy, ${summary.refused} refused, ${summary.failed} failed`;
+  return `analyze-existing: ${listed} listed, ${done}/${summary.picked} analyzed — ${summary.submitted} submitted, ${summary.busy} busy, ${summary.refused} refused, ${summary.failed} failed`;
 }
 
 export async function analyzeExistingCommand(context: CommandContext): Promise<number> {
@@ -112,11 +112,10 @@ export async function analyzeExistingCommand(context: CommandContext): Promise<n
   const deps: PipelineDeps = { ...wiring.deps, log: terminal.log };
   const summary = await runSweep({ lister: wiring.lister, pipeline: deps }, {
     collections: wiring.collections, namespaces: context.namespaces, batch: config.sweepBatch, signal: context.signal,
-    onProgress: (progress) => terminal.progress(progressLine(progress, config.sweepBatch)),
+    onProgress: (progress) => terminal.progress(progressLine(progress)),
   });
   terminal.done();
   context.print(describeSweep(summary));
-  if (!summary.complete && summary.stoppedEarly === undefined) terminal.log.info({}, 'more objects wait: run analyze-existing again, or raise --sweep-batch');
 
   // Busy objects are not failures: their holder, or the next run once its claim expires, does them.
   const failed = summary.failed > 0 || summary.refused > 0 || summary.unavailable.length > 0 || summary.stoppedEarly !== undefined;

@@ -36,7 +36,7 @@ export const FLAGS: readonly Flag[] = [
   { name: 'force', env: 'THOTH_BUILD_ANALYSIS_FORCE', takesValue: false, help: 'ask Thoth to analyse again, ignoring its cache' },
   { name: 'verbose', short: 'v', takesValue: false, help: 'log every decision (debug level)' },
   { name: 'kinds', env: 'BUILD_WATCHER_SOURCE_KINDS', takesValue: true, help: `${KIND_NAMES.join(', ')}, comma-separated (default Build)` },
-  { name: 'sweep-batch', env: 'BUILD_WATCHER_SWEEP_BATCH', takesValue: true, help: 'analyze-existing: objects analysed per run at most (default 200)' },
+  { name: 'sweep-batch', env: 'BUILD_WATCHER_SWEEP_BATCH', takesValue: true, help: 'analyze-existing: objects held at once, waiting for a worker (default 200)' },
   { name: 'kubeconfig', env: 'KUBECONFIG', takesValue: true, help: 'kubeconfig file (default: KUBECONFIG, else ~/.kube/config)' },
   { name: 'no-kubernetes-tls-verify', env: 'KUBERNETES_VERIFY_TLS', envValue: '0', takesValue: false, help: 'do not verify the API server\'s TLS certificate' },
   { name: 'watch-timeout', takesValue: true, help: 'watch: seconds before the server ends each watch (default 300–600, then it resumes)' },

@@ -4,13 +4,15 @@
  */
 import { invalid } from '../errors.js';
 import { parseBoundedJson } from './json-shape.js';
-import { describeValue, parseCoordinates, parseKubeObject, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
-import { APISERVER_REFERENCE_PREFIX, APISERVER_RESOURCE_PREFIX, PING_SOURCE_TYPE, SWEEP_REQUESTED_TYPE, type ObjectAction } from './types.js';
+import { describeValue, isRecord, parseCoordinates, parseKubeObject, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
+import { APISERVER_REFERENCE_PREFIX, APISERVER_RESOURCE_PREFIX, OBJECT_PENDING_TYPE, PING_SOURCE_TYPE, SWEEP_REQUESTED_TYPE, type ObjectAction } from './types.js';
 
 export type IncomingEvent =
   | { readonly mode: 'resource'; readonly action: ObjectAction; readonly object: KubeObject }
   | { readonly mode: 'reference'; readonly action: ObjectAction; readonly ref: ObjectCoordinates }
-  | { readonly mode: 'sweep' };
+  | { readonly mode: 'sweep' }
+  /** An object a sweep handed to the Broker: worked on like a live update, re-read from the API server. */
+  | { readonly mode: 'pending'; readonly ref: ObjectCoordinates };
 
 /** What faas-js-runtime hands us; typed structurally so no CloudEvent class crosses versions. */
 export interface CloudEventLike {
@@ -44,11 +46,21 @@ function checkExtensions(event: CloudEventLike, object: ObjectCoordinates): void
   }
 }
 
+const PENDING_FIELDS = ['apiVersion', 'kind', 'name', 'namespace'];
+
+/** Strict: exactly the four coordinates, each as the reference mode checks it. */
+function pendingRef(data: unknown): ObjectCoordinates {
+  const extra = isRecord(data) ? Object.keys(data).filter((key) => !PENDING_FIELDS.includes(key)) : [];
+  if (extra.length > 0) throw invalid(`${OBJECT_PENDING_TYPE}: unexpected field ${describeValue(extra[0])}: expected only {apiVersion, kind, name, namespace}`);
+  return parseCoordinates(data, OBJECT_PENDING_TYPE);
+}
+
 /** Turns a CloudEvent into a typed IncomingEvent, or throws an `invalid` BuildWatcherError. */
 export function parseIncomingEvent(event: CloudEventLike): IncomingEvent {
   const type = event.type;
   if (typeof type !== 'string' || type === '') throw invalid('CloudEvent without a type');
   if (type === PING_SOURCE_TYPE || type === SWEEP_REQUESTED_TYPE) return { mode: 'sweep' };
+  if (type === OBJECT_PENDING_TYPE) return { mode: 'pending', ref: pendingRef(eventData(event)) };
   if (type.startsWith(APISERVER_RESOURCE_PREFIX)) {
     const kind = action(type, APISERVER_RESOURCE_PREFIX);
     const object = parseKubeObject(eventData(event));
@@ -62,6 +74,6 @@ export function parseIncomingEvent(event: CloudEventLike): IncomingEvent {
     return { mode: 'reference', action: kind, ref };
   }
   throw invalid(
-    `unknown event type ${describeValue(type)}: expected ${APISERVER_RESOURCE_PREFIX}*, ${APISERVER_REFERENCE_PREFIX}* or ${SWEEP_REQUESTED_TYPE}`,
+    `unknown event type ${describeValue(type)}: expected ${APISERVER_RESOURCE_PREFIX}*, ${APISERVER_REFERENCE_PREFIX}*, ${SWEEP_REQUESTED_TYPE} or ${OBJECT_PENDING_TYPE}`,
   );
 }

@@ -55,4 +55,18 @@ describe('parseIncomingEvent', () => {
     rejects({ type: 'dev.knative.apiserver.resource.add', data: sourceBuild(), ...extensions, name: 'other' }, /extension name="other" does not match/);
     rejects({ type: 42 }, /without a type/);
   });
+
+  it('dev.build-watcher.object.pending, a sweep\'s hand-off: exactly the four coordinates, checked as strictly as a reference', () => {
+    const ref = { apiVersion: 'build.openshift.io/v1', kind: 'Build', name: 'app-3', namespace: 'myproject' };
+    const type = 'dev.build-watcher.object.pending';
+    assert.deepEqual(parseIncomingEvent({ type, data: ref }), { mode: 'pending', ref });
+    assert.deepEqual(parseIncomingEvent({ type, data: JSON.stringify(ref) }), { mode: 'pending', ref });
+    rejects({ type, data: { ...ref, uid: 'u-1' } }, /object.pending: unexpected field "uid": expected only \{apiVersion, kind, name, namespace\}/);
+    rejects({ type, data: { ...ref, name: undefined } }, /object.pending.name: expected a non-empty string, got nothing/);
+    rejects({ type, data: { ...ref, name: '../../secrets' } }, /expected a Kubernetes object name/);
+    rejects({ type, data: { ...ref, apiVersion: 'v1', kind: 'Secret' } }, /unsupported object v1\/Secret/, 422);
+    rejects({ type, data: '{"kind": "Bu' }, /malformed JSON/);
+    rejects({ type, data: [ref] }, /expected \{apiVersion, kind, name, namespace\}, got an array/);
+    rejects({ type }, /expected \{apiVersion, kind, name, namespace\}/);
+  });
 });

@@ -20,6 +20,11 @@ export const ANALYSIS_REFUSED_TYPE = 'dev.build-watcher.analysis.refused';
  */
 export const IMAGE_BUILT_TYPE = 'dev.build-watcher.image.built';
 export const SWEEP_COMPLETED_TYPE = 'dev.build-watcher.sweep.completed';
+/**
+ * One object a sweep picked and handed to the Broker (K_SINK) rather than working on it itself; the shipped Trigger
+ * (knative/trigger-sweep.yaml) routes it back to the function. Data: {apiVersion, kind, namespace, name}, nothing else.
+ */
+export const OBJECT_PENDING_TYPE = 'dev.build-watcher.object.pending';
 export const REPLY_SOURCE = '/build-watcher';
 
 export type ObjectAction = 'add' | 'update' | 'delete';

@@ -107,7 +107,7 @@ export async function listPage(api: KubeApi, collection: Collection,
  */
 export async function listObjects(lister: PageLister, collection: Collection,
   options: { pageSize: number; signal?: AbortSignal; onUnreadable?: (error: unknown) => void },
-  visit: (object: KubeObject) => boolean): Promise<{ readonly resourceVersion: string; readonly stopped: boolean }> {
+  visit: (object: KubeObject) => boolean | Promise<boolean>): Promise<{ readonly resourceVersion: string; readonly stopped: boolean }> {
   let continueToken: string | undefined;
   let resourceVersion = '';
   do {
@@ -122,7 +122,7 @@ export async function listObjects(lister: PageLister, collection: Collection,
         options.onUnreadable?.(error);
         continue;
       }
-      if (!visit(object)) return { resourceVersion: page.resourceVersion, stopped: true };
+      if (!(await visit(object))) return { resourceVersion: page.resourceVersion, stopped: true };
     }
     resourceVersion = page.resourceVersion;
     continueToken = page.continueToken === '' ? undefined : page.continueToken;

@@ -57,7 +57,7 @@ export const imageCopies = new Counter({
 
 export const sweepObjects = new Counter({
   name: 'build_watcher_sweep_objects_total',
-  help: 'Objects visited by catch-up sweeps, by kind and outcome (submitted, skipped, refused, failed)',
+  help: 'Objects visited by catch-up sweeps, by kind and outcome (submitted, skipped, busy, refused, failed, handed-off)',
   labelNames: ['kind', 'outcome'] as const, registers: [metricsRegistry],
 });
 

@@ -7,6 +7,7 @@ export function describeSweep(summary: SweepSummary): string {
     .join(', ');
   const parts = [
     `${summary.submitted} submitted`,
+    ...(summary.handedOff > 0 ? [`${summary.handedOff} handed to the Broker`] : []),
     ...(summary.busy > 0 ? [`${summary.busy} busy (claimed by a live process)`] : []),
     `${summary.refused} refused`,
     `${summary.failed} failed`,
@@ -14,7 +15,7 @@ export function describeSweep(summary: SweepSummary): string {
   ];
   let tail = '';
   if (summary.stoppedEarly !== undefined) tail = `; stopped early (${summary.stoppedEarly}), the rest next sweep`;
-  else if (!summary.complete) tail = '; batch full, the rest next sweep';
+  else if (!summary.complete) tail = '; picking time is up, the rest next sweep';
   if (summary.unavailable.length > 0) tail += `; not listed: ${summary.unavailable.join(', ')}`;
   return `sweep: ${parts.join(', ')}${tail}`;
 }

@@ -6,10 +6,10 @@
 import { invalid } from '../errors.js';
 import type { Collection, PageLister } from '../kube/objects.js';
 import { sweepObjects } from '../observability/metrics.js';
-import type { AnalyzeOptions, PipelineDeps } from '../pipeline/analyze.js';
+import type { PipelineDeps } from '../pipeline/analyze.js';
 import { describeSweep } from './describe.js';
 import { namespacesToSweep } from './namespaces.js';
-import { runSweep } from './sweep.js';
+import { runSweep, type SweepDeps } from './sweep.js';
 import type { SweepSummary } from './tally.js';
 import { SingleFlight } from '../single-flight.js';
 
@@ -34,9 +34,11 @@ export class SweepRequests {
 
   constructor(settings: SweepSettings) { this.#settings = settings; }
 
-  /** The summary of this sweep, or of the one already running; `invalid` when none can run. */
-  /** `announce`: where image.built goes for what this sweep (not one it joins) submits. */
-  async run(pipeline: PipelineDeps, announce?: AnalyzeOptions['announce']): Promise<SweepSummary> {
+  /**
+   * The summary of this sweep, or of the one already running; `invalid` when none can run. `sink`: where image.built goes
+   * for what this sweep (not one it joins) submits, and where it hands off what it does not work on itself.
+   */
+  async run(pipeline: PipelineDeps, sink: Pick<SweepDeps, 'announce' | 'handOff'> = {}): Promise<SweepSummary> {
     const settings = this.#settings;
     if (pipeline.ledger.readOnly) throw invalid('the sweep reads the API server: not available with BUILD_WATCHER_TRUST_EVENT_PAYLOAD', 422);
     const namespaces: readonly (string | undefined)[] =
@@ -45,10 +47,10 @@ export class SweepRequests {
     if (this.#sweeps.running) pipeline.log.info({}, 'a sweep is already running in this instance; answering with its summary');
     return this.#sweeps.run(async () => {
       const summary = await runSweep({
-        lister: settings.lister, pipeline, onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }), ...(announce ? { announce } : {}),
+        lister: settings.lister, pipeline, onOutcome: (kind, outcome) => sweepObjects.inc({ kind, outcome }), ...sink,
       }, { collections: settings.collections, namespaces, batch: settings.batch, pickUntil: Date.now() + PICK_FOR_MS, signal: AbortSignal.timeout(SWEEP_DEADLINE_MS) });
       const line = describeSweep(summary);
-      if (summary.failed > 0) pipeline.log.warn({ sweep: summary }, line);
+      if (summary.failed > 0 || summary.listingFailed) pipeline.log.warn({ sweep: summary }, line);
       else pipeline.log.info({ sweep: summary }, line);
       return summary;
     });

@@ -1,11 +1,13 @@
 /**
- * The catch-up sweep: lists the watched kinds page by page, picks what a live event would act on,
- * and feeds at most `batch` objects through analyzeObject under the live events' worker limit.
- * Claims and marks make overlapping with live events and other sweeps safe.
+ * The catch-up sweep: lists the watched kinds page by page, picks what a live event would act on, and works on the
+ * picked objects under the live events' worker limit. Claims and marks make overlapping with live events and other
+ * sweeps safe.
  *
- * Bounded: memory holds one page and at most `batch` picked coordinates; the next sweep resumes
- * because marked objects are no longer picked. An object under another live claim is `busy`
- * (not a failure; a later sweep takes it over once expired). Refused objects are marked
+ * Bounded: memory holds one page and at most `batch` picked coordinates. With a hand-off (K_SINK, the Broker), the
+ * first `batch` picked objects are worked on here and every further one is handed to the Broker, so recovery scales
+ * out with the replicas; without one, the listing waits while `batch` objects are unfinished, and picking goes on
+ * until `pickUntil`. The next sweep resumes because marked objects are no longer picked. An object under another
+ * live claim is `busy` (not a failure; a later look takes it over once expired). Refused objects are marked
  * `sweep-refused-at` and left for a day (functions/ledger/), so they cannot starve the rest.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,15 +17,17 @@ import { kindKey } from '../domain/kinds.js';
 import { objectLabel, type KubeObject, type ObjectCoordinates } from '../kube/object.js';
 import { listObjects, type Collection, type PageLister } from '../kube/objects.js';
 import type { Logger } from '../observability/logger.js';
-import { analyzeObject, type AnalyzeOptions, type PipelineDeps } from '../pipeline/analyze.js';
+import type { AnalyzeOptions, PipelineDeps } from '../pipeline/analyze.js';
 import { withRetries } from '../retry.js';
+import { SendLane, type HandOff } from './hand-off.js';
+import { analyzePicked } from './picked.js';
 import { Tally, type SweepOutcome, type SweepSummary } from './tally.js';
 
 export interface SweepOptions {
   readonly collections: readonly Collection[];
   /** The namespaces to list; undefined lists each collection across every namespace. */
   readonly namespaces: readonly (string | undefined)[];
-  /** BUILD_WATCHER_SWEEP_BATCH: objects analyzed per sweep at most. */
+  /** BUILD_WATCHER_SWEEP_BATCH: picked objects held here at once; with a hand-off, the sweep's own share. */
   readonly batch: number;
   readonly pageSize?: number;
   /** After this many transient failures in a row (Thoth or the API down), stop early. */
@@ -35,6 +39,8 @@ export interface SweepOptions {
 }
 
 const DEFAULT_PAGE_SIZE = 250;
+/** Hand-off events sent at once: the Broker's ingress answers each in a few milliseconds. */
+const HAND_OFF_SENDS = 16;
 const PAGE_RETRY = { attempts: 3, baseDelayMs: 200, maxDelayMs: 2_000 };
 /** A continue token that expired (410) restarts the list, twice at most, at once. */
 const LIST_RESTARTS = { attempts: 3, baseDelayMs: 0, maxDelayMs: 0 };
@@ -47,6 +53,8 @@ export interface SweepDeps {
   readonly onOutcome?: (kind: string, outcome: SweepOutcome) => void;
   /** Where image.built goes for what the sweep submits (its reply is a summary). */
   readonly announce?: AnalyzeOptions['announce'];
+  /** Where picked objects beyond the own share go (functions/sweep/hand-off.ts); without it, all are worked on here. */
+  readonly handOff?: HandOff;
 }
 
 export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<SweepSummary> {
@@ -55,7 +63,8 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   const tally = new Tally(names, deps.onOutcome ?? (() => {}));
   const cancelled = options.signal ?? new AbortController().signal;
   // Tasks never throw: each counts its own failures. They queue for the pipeline's workers.
-  const tasks: Promise<void>[] = [];
+  const tasks = new Set<Promise<void>>();
+  const lane = new SendLane(HAND_OFF_SENDS);
   const maxFailures = options.maxConsecutiveFailures ?? 4;
   let consecutiveFailures = 0;
   // Stopping early only stops picking: work in flight finishes, so nothing is left half done.
@@ -65,14 +74,25 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
     tally.complete = false;
   };
 
-  const analyze = async (ref: ObjectCoordinates): Promise<void> => {
-    if (stopped()) return;
-    const outcome = await analyzeOne(ref, deps, options, () => !stopped());
-    if (outcome === 'not-wanted') return;
-    tally.count(ref.kind, outcome);
+  const record = (kind: string, outcome: SweepOutcome): void => {
+    tally.count(kind, outcome);
     if (outcome !== 'busy') consecutiveFailures = outcome === 'failed' ? consecutiveFailures + 1 : 0;
     if (consecutiveFailures >= maxFailures) stopEarly(`${consecutiveFailures} transient failures in a row`);
     options.onProgress?.(tally.summary());
+  };
+  const analyze = async (ref: ObjectCoordinates): Promise<void> => {
+    if (stopped()) return;
+    const outcome = await analyzeOne(ref, deps, options, () => !stopped());
+    if (outcome !== 'not-wanted') record(ref.kind, outcome);
+  };
+  const handOff = async (send: HandOff, ref: ObjectCoordinates): Promise<void> => {
+    try {
+      await send(ref, cancelled);
+      record(ref.kind, 'handed-off');
+    } catch (error) {
+      log.warn({ object: objectLabel(ref) }, `sweep: not handed to K_SINK, the next sweep picks it again: ${message(error)}`);
+      record(ref.kind, 'failed');
+    }
   };
 
   const wanted = (object: KubeObject): boolean => {
@@ -87,22 +107,33 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
     }
   };
 
-  /** False stops the listing: the batch is full, or picking time is over. */
-  const visit = (object: KubeObject): boolean => {
+  /** False stops the listing: picking time is over, or the sweep stopped. Waits while `batch` picked objects are unfinished here. */
+  const visit = async (object: KubeObject): Promise<boolean> => {
     if (stopped() || cancelled.aborted) return false;
     if (!wanted(object)) {
       tally.of(object.kind).listed += 1;
       tally.count(object.kind, 'skipped');
       return true;
     }
-    if (tally.picked >= options.batch || (options.pickUntil !== undefined && Date.now() > options.pickUntil)) {
+    const ref = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.namespace, name: object.name };
+    const ownShare = tally.picked < options.batch;
+    const send = ownShare ? undefined : deps.handOff;
+    if (send === undefined) {
+      while (tasks.size >= options.batch && !stopped()) await Promise.race(tasks);
+    }
+    if (stopped() || cancelled.aborted) return false;
+    if (options.pickUntil !== undefined && Date.now() > options.pickUntil) {
       tally.complete = false;
       return false;
     }
     tally.of(object.kind).listed += 1;
     tally.picked += 1;
-    const ref = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.namespace, name: object.name };
-    tasks.push(analyze(ref).catch(() => {}));
+    if (send !== undefined) {
+      await lane.add(() => handOff(send, ref));
+      return true;
+    }
+    const task: Promise<void> = analyze(ref).catch(() => {}).finally(() => tasks.delete(task));
+    tasks.add(task);
     return true;
   };
 
@@ -117,13 +148,13 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
         tally.unavailable.push(`${where} (${listed.why})`);
         log.warn({ kind: collection.kind, namespace: namespace ?? '*' }, `sweep cannot list ${where}: ${listed.why}; skipped`);
       } else {
-        tally.count(collection.kind, 'failed');
+        tally.listingFailed = true;
         stopEarly(`listing ${where} failed`);
         log.warn({ kind: collection.kind, namespace: namespace ?? '*' }, `sweep could not list ${where}: ${listed.why}`);
       }
     }
   }
-  await Promise.all(tasks);
+  await Promise.all([...tasks, lane.drain()]);
   if (cancelled.aborted) stopEarly('cancelled');
   return tally.summary();
 }
@@ -132,9 +163,7 @@ async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, options: Swe
   const deps = sweep.pipeline;
   const { signal } = options;
   const object = objectLabel(ref);
-  const analyze = () =>
-    // Picked only when its sweep-refused-at mark is old: a refusal remembered in memory must not stop it.
-    analyzeObject({ ref, action: 'update', retryRefused: true }, deps, { priority: 'background', ...(signal ? { signal } : {}), stillWanted, ...(sweep.announce ? { announce: sweep.announce } : {}) });
+  const analyze = () => analyzePicked(ref, deps, { priority: 'background', ...(signal ? { signal } : {}), stillWanted, ...(sweep.announce ? { announce: sweep.announce } : {}) });
   try {
     let outcome = await analyze();
     // A claim is timed from when this process first saw it: one this sweep met for the first
@@ -147,7 +176,6 @@ async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, options: Swe
     if (outcome.kind === 'submitted') return 'submitted';
     if (outcome.kind === 'ignored') return 'skipped';
     if (outcome.kind === 'busy') return 'busy';
-    await deps.ledger.recordSweepRefusal(ref);
     return 'refused';
   } catch (error) {
     const failure = asFailure(error);
@@ -156,7 +184,6 @@ async function analyzeOne(ref: ObjectCoordinates, sweep: SweepDeps, options: Swe
       return 'failed';
     }
     deps.log.warn({ object }, `sweep: ${failure.kind}: ${failure.message}`);
-    await deps.ledger.recordSweepRefusal(ref);
     return 'refused';
   }
 }
@@ -179,7 +206,7 @@ type ListResult = 'done' | { kind: 'unavailable' | 'failed'; why: string };
  * remembered in `seen`.
  */
 async function listCollection(lister: PageLister, collection: Collection, pageSize: number, signal: AbortSignal, log: Logger,
-  visit: (object: KubeObject) => boolean): Promise<ListResult> {
+  visit: (object: KubeObject) => Promise<boolean>): Promise<ListResult> {
   const seen = new Set<string>();
   const retrying: PageLister = { page: (c, o) => withRetries(PAGE_RETRY, () => lister.page(c, o), { signal }) };
   const list = () =>

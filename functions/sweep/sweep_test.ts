@@ -109,23 +109,30 @@ describe('the catch-up sweep', () => {
     assert.ok(thoth.builds.every((request) => request.output === undefined && request.buildLog !== undefined));
   });
 
-  it('bounds the work per sweep by the batch and the workers, and resumes on the next sweep', async () => {
+  it('holds at most the batch of picked objects at once, within the workers, and picks on until everything is done', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
     const { slow, peak } = slowThoth(thoth, 1);
     for (let i = 0; i < 7; i++) cluster.put(build(`app-${i}`, 'Complete', i));
-    const deps = { ...pipeline(cluster, thoth), ...freshPipeline(cluster, {}, 2), submitter: slow };
-    const submittedPerSweep: number[] = [];
-    const complete: boolean[] = [];
-    for (let round = 0; round < 4; round++) {
-      const summary = await sweep(cluster, deps, { batch: 3 }).summary;
-      submittedPerSweep.push(summary.submitted);
-      complete.push(summary.complete);
-    }
-    assert.deepEqual(submittedPerSweep, [3, 3, 1, 0]);
-    assert.deepEqual(complete, [false, false, true, true]);
+    const fresh = freshPipeline(cluster, {}, 2);
+    // Every picked object enters the worker limit once (a busy one looks again only after its first look ended).
+    let held = 0;
+    let mostHeld = 0;
+    const limit: typeof fresh.limit = async (task) => {
+      mostHeld = Math.max(mostHeld, ++held);
+      try {
+        return await fresh.limit(task);
+      } finally {
+        held--;
+      }
+    };
+    const deps = { ...pipeline(cluster, thoth), ...fresh, limit, submitter: slow };
+    const summary = await sweep(cluster, deps, { batch: 3 }).summary;
+    assert.deepEqual([summary.submitted, summary.picked, summary.complete], [7, 7, true], describeSweep(summary));
+    assert.equal(mostHeld, 3, 'the listing waits while the batch is unfinished');
     assert.equal(peak(), 2, 'never more than THOTH_BUILD_WATCHER_WORKERS at once');
     assert.equal(new Set(thoth.builds.map((request) => request.output?.image)).size, 7);
+    assert.equal((await sweep(cluster, deps, { batch: 3 }).summary).picked, 0, 'the next sweep finds nothing to do');
   });
 
   it('stops picking when its time is up, reports itself incomplete, and the next sweep goes on', async () => {
@@ -141,7 +148,7 @@ describe('the catch-up sweep', () => {
     assert.equal(next.complete, true);
   });
 
-  it('remembers refusals so that refused objects cannot fill every batch, and retries them a day later', async () => {
+  it('remembers refusals so that refused objects are not picked again for a day', async () => {
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
     thoth.refuse = (image) => image.includes('/a-bad');
@@ -151,12 +158,9 @@ describe('the catch-up sweep', () => {
     const deps = pipeline(cluster, thoth, env(), () => now);
 
     const first = await sweep(cluster, deps, { batch: 3 }).summary;
-    assert.equal(first.refused, 3, describeSweep(first));
+    assert.deepEqual([first.refused, first.submitted], [3, 2], describeSweep(first));
     assert.ok(cluster.get({ apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NS, name: 'a-bad-0' })?.annotations[ANNOTATIONS.sweepRefusedAt]);
-    const second = await sweep(cluster, deps, { batch: 3 }).summary;
-    assert.equal(second.submitted, 2, 'the good ones get their turn');
-    assert.equal(second.refused, 0);
-    assert.equal((await sweep(cluster, deps, { batch: 3 }).summary).picked, 0);
+    assert.equal((await sweep(cluster, deps, { batch: 3 }).summary).picked, 0, 'refused objects are left alone');
 
     now = new Date(now.getTime() + 25 * 60 * 60 * 1000);
     thoth.refuse = () => false;
@@ -185,7 +189,7 @@ describe('the catch-up sweep', () => {
     assert.equal(recovered.failed, 0);
   });
 
-  it('skips kinds that are not installed or not allowed, retries a flaky list, and fails on a dead one', async () => {
+  it('skips kinds that are not installed or not allowed, retries a flaky list, and reports a dead one as a listing failure', async () => {
     const config = env({ BUILD_WATCHER_SOURCE_KINDS: 'Build,TaskRun,BuildRun' });
     const cluster = new MemoryCluster();
     const thoth = new MemoryThoth();
@@ -200,8 +204,7 @@ describe('the catch-up sweep', () => {
 
     cluster.failPages = 10;
     const dead = await sweep(cluster, pipeline(cluster, thoth, config), {}, config).summary;
-    assert.equal(dead.failed, 1);
-    assert.equal(dead.complete, false);
+    assert.deepEqual([dead.listingFailed, dead.failed, dead.picked, dead.complete], [true, 0, 0, false]);
   });
 
   it('overlaps safely with a live event for the same object: one submission', async () => {

@@ -22,6 +22,8 @@ export interface MemoryApiServer {
   readonly requests: readonly string[];
   /** Answer every PATCH with this status instead (a 500: the API server failing). */
   patchStatus: number | undefined;
+  /** Answer every LIST with this status instead (a 503: the API server unreachable behind its load balancer). */
+  listStatus: number | undefined;
   /** Lists wait until `releaseLists` is called. */
   holdLists(): void;
   releaseLists(): void;
@@ -73,6 +75,7 @@ export async function serveMemoryCluster(cluster: MemoryCluster): Promise<Memory
     if (kind === undefined) return status(res, 404, 'NotFound');
     if (name === undefined) {
       await held?.promise;
+      if (server.listStatus !== undefined) return status(res, server.listStatus, 'ServiceUnavailable');
       const page = await cluster.page({ apiVersion, kind, ...(namespace !== undefined ? { namespace } : {}) }, {
         limit: Number(url.searchParams.get('limit') ?? '500'),
         ...(url.searchParams.has('continue') ? { continueToken: url.searchParams.get('continue') ?? '' } : {}),
@@ -105,6 +108,7 @@ export async function serveMemoryCluster(cluster: MemoryCluster): Promise<Memory
     url,
     requests,
     patchStatus: undefined,
+    listStatus: undefined,
     holdLists() {
       let release = () => {};
       const promise = new Promise<void>((resolve) => (release = resolve));

@@ -1,6 +1,7 @@
 /**
  * A sweep CloudEvent through the real runtime: what the function answers it with, and its
- * limits (one batch per sweep, one sweep at a time, no sweep without namespaces). The API server
+ * limits (the batch of objects held at once, one sweep at a time, no sweep without namespaces);
+ * with K_SINK, its hand-off of objects as dev.build-watcher.object.pending and their intake. The API server
  * is a MemoryCluster over HTTP, reached through a kubeconfig; no Thoth is configured, so a
  * submitted object is one whose images were pinned by digest and which was marked.
  */
@@ -11,10 +12,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ANNOTATIONS } from '../../functions/domain/annotations.js';
 import { MemoryCluster } from '../fakes/in-memory-cluster.js';
+import { startEventSink, type EventSink } from '../harness/event-sink.js';
 import { serveMemoryCluster, type MemoryApiServer } from '../fakes/memory-api-server.js';
 import { postCloudEvent, startFunction, type RunningFunction } from './run-function.js';
 
 const NS = 'team';
+/** The namespace the function with K_SINK watches. */
+const HANDED = 'handed';
 
 function completeBuild(name: string, digit: string, namespace = NS): Record<string, unknown> {
   return {
@@ -31,6 +35,7 @@ const sweep = (fn: RunningFunction) => postCloudEvent(fn.url, 'dev.build-watcher
 interface Summary {
   readonly namespaces: readonly string[];
   readonly submitted: number;
+  readonly handedOff: number;
   readonly failed: number;
   readonly picked: number;
   readonly complete: boolean;
@@ -49,6 +54,8 @@ describe('a sweep request through faas-js-runtime', () => {
   let fn: RunningFunction;
   let nowhere: RunningFunction;
   let everywhere: RunningFunction;
+  let handing: RunningFunction;
+  let sink: EventSink;
   const buildLists = () => api.requests.filter((request) => request.endsWith('/builds'));
   const marked = (name: string) => cluster.get({ apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NS, name })?.annotations[ANNOTATIONS.submittedAt] !== undefined;
 
@@ -58,33 +65,31 @@ describe('a sweep request through faas-js-runtime', () => {
     const kubeconfig = path.join(dir, 'kubeconfig');
     await writeFile(kubeconfig, api.kubeconfig());
     const env = { KUBECONFIG: kubeconfig, THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1' };
-    [fn, nowhere, everywhere] = await Promise.all([
+    sink = await startEventSink();
+    [fn, nowhere, everywhere, handing] = await Promise.all([
       startFunction({ env: { ...env, THOTH_WATCHED_NAMESPACE: NS, BUILD_WATCHER_SWEEP_BATCH: '1' } }),
       // Neither THOTH_WATCHED_NAMESPACE nor POD_NAMESPACE, and not in a pod.
       startFunction({ env }),
       startFunction({ env: { ...env, BUILD_WATCHER_SWEEP_ALL_NAMESPACES: '1' } }),
+      startFunction({ env: { ...env, THOTH_WATCHED_NAMESPACE: HANDED, BUILD_WATCHER_SWEEP_BATCH: '1', K_SINK: sink.url } }),
     ]);
   });
 
   after(async () => {
-    await Promise.all([fn?.stop(), nowhere?.stop(), everywhere?.stop()]);
+    await Promise.all([fn?.stop(), nowhere?.stop(), everywhere?.stop(), handing?.stop(), sink?.close()]);
     await api?.close();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 
-  it('answers sweep.completed with the summary; a full batch leaves the rest to the next sweep', async () => {
+  it('answers sweep.completed with the summary; the batch bounds the objects held at once, not the sweep', async () => {
     cluster.put(completeBuild('app-1', '1'));
     cluster.put(completeBuild('app-2', '2'));
     const first = await completed(await sweep(fn));
-    assert.deepEqual([first.submitted, first.picked, first.complete], [1, 1, false]);
-    assert.equal([marked('app-1'), marked('app-2')].filter(Boolean).length, 1);
-    await fn.waitForLine(/sweep: 1 submitted, 0 refused, 0 failed, of 1 picked from 1 Build listed in team; batch full, the rest next sweep/);
-
-    const second = await completed(await sweep(fn));
-    assert.equal(second.submitted, 1);
+    assert.deepEqual([first.submitted, first.picked, first.complete], [2, 2, true]);
     assert.ok(marked('app-1') && marked('app-2'));
-    const third = await completed(await sweep(fn));
-    assert.deepEqual([third.submitted, third.picked, third.complete], [0, 0, true]);
+    await fn.waitForLine(/sweep: 2 submitted, 0 refused, 0 failed, of 2 picked from 2 Build listed in team/);
+    const second = await completed(await sweep(fn));
+    assert.deepEqual([second.submitted, second.picked, second.complete], [0, 0, true]);
   });
 
   it('runs one sweep at a time: a request during a sweep is answered with that sweep\'s summary', async () => {
@@ -102,17 +107,60 @@ describe('a sweep request through faas-js-runtime', () => {
     assert.equal(cluster.patches.filter(({ key, annotations }) => key.endsWith('/app-3') && annotations[ANNOTATIONS.submittedAt] !== undefined).length, 1);
   });
 
-  it('answers 503 with the summary when an object failed for a transient reason, so the Broker redelivers', async () => {
+  it('answers 200 with the failures counted when an object failed for a transient reason, so the Broker does not redeliver it; the next sweep submits it', async () => {
     cluster.put(completeBuild('app-4', '4'));
     api.patchStatus = 500;
     try {
-      const response = await sweep(fn);
-      assert.equal(response.status, 503);
-      assert.match(await response.text(), /^sweep: 0 submitted, 0 refused, 1 failed, of 1 picked/);
+      const summary = await completed(await sweep(fn));
+      assert.deepEqual([summary.submitted, summary.failed, summary.picked], [0, 1, 1]);
+      await fn.waitForLine(/sweep: 0 submitted, 0 refused, 1 failed, of 1 picked/);
+      assert.match(await (await fetch(`${fn.url}/metrics`)).text(), /build_watcher_sweep_objects_total\{kind="Build",outcome="failed",[^}]*\} 1\n/);
     } finally {
       api.patchStatus = undefined;
     }
     assert.equal((await completed(await sweep(fn))).submitted, 1, 'the next sweep submits it');
+  });
+
+  it('answers 503 only when it could not run at all: no listing answered', async () => {
+    api.listStatus = 503;
+    try {
+      const response = await sweep(fn);
+      assert.equal(response.status, 503);
+      assert.match(await response.text(), /^sweep: 0 submitted, 0 refused, 0 failed, of 0 picked from nothing listed in team; stopped early \(listing Build in team failed\)/);
+    } finally {
+      api.listStatus = undefined;
+    }
+  });
+
+  it('with K_SINK, works its own share and hands the rest to K_SINK as object.pending; delivered back, each is submitted once; a redelivery costs one GET', async () => {
+    for (const [name, digit] of [['fan-1', 'a'], ['fan-2', 'b'], ['fan-3', 'c']] as const) cluster.put(completeBuild(name, digit, HANDED));
+    const summary = await completed(await sweep(handing));
+    assert.deepEqual([summary.submitted, summary.handedOff, summary.picked, summary.complete], [1, 2, 3, true]);
+    const pending = sink.received.filter((event) => event.attributes['type'] === 'dev.build-watcher.object.pending');
+    assert.equal(pending.length, 2);
+    const patches = () => cluster.patches.filter(({ key, annotations }) => key.includes('/fan-') && annotations[ANNOTATIONS.submittedAt] !== undefined).length;
+    assert.equal(patches(), 1);
+    let redelivered = 0;
+    for (const round of [1, 2]) {
+      redelivered = api.requests.length;
+      for (const event of pending) {
+        const response = await postCloudEvent(handing.url, 'dev.build-watcher.object.pending', event.body);
+        assert.ok(response.status < 300, `round ${round}: ${response.status} ${await response.text()}`);
+      }
+    }
+    assert.equal(patches(), 3, 'each Build marked once, the redelivery included');
+    const names = pending.map((event) => (JSON.parse(event.body) as { name: string }).name).sort();
+    assert.deepEqual(api.requests.slice(redelivered).sort(), names.map((name) => `GET /apis/build.openshift.io/v1/namespaces/${HANDED}/builds/${name}`),
+      'a redelivery of a marked object costs one GET of it and nothing else');
+  });
+
+  it('takes object.pending strictly: bad data is a 400 with one line why, another namespace a 403', async () => {
+    const ref = { apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: HANDED, name: 'fan-1' };
+    const extra = await postCloudEvent(handing.url, 'dev.build-watcher.object.pending', JSON.stringify({ ...ref, object: { spec: {} } }));
+    assert.equal(extra.status, 400);
+    assert.equal(await extra.text(), 'dev.build-watcher.object.pending: unexpected field "object": expected only {apiVersion, kind, name, namespace}\n');
+    const elsewhere = await postCloudEvent(handing.url, 'dev.build-watcher.object.pending', JSON.stringify({ ...ref, namespace: 'kube-system' }));
+    assert.equal(elsewhere.status, 403);
   });
 
   it('refuses with 422 when it cannot tell which namespaces to sweep', async () => {
@@ -125,7 +173,7 @@ describe('a sweep request through faas-js-runtime', () => {
     cluster.put(completeBuild('elsewhere-1', '5', 'other-team'));
     const before = buildLists().length;
     const summary = await completed(await sweep(everywhere));
-    assert.deepEqual([summary.submitted, summary.namespaces], [1, ['*']]);
+    assert.deepEqual([summary.submitted, summary.namespaces], [1, ['*']], JSON.stringify(summary));
     assert.deepEqual(buildLists().slice(before), ['GET /apis/build.openshift.io/v1/builds']);
   });
 });

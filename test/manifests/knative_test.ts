@@ -43,7 +43,7 @@ const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace'
 const ALL_NAMESPACES_DIR = 'knative/variants/all-namespaces/';
 /** Test-only: acting on the event payload lets anyone who reaches the function forge a Build. */
 const NEVER_DEPLOYED = 'BUILD_WATCHER_TRUST_EVENT_PAYLOAD';
-/** Set by a Knative SinkBinding (knative/optional/image-built-trigger/), never by the ConfigMap. */
+/** Set by a Knative SinkBinding (knative/optional/sweep/), never by the ConfigMap. */
 const SET_BY_KNATIVE = 'K_SINK';
 
 type Attributes = Readonly<Record<string, string>>;

@@ -1,0 +1,39 @@
+/**
+ * The sweep's hand-off: each picked object beyond the sweep's own share goes to K_SINK (the Broker) as one small
+ * dev.build-watcher.object.pending CloudEvent. The Broker delivers them in parallel, with its own retries and dead letters,
+ * to whichever replica Knative scales out to; each is worked on like a live update (functions/sweep/picked.ts).
+ */
+import { sendToSink } from '../events/sink.js';
+import { OBJECT_PENDING_TYPE, REPLY_SOURCE } from '../events/types.js';
+import { apiPath, type ObjectCoordinates } from '../kube/object.js';
+
+export type HandOff = (ref: ObjectCoordinates, signal: AbortSignal) => Promise<void>;
+
+/** The event's data is the object's coordinates only: the receiver re-reads the object, it never trusts the sender. */
+export function handOffTo(sink: string): HandOff {
+  return (ref, signal) => sendToSink(sink, {
+    type: OBJECT_PENDING_TYPE, source: REPLY_SOURCE, subject: apiPath(ref),
+    data: { apiVersion: ref.apiVersion, kind: ref.kind, namespace: ref.namespace, name: ref.name },
+  }, signal);
+}
+
+/**
+ * At most `limit` sends at once; `add` resolves once the new send has a slot, so the listing waits for the sink
+ * and memory holds `limit` coordinates, not every picked object's.
+ */
+export class SendLane {
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly limit: number) {}
+
+  /** `send` counts its own failures; one that throws anyway is dropped here, never left to reject unheard. */
+  async add(send: () => Promise<void>): Promise<void> {
+    while (this.#inFlight.size >= this.limit) await Promise.race(this.#inFlight);
+    const sending: Promise<void> = send().catch(() => {}).finally(() => this.#inFlight.delete(sending));
+    this.#inFlight.add(sending);
+  }
+
+  async drain(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
+  }
+}
