@@ -198,7 +198,7 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
     assertEachSubmittedOnce(range('down-', 1, 30));
   });
 
-  for (const component of ['dispatcher', 'ingress', 'filter'] as const satisfies readonly EventingComponent[]) {
+  for (const component of ['dispatcher', 'ingress', 'filter', 'controllers'] as const satisfies readonly EventingComponent[]) {
     it(`a restart of the ${component} mid-burst, with 5 events waiting for their retries: one sweep recovers what it lost, each Build submitted once`, async (t) => {
       const prefix = `restart-${component}-`;
       // Thoth refuses until the restart: the first 5 Builds' events wait in the dispatcher for their next attempt.
