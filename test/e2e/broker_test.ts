@@ -28,6 +28,7 @@ const NS = NAMESPACE;
 const BUILDS = `/apis/build.openshift.io/v1/namespaces/${NS}/builds`;
 const SUBMITTED_AT = 'build-watcher.thoth-station.ninja/submitted-at';
 const REPLY_TYPE = 'dev.build-watcher.analysis.submitted';
+const CLAIM = 'build-watcher.thoth-station.ninja/claim';
 
 interface BuildJson { metadata: { name: string; annotations?: Record<string, string> } }
 
@@ -70,7 +71,8 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
 
   /**
    * Waits until the adapter is done with every event sent so far: it sends one at a time, so once
-   * a Build completed now is submitted, everything before it was delivered or dropped. A probe
+   * a Build completed now is submitted, everything before it was accepted by the Broker or
+   * dropped (the channel delivers in parallel, so an earlier one may still be under way). A probe
    * can itself be dropped (while a restarted component is not routing yet), so another follows
    * until one gets through.
    */
@@ -128,8 +130,8 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
     const before = thoth.submissions.length;
     await build('one-1');
     await waitSubmitted('one-1', 1, 120_000);
-    // The adapter sends one event at a time and the InMemoryChannel fans out synchronously, so
-    // once a second Build is through, every delivery of the first one's reply has been made.
+    // Deliveries run in parallel (the shipped async-handler annotation), so the replies are
+    // awaited by condition below, not inferred from order.
     await build('one-2');
     await waitSubmitted('one-2', 1, 120_000);
     await waitFor(async () => (replies.received.filter((e) => e.attributes['type'] === REPLY_TYPE).length >= 2 ? true : undefined), {
@@ -183,6 +185,9 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
 
   it('the function down for 20 s during a burst: nothing lost, nothing submitted twice', async () => {
     for (let i = 1; i <= 10; i++) await build(`down-${i}`);
+    // Stopped once the first 10 are done: under parallel delivery a stop mid-work that outlasts the
+    // stop's grace (5 s here) is the ledger's stated window (a submission Thoth accepted, not marked).
+    await waitSubmitted('down-', 10, 120_000);
     await install.stopFunction();
     const back = new Promise<void>((resolve, reject) =>
       setTimeout(() => {
@@ -196,15 +201,32 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
     assertEachSubmittedOnce(range('down-', 1, 30));
   });
 
-  for (const component of ['dispatcher', 'ingress', 'filter'] as const satisfies readonly EventingComponent[]) {
-    it(`a restart of the ${component} mid-burst: one sweep recovers what it lost, each Build submitted once`, async (t) => {
+  for (const component of ['dispatcher', 'ingress', 'filter', 'controllers'] as const satisfies readonly EventingComponent[]) {
+    it(`a restart of the ${component} mid-burst, with 5 events waiting for their retries: one sweep recovers what it lost, each Build submitted once`, async (t) => {
       const prefix = `restart-${component}-`;
-      for (let i = 1; i <= 5; i++) await build(`${prefix}${i}`);
+      // Thoth refuses until the restart: the first 5 Builds' events wait in the dispatcher for their next attempt.
+      thoth.failNext(Number.MAX_SAFE_INTEGER, { status: 503 });
+      const held = range(prefix, 1, 5);
+      for (const name of held) await build(name);
+      await waitFor(async () => {
+        const list = (await cp.admin.json({ path: BUILDS })) as { items: BuildJson[] };
+        const claimed = list.items.filter((b) => held.includes(b.metadata.name) && b.metadata.annotations?.[CLAIM] !== undefined);
+        return claimed.length === held.length ? true : undefined;
+      }, { what: 'the 5 Builds delivered once and refused', timeoutMs: 120_000 });
       await eventing.restart(component);
+      thoth.clearFailures();
       for (let i = 6; i <= 10; i++) await build(`${prefix}${i}`);
       const probes = await drainAdapter(prefix);
-      const lost = 10 - (await submittedNames(prefix)).filter((name) => !name.includes('probe')).length;
-      t.diagnostic(`${lost} of 10 Builds lost by the restart of the ${component}`);
+      // A restarted dispatcher has lost the retries it held (a later echo of a claim may still bring
+      // one of those Builds back, so that is counted, not asserted); the ingress and filter hold none.
+      if (component !== 'dispatcher') {
+        await waitFor(async () => {
+          const sent = await submittedNames(prefix);
+          return held.every((name) => sent.includes(name)) ? true : undefined;
+        }, { what: `the 5 held Builds submitted without a sweep after the ${component}'s restart`, timeoutMs: 120_000 });
+      }
+      const sentBeforeSweep = await submittedNames(prefix);
+      t.diagnostic(`restart of the ${component}: left to the sweep ${JSON.stringify(range(prefix, 1, 10).filter((name) => !sentBeforeSweep.includes(name)))}`);
       const sweep = await postViaProxy(
         eventing.proxyUrl,
         BROKER_URL,
@@ -212,7 +234,7 @@ describe('the default install on real Knative Eventing (Broker path)', { timeout
         '{}',
       );
       assert.ok(sweep.status >= 200 && sweep.status < 300, `sweep request accepted: ${sweep.status}`);
-      await waitSubmitted(prefix, 10 + probes.length, 120_000);
+      await waitSubmitted(prefix, 10 + probes.length, 300_000);
       assertEachSubmittedOnce([...range(prefix, 1, 10), ...probes]);
     });
   }

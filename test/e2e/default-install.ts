@@ -66,6 +66,11 @@ export interface DefaultInstall {
   enableScheduledSweep(schedule: string): Promise<void>;
   /** Starts the function again on a new port and points the Service at it. */
   restartFunction(): Promise<RunningFunction>;
+  /**
+   * Another process of the same revision (the function's environment, plus `env`), not routed:
+   * a replica for a test to put behind an address of its own. Stopped with the install.
+   */
+  startReplica(env: Readonly<Record<string, string>>): Promise<RunningFunction>;
   /** Stops the function (its Service's address then refuses connections). */
   stopFunction(): Promise<void>;
   stop(): Promise<void>;
@@ -98,8 +103,10 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
     THOTH_BUILD_WATCHER_WORKERS: '4',
     ...options.functionEnv,
   };
-  const start = (): Promise<RunningFunction> => startFunction({ env: functionEnv, ...(deployed ? { compiled: true, pod: { serviceAccount: account } } : {}) });
+  const start = (env: Readonly<Record<string, string>> = {}): Promise<RunningFunction> =>
+    startFunction({ env: { ...functionEnv, ...env }, ...(deployed ? { compiled: true, pod: { serviceAccount: account } } : {}) });
   let fn: RunningFunction | undefined = await start();
+  const replicas: RunningFunction[] = [];
   const serve = async (running: BareFunction): Promise<void> => {
     await eventing.serveService(NAMESPACE, 'build-watcher', Number(new URL(running.url).port));
   };
@@ -129,11 +136,17 @@ export async function deployDefaultInstall(cp: ControlPlane, eventing: Eventing,
         await serve(fn);
         return fn;
       },
+      async startReplica(env) {
+        const replica = await start(env);
+        replicas.push(replica);
+        return replica;
+      },
       async stopFunction() {
         await fn?.stop();
       },
       async stop() {
         await adapter.stop();
+        for (const replica of replicas) await replica.stop();
         await fn?.stop();
         await deadLetters.close();
       },

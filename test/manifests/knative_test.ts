@@ -411,6 +411,12 @@ describe('delivery', () => {
     assert.equal(field(kafka, 'spec', 'config', 'name'), 'kafka-broker-config');
     assert.equal(kafka?.metadata.name, standard?.metadata.name, 'the variant replaces the Broker under the same name');
   });
+
+  it('delivers in parallel by default: the in-memory Broker carries the InMemoryChannel async-handler annotation, as a string', () => {
+    const [standard] = ofKind(installedBy(RECIPES[0]!), 'Broker');
+    // The Broker copies messaging.knative.dev/* annotations onto its channel; the dispatcher parses the value with ParseBool.
+    assert.equal(standard?.metadata.annotations?.['messaging.knative.dev/async-handler'], 'true');
+  });
 });
 
 describe('configuration', () => {
