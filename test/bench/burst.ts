@@ -13,17 +13,26 @@
  * the direct path once with the shipped 4. Also reported: the mean submissions in flight at Thoth
  * (over the time from the first submission to the last answer), the most deliveries waiting for a
  * worker in the function (sampled each second) and the deliveries it answered 503 at once.
+ * Where the time goes, from the cluster proxy's record of every hop (eventing.hops, with the time
+ * each request arrived and its answer's head came back): the events the adapter sent (per Build,
+ * per second, how long after its Build's completion each Complete event left it, how long its
+ * sink took to answer, and its own time between an answer and its next send: it sends one event
+ * at a time), the channel's answer to the ingress, the delivery from the adapter's send and from
+ * the dispatcher to the function, the function's answer, and the CPU time of every process and
+ * of the harness itself (which runs the cluster proxy and the API front) with its event-loop delay.
  * A benchmark, not a test: it prints numbers, it asserts nothing. BENCH_BUILDS changes the count,
  * BENCH_BURST_PATHS (`broker`, `direct`, or both, comma-separated) the paths, BENCH_QUEUE_LIMIT
  * the function's BUILD_WATCHER_QUEUE_LIMIT (default: its own).
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer, request } from 'node:http';
 import { loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { startControlPlane } from '../harness/controlplane.js';
 import { startEventing } from '../harness/eventing.js';
+import type { ProxiedRequest } from '../harness/cluster-proxy.js';
 import { waitFor } from '../harness/wait.js';
 import { metricTotal, startFunction } from '../function/run-function.js';
 import { pushTestImage, startRegistry } from '../registry/docker-registry.js';
@@ -65,6 +74,143 @@ interface PathResult {
   functionCpuSeconds: number;
   /** The machine's 1-minute load average when all were submitted. */
   load: number;
+  hops: HopReport;
+  /** CPU seconds from the first Build's creation until all were submitted, by process name. */
+  cpu: Map<string, number>;
+  /** The harness process's event-loop delay over the burst, ms. */
+  loopDelay: { p99: number; max: number };
+}
+
+/** Milliseconds: the 50th and 99th percentiles and the largest. */
+interface Spread {
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+interface HopReport {
+  /** Hops through the cluster proxy during the burst, by the component asked. */
+  byComponent: Map<string, number>;
+  adapterEvents: number;
+  /** From the adapter's first send to its last, s. */
+  adapterSpanSeconds: number;
+  /** How long the adapter's sink (the ingress, or the function on the direct path) took to answer it. */
+  sinkAnswer: Spread;
+  /** The sum of the sink's answer times, s: the adapter waits for each before its next send. */
+  adapterWaitingSeconds: number;
+  /** The adapter's own time per event: from an answer to its next send. */
+  adapterGap: Spread;
+  /** From a Build's completion (the PUT answered) until the adapter sent its Complete event. */
+  completeLag: Spread;
+  /** When the adapter sent the last Complete event, s after the last completion. */
+  lastCompleteSentSeconds: number;
+  /** How long the dispatcher took to answer the ingress (Broker path). */
+  channelAnswer: Spread;
+  /** From the adapter's send to the function's receipt of the same event. */
+  adapterToFunction: Spread;
+  /** From the ingress's send to the channel until the function's receipt (Broker path). */
+  dispatcherToFunction: Spread;
+  /** The function's answers: to every event, and to the Complete events. */
+  functionAnswer: Spread;
+  functionAnswerComplete: Spread;
+  /** The function's last answer, s after the last completion. */
+  lastFunctionAnswerSeconds: number;
+}
+
+function spread(values: readonly number[]): Spread {
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  return { n: sorted.length, p50: at(0.5), p99: at(0.99), max: sorted.at(-1) ?? NaN };
+}
+
+const APISERVER_EVENT = 'dev.knative.apiserver.resource.';
+const FUNCTION_HOST = `build-watcher.${NAMESPACE}.`;
+
+function componentOf(hop: ProxiedRequest): string {
+  if (hop.host.startsWith('broker-ingress.')) return 'ingress';
+  if (hop.host.includes('-kn-channel.')) return 'channel';
+  if (hop.host.startsWith('broker-filter.')) return 'filter';
+  if (hop.host.startsWith(FUNCTION_HOST)) return 'function';
+  return hop.host;
+}
+
+/**
+ * Where the time went, from the hops of the burst. `completedAt`: each Build's completion
+ * (performance.now() when its PUT was answered); `lastCompleted` the latest of them.
+ */
+function hopReport(hops: readonly ProxiedRequest[], sink: 'broker' | 'direct', completedAt: ReadonlyMap<string, number>, lastCompleted: number): HopReport {
+  const byComponent = new Map<string, number>();
+  for (const hop of hops) byComponent.set(componentOf(hop), (byComponent.get(componentOf(hop)) ?? 0) + 1);
+  const answered = (hop: ProxiedRequest): boolean => hop.answeredAt > 0;
+  const took = (hop: ProxiedRequest): number => hop.answeredAt - hop.sentAt;
+  const ofApiServer = (hop: ProxiedRequest): boolean => hop.attributes['type']?.startsWith(APISERVER_EVENT) === true;
+  const first = sink === 'broker' ? 'ingress' : 'function';
+  const adapter = hops.filter((hop) => ofApiServer(hop) && componentOf(hop) === first).sort((a, b) => a.sentAt - b.sentAt);
+  const gaps = adapter.slice(1).flatMap((hop, i) => {
+    const before = adapter[i];
+    return before !== undefined && answered(before) ? [hop.sentAt - before.answeredAt] : [];
+  });
+  // A Build's Complete event: the adapter's first update event for it (the writer's PUT; the function acts only then).
+  const complete = new Map<string, ProxiedRequest>();
+  for (const hop of adapter) {
+    const name = hop.attributes['name'] ?? '';
+    if (hop.attributes['type'] === `${APISERVER_EVENT}update` && completedAt.has(name) && !complete.has(name)) complete.set(name, hop);
+  }
+  const completeIds = new Set([...complete.values()].map((hop) => hop.attributes['id']));
+  const firstOf = (component: string): Map<string, ProxiedRequest> => {
+    const found = new Map<string, ProxiedRequest>();
+    for (const hop of hops) {
+      const id = hop.attributes['id'];
+      if (id !== undefined && ofApiServer(hop) && componentOf(hop) === component && !found.has(id)) found.set(id, hop);
+    }
+    return found;
+  };
+  const atFunction = firstOf('function');
+  const atChannel = firstOf('channel');
+  const delay = (from: ReadonlyMap<string, ProxiedRequest>): number[] =>
+    [...from].flatMap(([id, hop]) => {
+      const arrived = atFunction.get(id);
+      return arrived === undefined ? [] : [arrived.sentAt - hop.sentAt];
+    });
+  const functionHops = hops.filter((hop) => ofApiServer(hop) && componentOf(hop) === 'function' && answered(hop));
+  const firstSent = adapter[0]?.sentAt ?? 0;
+  return {
+    byComponent,
+    adapterEvents: adapter.length,
+    adapterSpanSeconds: ((adapter.at(-1)?.sentAt ?? firstSent) - firstSent) / 1000,
+    sinkAnswer: spread(adapter.filter(answered).map(took)),
+    adapterWaitingSeconds: adapter.filter(answered).reduce((sum, hop) => sum + took(hop), 0) / 1000,
+    adapterGap: spread(gaps),
+    completeLag: spread([...complete].map(([name, hop]) => hop.sentAt - (completedAt.get(name) ?? hop.sentAt))),
+    lastCompleteSentSeconds: (Math.max(...[...complete.values()].map((hop) => hop.sentAt)) - lastCompleted) / 1000,
+    channelAnswer: spread(hops.filter((hop) => ofApiServer(hop) && componentOf(hop) === 'channel' && answered(hop)).map(took)),
+    adapterToFunction: spread(delay(new Map(adapter.map((hop) => [hop.attributes['id'] ?? '', hop])))),
+    dispatcherToFunction: spread(delay(atChannel)),
+    functionAnswer: spread(functionHops.map(took)),
+    functionAnswerComplete: spread(functionHops.filter((hop) => completeIds.has(hop.attributes['id'])).map(took)),
+    lastFunctionAnswerSeconds: (Math.max(...functionHops.map((hop) => hop.answeredAt)) - lastCompleted) / 1000,
+  };
+}
+
+/**
+ * CPU seconds (user + system) so far of every process in the groups of `leaders` (the harness
+ * starts each behind a watchdog shell that leads its group) and of the function, by process
+ * name (/proc/<pid>/stat).
+ */
+async function cpuByName(leaders: readonly number[], functionPid: number): Promise<Map<string, number>> {
+  const groups = new Set(leaders);
+  const byName = new Map<string, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const isFunction = Number(entry) === functionPid;
+    if (!isFunction && !groups.has(Number(fields[2]))) continue;
+    const name = isFunction ? 'function (node)' : stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / 100);
+  }
+  return byName;
 }
 
 interface MemorySample {
@@ -227,6 +373,14 @@ async function runPath(name: string, sink: 'broker' | 'direct', workers: number,
         const callsBefore = cp.apiCallsWith(token).length;
         const sampler = sampleMemory(install.fn.url);
         const cpuBefore = await cpuSeconds(install.fn.process.pid);
+        const pids = [...cp.runningPids(), ...eventing.runningPids()];
+        const functionPid = install.fn.process.pid ?? 0;
+        const cpuByNameBefore = await cpuByName(pids, functionPid);
+        const harnessBefore = process.cpuUsage();
+        const loop = monitorEventLoopDelay({ resolution: 10 });
+        loop.enable();
+        const hopsBefore = eventing.hops.length;
+        const completedAt = new Map<string, number>();
         const started = Date.now();
         let next = 0;
         const writer = async (): Promise<void> => {
@@ -251,10 +405,12 @@ async function runPath(name: string, sink: 'broker' | 'direct', workers: number,
                 status: { phase: 'Complete', outputDockerImageReference: `${registry.host}/${NAMESPACE}/app:latest`, output: { to: { imageDigest: digest } } },
               },
             });
+            completedAt.set(buildName, performance.now());
           }
         };
         await Promise.all(Array.from({ length: WRITERS }, writer));
         const lastCompleted = Date.now();
+        const lastCompletedAt = Math.max(...completedAt.values());
         await waitFor(async () => (thoth.submissions.length >= BUILDS ? true : undefined), {
           what: `${BUILDS} submissions on the ${name} path`,
           timeoutMs: 1_800_000,
@@ -262,6 +418,12 @@ async function runPath(name: string, sink: 'broker' | 'direct', workers: number,
         });
         const allSubmitted = Date.now();
         const functionCpuSeconds = (await cpuSeconds(install.fn.process.pid)) - cpuBefore;
+        const cpuByNameAfter = await cpuByName(pids, functionPid);
+        const cpu = new Map([...cpuByNameAfter].map(([name, seconds]) => [name, seconds - (cpuByNameBefore.get(name) ?? 0)]));
+        const harness = process.cpuUsage(harnessBefore);
+        cpu.set('harness (node)', (harness.user + harness.system) / 1e6);
+        loop.disable();
+        const loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
         const load = loadavg()[0] ?? 0;
         // Settled: the function has received nothing new for 3 s (the adapter's queue is empty).
         let last = -1;
@@ -295,6 +457,9 @@ async function runPath(name: string, sink: 'broker' | 'direct', workers: number,
           turnedAway,
           functionCpuSeconds,
           load,
+          hops: hopReport(eventing.hops.slice(hopsBefore), sink, completedAt, lastCompletedAt),
+          cpu,
+          loopDelay,
         };
       } finally {
         await install.stop();
@@ -331,6 +496,37 @@ function print(result: PathResult): void {
   const perBuild = (count: number) => (count / result.submitted).toFixed(2);
   const kinds = [...result.apiCalls].sort((a, b) => b[1] - a[1]).map(([kind, count]) => `${kind} ${perBuild(count)}`);
   console.log(`         Kubernetes API calls per submitted Build: ${perBuild(total)} (${kinds.join(', ')})`);
+  printHops(result);
+}
+
+function printHops(result: PathResult): void {
+  const { hops } = result;
+  const ms = (s: Spread): string => (s.n === 0 ? 'none' : `p50 ${s.p50.toFixed(1)}, p99 ${s.p99.toFixed(1)}, max ${s.max.toFixed(0)} ms (${s.n})`);
+  const sec = (s: Spread): string => (s.n === 0 ? 'none' : `p50 ${(s.p50 / 1000).toFixed(1)}, p99 ${(s.p99 / 1000).toFixed(1)}, max ${(s.max / 1000).toFixed(1)} s`);
+  const perBuild = (count: number): string => (count / BUILDS).toFixed(2);
+  const components = [...hops.byComponent].map(([name, count]) => `${name} ${perBuild(count)}`).join(', ');
+  console.log(
+    `         adapter: ${hops.adapterEvents} events (${perBuild(hops.adapterEvents)} per Build) in ${hops.adapterSpanSeconds.toFixed(1)} s, ` +
+      `${(hops.adapterEvents / hops.adapterSpanSeconds).toFixed(1)}/s; its sink answered ${ms(hops.sinkAnswer)}; ` +
+      `its own time between an answer and its next send ${ms(hops.adapterGap)}; ` +
+      `waiting for answers took ${((hops.adapterWaitingSeconds / hops.adapterSpanSeconds) * 100).toFixed(0)}% of its span`,
+  );
+  console.log(
+    `         Complete events left the adapter ${sec(hops.completeLag)} after their Build completed; the last ${hops.lastCompleteSentSeconds.toFixed(1)} s after the last completion`,
+  );
+  console.log(
+    `         hops per Build through the cluster proxy: ${components}; ` +
+      (hops.channelAnswer.n === 0 ? '' : `channel answered the ingress ${ms(hops.channelAnswer)}; dispatcher → function ${ms(hops.dispatcherToFunction)}; `) +
+      `adapter's send → function ${ms(hops.adapterToFunction)}`,
+  );
+  console.log(
+    `         function answered ${ms(hops.functionAnswer)}, Complete events ${ms(hops.functionAnswerComplete)}; its last answer ${hops.lastFunctionAnswerSeconds.toFixed(1)} s after the last completion`,
+  );
+  const cpu = [...result.cpu].filter(([, seconds]) => seconds >= 0.05).sort((a, b) => b[1] - a[1]);
+  console.log(
+    `         CPU until all submitted: ${cpu.map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`).join(', ')}; ` +
+      `harness event-loop delay p99 ${result.loopDelay.p99.toFixed(0)} ms, max ${result.loopDelay.max.toFixed(0)} ms`,
+  );
 }
 
 /** node and faas-js-runtime alone: the compiled echo function's RSS once ready. */

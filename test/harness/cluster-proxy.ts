@@ -12,6 +12,10 @@ export interface ProxiedRequest {
   readonly attributes: Readonly<Record<string, string>>;
   /** The answer's status; 0 while pending or when the connection broke. */
   status: number;
+  /** `performance.now()` when the request arrived here: when the client sent it. */
+  readonly sentAt: number;
+  /** `performance.now()` when the answer's head arrived here; 0 while pending or when the connection broke. */
+  answeredAt: number;
 }
 
 export interface ClusterProxy {
@@ -61,7 +65,7 @@ export async function startClusterProxy(): Promise<ClusterProxy> {
     for (const [key, value] of Object.entries(req.headers)) {
       if (key.startsWith('ce-') && typeof value === 'string') attributes[key.slice(3)] = value;
     }
-    const record: ProxiedRequest = { host: url.hostname, path: url.pathname, attributes, status: 0 };
+    const record: ProxiedRequest = { host: url.hostname, path: url.pathname, attributes, status: 0, sentAt: performance.now(), answeredAt: 0 };
     requests.push(record);
     const upstream = request(
       {
@@ -73,6 +77,7 @@ export async function startClusterProxy(): Promise<ClusterProxy> {
       },
       (answer) => {
         record.status = answer.statusCode ?? 0;
+        record.answeredAt = performance.now();
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
