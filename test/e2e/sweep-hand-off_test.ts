@@ -71,8 +71,10 @@ describe('the sweep hands off to the Broker, on real Knative Eventing', { timeou
     await waitFor(async () => ((await marked()) >= STRANDED ? true : undefined), { what: `${STRANDED} Builds marked`, timeoutMs: 600_000, intervalMs: 250 });
     const perBuild = names.map((name) => thoth.submissions.filter((s) => (s.body?.build_log?.log ?? '').includes(`built ${name}\n`)).length);
     assert.deepEqual(perBuild.filter((count) => count !== 1), [], 'each Build submitted exactly once');
-    const pending = await metricTotal(install.fn.url, /^build_watcher_events_received_total\{type="object.pending",decision="submitted"/);
-    assert.equal(pending, STRANDED - BATCH, 'the handed-off objects came back through the Broker and were submitted there');
+    // Counted once the delivery is answered, which comes after the mark: wait for the count to settle, then compare.
+    const pendingSubmitted = () => metricTotal(install.fn.url, /^build_watcher_events_received_total\{type="object.pending",decision="submitted"/);
+    await waitFor(async () => ((await pendingSubmitted()) >= STRANDED - BATCH ? true : undefined), { what: 'every hand-off answered', timeoutMs: 60_000, intervalMs: 250 }).catch(() => undefined);
+    assert.equal(await pendingSubmitted(), STRANDED - BATCH, 'the handed-off objects came back through the Broker and were submitted there');
     const hops = eventing.hops.filter((hop) => hop.attributes['type'] === 'dev.build-watcher.object.pending');
     assert.ok(hops.some((hop) => hop.host.startsWith('broker-ingress.')), 'they entered the Broker');
     assert.equal(install.deadLetters.received.length, 0, 'nothing dead-lettered');
