@@ -14,7 +14,7 @@
  * Eventing's CRDs, ConfigMaps, Services and Deployments come unmodified from the module's
  * config/ directory. The components run as admin: their own RBAC is not what is under test.
  */
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,9 @@ import { serveKnativeService } from './serving-stand-in.js';
 import { waitFor } from './wait.js';
 
 export const SYSTEM_NAMESPACE = 'knative-eventing';
+
+/** A Trigger reconciled, in the controllers' log. */
+const TRIGGER_RECONCILED = /"msg":"Reconcile succeeded".*broker\.trigger\.Reconciler/;
 
 /** The components a test may restart. */
 export type EventingComponent = 'ingress' | 'filter' | 'dispatcher' | 'controllers' | 'mtping';
@@ -279,7 +282,18 @@ export async function startEventing(cp: ControlPlane, options: { timeoutMs?: num
     },
     async restart(component) {
       await processes.get(component)?.stop(5_000);
+      const logPath = join(logDir, `${component}.log`);
+      const before = (await stat(logPath).catch(() => undefined))?.size ?? 0;
       await launch(component);
+      // Once, on a loaded machine, a Trigger applied after this restart was not reconciled within
+      // 120 s. A restart is done only when the new process's Trigger reconciler has resynced, so a
+      // slow or stuck one fails here, in the restart, with its log.
+      if (component === 'controllers') {
+        await waitFor(
+          async () => ((await readFile(logPath)).subarray(before).toString('utf8').match(TRIGGER_RECONCILED) === null ? undefined : true),
+          { what: 'the restarted controllers to reconcile the Triggers', timeoutMs, onTimeout: () => processes.get(component)?.logTail(15) ?? '' },
+        );
+      }
     },
     runningPids: () => [netns?.bridge, ...finished, ...adapters.flatMap((a) => a.processes())].filter((p) => p?.running()).map((p) => p?.pid ?? 0),
     logTail: (component, lines) => processes.get(component)?.logTail(lines) ?? '',
