@@ -1,6 +1,7 @@
 /**
- * A counting semaphore: at most `limit` tasks run at once, the rest wait in order. Bounds the
- * objects worked on at once (THOTH_BUILD_WATCHER_WORKERS) and the copier's blobs in flight.
+ * The one bounded lane: at most `limit` tasks hold a slot at once, the rest wait in order. It bounds the objects
+ * worked on at once (THOTH_BUILD_WATCHER_WORKERS), the copier's blobs in flight, and the sweep's picked objects and
+ * hand-off sends (functions/sweep/sweep.ts), so what waits is never more than the lane's limit.
  *
  * Two queues: `live` tasks (a delivery someone waits on) always go before `background` ones (a
  * sweep's picked objects), so a live event never waits behind a sweep. Only `live` waiters count
@@ -29,31 +30,74 @@ export class NoWorkerFree extends BuildWatcherError {
   }
 }
 
-export interface LimiterOptions {
+export interface LaneOptions {
   /** Live tasks allowed to wait; default unbounded. */
   readonly queueLimit?: number;
   /** Told every time a queue grows or shrinks (a metric, a test waiting for a queue to fill). */
   readonly onQueueChange?: (priority: Priority, waiting: number) => void;
 }
 
-export function limitConcurrency(limit: number, { queueLimit = Infinity, onQueueChange }: LimiterOptions = {}): Limiter {
-  let running = 0;
-  const waiting: Record<Priority, (() => void)[]> = { live: [], background: [] };
-  const changed = (priority: Priority): void => onQueueChange?.(priority, waiting[priority].length);
-  // A finishing task hands its slot straight to the next waiter, so no newcomer can slip in between.
-  const release = (): void => {
-    const priority = waiting.live.length > 0 ? 'live' : 'background';
-    const next = waiting[priority].shift();
-    if (next === undefined) running -= 1;
+export class Lane {
+  #held = 0;
+  readonly #waiting: Record<Priority, (() => void)[]> = { live: [], background: [] };
+  /** Tasks `spawn` started and nobody awaits: `drain` waits for them. */
+  readonly #spawned = new Set<Promise<void>>();
+
+  constructor(private readonly limit: number, private readonly options: LaneOptions = {}) {}
+
+  /** Resolves once a slot is the caller's, to keep until `release`. */
+  async acquire({ priority = 'live', signal }: LimitOptions = {}): Promise<void> {
+    if (!this.#take()) await this.#wait(priority, signal);
+  }
+
+  /** A freed slot goes straight to the next waiter, so no newcomer can slip in between. */
+  release(): void {
+    const priority = this.#waiting.live.length > 0 ? 'live' : 'background';
+    const next = this.#waiting[priority].shift();
+    if (next === undefined) this.#held -= 1;
     else {
-      changed(priority);
+      this.#changed(priority);
       next();
     }
-  };
-  const slot = (priority: Priority, signal: AbortSignal | undefined): Promise<void> => {
-    const queue = waiting[priority];
-    if (priority === 'live' && queue.length >= queueLimit) {
-      return Promise.reject(new NoWorkerFree('queue-full', `all ${limit} workers are busy and ${queue.length} deliveries wait: try again later`));
+  }
+
+  async run<T>(task: () => Promise<T>, { priority = 'live', signal }: LimitOptions = {}): Promise<T> {
+    // A free slot starts the task at once, in this very call.
+    if (!this.#take()) await this.#wait(priority, signal);
+    try {
+      return await task();
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Runs `task` in the slot the caller acquired, without waiting for it; the task counts its own failures, one thrown anyway is dropped. */
+  spawn(task: () => Promise<void>): void {
+    const running: Promise<void> = task().catch(() => {}).finally(() => {
+      this.#spawned.delete(running);
+      this.release();
+    });
+    this.#spawned.add(running);
+  }
+
+  async drain(): Promise<void> {
+    while (this.#spawned.size > 0) await Promise.all(this.#spawned);
+  }
+
+  #take(): boolean {
+    if (this.#held >= this.limit) return false;
+    this.#held += 1;
+    return true;
+  }
+
+  #changed(priority: Priority): void {
+    this.options.onQueueChange?.(priority, this.#waiting[priority].length);
+  }
+
+  #wait(priority: Priority, signal: AbortSignal | undefined): Promise<void> {
+    const queue = this.#waiting[priority];
+    if (priority === 'live' && queue.length >= (this.options.queueLimit ?? Infinity)) {
+      return Promise.reject(new NoWorkerFree('queue-full', `all ${this.limit} workers are busy and ${queue.length} deliveries wait: try again later`));
     }
     if (signal?.aborted === true) return Promise.reject(new NoWorkerFree('deadline', 'no worker became free before the delivery deadline'));
     return new Promise<void>((resolve, reject) => {
@@ -61,8 +105,8 @@ export function limitConcurrency(limit: number, { queueLimit = Infinity, onQueue
         const at = queue.indexOf(granted);
         if (at < 0) return;
         queue.splice(at, 1);
-        changed(priority);
-        reject(new NoWorkerFree('deadline', `no worker of ${limit} became free in time: try again later`));
+        this.#changed(priority);
+        reject(new NoWorkerFree('deadline', `no worker of ${this.limit} became free in time: try again later`));
       };
       const granted = (): void => {
         signal?.removeEventListener('abort', onAbort);
@@ -70,18 +114,15 @@ export function limitConcurrency(limit: number, { queueLimit = Infinity, onQueue
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       queue.push(granted);
-      changed(priority);
+      this.#changed(priority);
     });
-  };
-  return async <T>(task: () => Promise<T>, options: LimitOptions = {}): Promise<T> => {
-    if (running >= limit) await slot(options.priority ?? 'live', options.signal);
-    else running += 1;
-    try {
-      return await task();
-    } finally {
-      release();
-    }
-  };
+  }
+}
+
+/** A lane's `run`, for those that only run tasks in it. */
+export function limitConcurrency(limit: number, options: LaneOptions = {}): Limiter {
+  const lane = new Lane(limit, options);
+  return (task, options) => lane.run(task, options);
 }
 
 /** `work`'s outcome, or `aborted()` thrown once `signal` aborts first; the work itself goes on. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { limitConcurrency, NoWorkerFree } from './concurrency.js';
+import { Lane, limitConcurrency, NoWorkerFree } from './concurrency.js';
 
 it('never runs more than the limit at once, and runs everything', async () => {
   const limit = limitConcurrency(3);
@@ -73,4 +73,29 @@ it('turns a waiting task away when its signal aborts, and the queue forgets it',
   worker.release();
   assert.equal(await first, 'done');
   assert.equal(await next, 'next');
+});
+
+it('a lane holds its caller at acquire while full; a spawned task frees its slot once settled, failed or not, and drain waits for every one', async () => {
+  const lane = new Lane(2);
+  const tasks = [held(), held(), held()];
+  const done: number[] = [];
+  await lane.acquire();
+  lane.spawn(async () => { await tasks[0]?.task(); done.push(0); });
+  await lane.acquire();
+  lane.spawn(async () => { await tasks[1]?.task(); throw new Error('counted by the task itself'); });
+  let third = false;
+  const waiting = lane.acquire().then(() => (third = true));
+  await Promise.all([tasks[0]?.started, tasks[1]?.started]);
+  assert.equal(third, false, 'no slot while two tasks run');
+  tasks[1]?.release();
+  await waiting;
+  lane.spawn(async () => { await tasks[2]?.task(); done.push(2); });
+  let drained = false;
+  const draining = lane.drain().then(() => (drained = true));
+  tasks[2]?.release();
+  await tasks[2]?.started;
+  assert.equal(drained, false, 'the first task still runs');
+  tasks[0]?.release();
+  await draining;
+  assert.deepEqual(done.sort(), [0, 2]);
 });

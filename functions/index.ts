@@ -87,14 +87,10 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
   const analyzer = current.deps.submitter !== undefined;
   // Without an analyser, the reply itself is the image.built event.
   const options = { deadlineMs: DELIVERY_DEADLINE_MS, ...(analyzer && sink !== '' ? { announce: (submitted: Parameters<typeof announce>[0]) => announce(submitted, sink, log) } : {}) };
-  if (event.mode === 'pending') {
-    const outcome = await analyzePicked(event.ref, deps, options);
-    eventsReceived.inc({ type: 'object.pending', decision: decisionOf(outcome) });
-    return replyFor(outcome, analyzer);
-  }
-  const input = event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action };
-  const outcome = await analyzeObject(input, deps, options);
-  eventsReceived.inc({ type: `${event.mode}.${input.action}`, decision: decisionOf(outcome) });
+  // A sweep's hand-off is worked on as the sweep would have; a live event as it says.
+  const outcome = event.mode === 'pending' ? await analyzePicked(event.ref, deps, options)
+    : await analyzeObject(event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action }, deps, options);
+  eventsReceived.inc({ type: event.mode === 'pending' ? 'object.pending' : `${event.mode}.${event.action}`, decision: decisionOf(outcome) });
   return replyFor(outcome, analyzer);
 }
 

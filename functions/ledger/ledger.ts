@@ -129,7 +129,7 @@ export class Ledger<Result = unknown> {
 
   /**
    * Reads the object live and claims it, or resumes (without a write) the claim this process left on it. `claiming` is told
-   * each live object about to be claimed, so work that only reads (the plan) can run while the claim is written.
+   * each live object whose claim is about to be written, so work that only reads (the plan) can run beside the write.
    */
   async open(key: string, ref: ObjectCoordinates, expected: { readonly uid?: string; readonly payload?: KubeObject; readonly claiming?: (live: KubeObject) => void },
     signal?: AbortSignal): Promise<Opened> {
@@ -147,7 +147,6 @@ export class Ledger<Result = unknown> {
       // Ours, and provably still ours: resumed without a write. A stale one is taken again.
       if (claim !== undefined && left !== undefined && left.uid === live.uid && left.value === claim.value && this.#clock() < left.sentAt + validFor(this.timing)) {
         this.#left.delete(key);
-        expected.claiming?.(live);
         return { kind: 'open', entry: new Entry(live, HeldClaim.resume(this.#leaseOptions(), live, claim.value, left.sentAt), false, this.#ended(key, live.uid)) };
       }
       let takeover = false;

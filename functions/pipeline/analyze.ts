@@ -107,14 +107,12 @@ async function openAndRun(input: AnalyzeInput, payload: SourceObject | undefined
     ahead?.abandon.abort();
     ahead = planAhead(source.read(object), input.action, deps, signal);
   };
-  let opened: Opened;
+  let opened: Opened | undefined;
   try {
     opened = await ledger.open(objectKey(input.ref), input.ref, { ...(payload !== undefined ? { uid: payload.object.uid, payload: payload.object } : {}), claiming }, signal);
-  } catch (error) {
-    ahead?.abandon.abort();
-    throw error;
+  } finally {
+    if (opened?.kind !== 'open') ahead?.abandon.abort();
   }
-  if (opened.kind !== 'open') ahead?.abandon.abort();
   if (opened.kind === 'busy') return { kind: 'busy', object: input.ref, until: opened.until };
   if (opened.kind === 'ignored') return { kind: 'ignored', reason: opened.reason, object: input.ref };
   const { entry } = opened;

@@ -17,23 +17,3 @@ export function handOffTo(sink: string): HandOff {
   }, signal);
 }
 
-/**
- * At most `limit` sends at once; `add` resolves once the new send has a slot, so the listing waits for the sink
- * and memory holds `limit` coordinates, not every picked object's.
- */
-export class SendLane {
-  readonly #inFlight = new Set<Promise<void>>();
-
-  constructor(private readonly limit: number) {}
-
-  /** `send` counts its own failures; one that throws anyway is dropped here, never left to reject unheard. */
-  async add(send: () => Promise<void>): Promise<void> {
-    while (this.#inFlight.size >= this.limit) await Promise.race(this.#inFlight);
-    const sending: Promise<void> = send().catch(() => {}).finally(() => this.#inFlight.delete(sending));
-    this.#inFlight.add(sending);
-  }
-
-  async drain(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
-  }
-}

@@ -19,7 +19,8 @@ import { listObjects, type Collection, type PageLister } from '../kube/objects.j
 import type { Logger } from '../observability/logger.js';
 import type { AnalyzeOptions, PipelineDeps } from '../pipeline/analyze.js';
 import { withRetries } from '../retry.js';
-import { SendLane, type HandOff } from './hand-off.js';
+import { Lane } from '../concurrency.js';
+import type { HandOff } from './hand-off.js';
 import { analyzePicked } from './picked.js';
 import { Tally, type SweepOutcome, type SweepSummary } from './tally.js';
 
@@ -62,9 +63,9 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
   const names = options.namespaces.map((namespace) => namespace ?? '*');
   const tally = new Tally(names, deps.onOutcome ?? (() => {}));
   const cancelled = options.signal ?? new AbortController().signal;
-  // Tasks never throw: each counts its own failures. They queue for the pipeline's workers.
-  const tasks = new Set<Promise<void>>();
-  const lane = new SendLane(HAND_OFF_SENDS);
+  // Picked objects worked on here (they queue for the pipeline's workers) and hand-offs in flight: each counts its own failures.
+  const own = new Lane(options.batch);
+  const handOffs = new Lane(HAND_OFF_SENDS);
   const maxFailures = options.maxConsecutiveFailures ?? 4;
   let consecutiveFailures = 0;
   // Stopping early only stops picking: work in flight finishes, so nothing is left half done.
@@ -107,7 +108,10 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
     }
   };
 
-  /** False stops the listing: picking time is over, or the sweep stopped. Waits while `batch` picked objects are unfinished here. */
+  /**
+   * False stops the listing: picking time is over, or the sweep stopped. Waits for a slot in its lane, so memory holds
+   * `batch` picked coordinates here and HAND_OFF_SENDS on their way to the sink, not every picked object's.
+   */
   const visit = async (object: KubeObject): Promise<boolean> => {
     if (stopped() || cancelled.aborted) return false;
     if (!wanted(object)) {
@@ -116,24 +120,18 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
       return true;
     }
     const ref = { apiVersion: object.apiVersion, kind: object.kind, namespace: object.namespace, name: object.name };
-    const ownShare = tally.picked < options.batch;
-    const send = ownShare ? undefined : deps.handOff;
-    if (send === undefined) {
-      while (tasks.size >= options.batch && !stopped()) await Promise.race(tasks);
-    }
-    if (stopped() || cancelled.aborted) return false;
-    if (options.pickUntil !== undefined && Date.now() > options.pickUntil) {
-      tally.complete = false;
+    const send = tally.picked < options.batch ? undefined : deps.handOff;
+    const lane = send === undefined ? own : handOffs;
+    await lane.acquire();
+    const pickingOver = options.pickUntil !== undefined && Date.now() > options.pickUntil;
+    if (stopped() || cancelled.aborted || pickingOver) {
+      lane.release();
+      if (pickingOver) tally.complete = false;
       return false;
     }
     tally.of(object.kind).listed += 1;
     tally.picked += 1;
-    if (send !== undefined) {
-      await lane.add(() => handOff(send, ref));
-      return true;
-    }
-    const task: Promise<void> = analyze(ref).catch(() => {}).finally(() => tasks.delete(task));
-    tasks.add(task);
+    lane.spawn(send === undefined ? () => analyze(ref) : () => handOff(send, ref));
     return true;
   };
 
@@ -154,7 +152,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
       }
     }
   }
-  await Promise.all([...tasks, lane.drain()]);
+  await Promise.all([own.drain(), handOffs.drain()]);
   if (cancelled.aborted) stopEarly('cancelled');
   return tally.summary();
 }
