@@ -5,8 +5,8 @@
  *
  * Two passes. First each known secret is replaced where it stands, in every form secret-forms.ts lists. Then what is left is
  * looked at again through decoded views (whitespace and line breaks removed, JSON escapes and percent-encoding undone twice,
- * hex in either case): if a secret is still in it, in any view, or the text ends with the start of a secret or starts with the
- * end of one (a text cut inside a secret), MIN_FRAGMENT characters or more, the whole text is withheld. That covers mixed-case
+ * hex in either case): if a secret is still in it, in any view, or the text starts or ends with the start or the end of one (a
+ * secret cut in two), MIN_FRAGMENT characters or more, the whole text is withheld. That covers mixed-case
  * escapes, a secret split by line breaks, and a secret cut in two. Bodies are read whole (bounded) before any of them is
  * quoted, so a chunk boundary never cuts a text; the cuts this code makes come after redaction (redactLine).
  */
@@ -101,13 +101,13 @@ function decodedViews(text: string): string[] {
   return [...new Set([...views, ...views.map((view) => view.toLowerCase())])];
 }
 
-/** Whether `view` ends with the start of `flat`, or starts with its end, at least MIN_FRAGMENT characters of it. */
+/** Whether `view` starts or ends with the start or the end of `flat`, at least MIN_FRAGMENT characters of it. */
 function cutInside(view: string, flat: string): boolean {
   const ends = [view, view.replace(/^["'(\[{]+|["'.,;)\]}…]+$/g, '')];
   for (let length = MIN_FRAGMENT; length < flat.length; length += 1) {
     const start = flat.slice(0, length);
     const end = flat.slice(flat.length - length);
-    if (ends.some((text) => text.endsWith(start) || text.startsWith(end))) return true;
+    if (ends.some((text) => text.endsWith(start) || text.startsWith(end) || text.startsWith(start) || text.endsWith(end))) return true;
   }
   return false;
 }
