@@ -8,7 +8,7 @@ import type { SourceObjectRef } from './domain/built-image.js';
 import { formatImageReference } from './domain/image-reference.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, IMAGE_BUILT_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
 import { apiPath, objectLabel, type ObjectCoordinates } from './kube/object.js';
-import { redact } from './observability/redact.js';
+import { redact, redactValue } from './observability/redact.js';
 import type { Outcome } from './pipeline/outcome.js';
 import { describeSweep } from './sweep/describe.js';
 import type { SweepSummary } from './sweep/tally.js';
@@ -43,8 +43,10 @@ export type Reply = CloudEvent<SubmissionReply | ImageBuilt | { object: ReplyObj
 /** The SDK loads on the first reply: the function scales to zero, and only submissions need it, so it stays off the start-up path. */
 async function cloudEvent(type: string, data: NonNullable<Reply['data']>, object?: ObjectCoordinates): Promise<Reply> {
   const { CloudEvent } = await import('cloudevents');
+  // Reasons and analysis ids are outside text; the Broker hands replies to any subscriber.
+  const redacted = redactValue(data) as NonNullable<Reply['data']>;
   // The object's API path, as the ApiServerSource's own `subject` is.
-  return new CloudEvent<NonNullable<Reply['data']>>({ type, source: REPLY_SOURCE, ...(object ? { subject: apiPath(object) } : {}), datacontenttype: 'application/json', data });
+  return new CloudEvent<NonNullable<Reply['data']>>({ type, source: REPLY_SOURCE, ...(object ? { subject: apiPath(object) } : {}), datacontenttype: 'application/json', data: redacted });
 }
 
 /** The image.built data of a submission, or undefined when no output image is pinned by digest. */

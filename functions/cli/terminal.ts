@@ -2,8 +2,7 @@
  * The command line's stderr: log lines (redacted, like every log of the function) and, on a terminal, one progress line kept at
  * the bottom. Off a terminal, logs are JSON lines and progress is an occasional log line.
  */
-import type { LogFields, Logger } from '../observability/logger.js';
-import { redact, redactValue } from '../observability/redact.js';
+import { logFields, logLine, type LogFields, type Logger } from '../observability/logger.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
@@ -11,7 +10,7 @@ type Level = (typeof LEVELS)[number];
 export interface TerminalOutput { write(text: string): void; readonly isTTY: boolean }
 
 function describeFields(fields: LogFields): string {
-  return Object.entries(redactValue(fields) as Record<string, unknown>)
+  return Object.entries(logFields(fields) as Record<string, unknown>)
     .filter(([, value]) => typeof value !== 'object' || value === null)
     .map(([key, value]) => `${key}=${String(value)}`)
     .join(' ');
@@ -27,14 +26,14 @@ export class Terminal {
     const emit = (name: Level) => (fields: LogFields, message: string) => {
       if (LEVELS.indexOf(name) < threshold) return;
       if (!output.isTTY) {
-        const record = { level: name, time: new Date().toISOString(), ...(redactValue(fields) as object), msg: redact(message) };
+        const record = { level: name, time: new Date().toISOString(), ...(logFields(fields) as object), msg: logLine(message) };
         output.write(`${JSON.stringify(record)}\n`);
         return;
       }
       const time = new Date().toTimeString().slice(0, 8);
       const details = describeFields(fields);
       this.#clear();
-      output.write(`${time} ${name.padEnd(5)} ${redact(message)}${details === '' ? '' : `  (${details})`}\n`);
+      output.write(`${time} ${name.padEnd(5)} ${logLine(message)}${details === '' ? '' : `  (${details})`}\n`);
       this.#draw();
     };
     this.log = { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };

@@ -1,6 +1,7 @@
-/** Kubernetes Events on the objects we act on: what `oc describe build` shows users. */
+/** Kubernetes Events on the objects we act on: what `oc describe build` shows users, a Build's author included, so redacted here. */
 import { randomBytes } from 'node:crypto';
 import type { KubeApi } from './api.js';
+import { redactLine } from '../observability/redact.js';
 import { apiPath, type ObjectCoordinates } from './object.js';
 
 export type EventType = 'Normal' | 'Warning';
@@ -28,7 +29,7 @@ export async function recordEvent(api: KubeApi, object: ObjectCoordinates & { re
         apiVersion: object.apiVersion, kind: object.kind, name: object.name, namespace: object.namespace,
         ...(object.uid !== '' ? { uid: object.uid } : {}),
       },
-      type: event.type, reason: event.reason, message: event.message.slice(0, MAX_MESSAGE),
+      type: event.type, reason: event.reason, message: redactLine(event.message, MAX_MESSAGE),
       source: { component: REPORTING_COMPONENT }, reportingComponent: REPORTING_COMPONENT, reportingInstance,
       firstTimestamp: now, lastTimestamp: now, count: 1,
     },

@@ -15,6 +15,7 @@ import { transient } from '../errors.js';
 import { isKubeStatus } from '../kube/api.js';
 import { objectLabel, type KubeObject } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
+import { redact } from '../observability/redact.js';
 import { CONFLICT_RETRY, withRetries } from '../retry.js';
 import { LeaseLostError, type Annotations, type ClaimIdentity, type LeaseTiming, type MonotonicClock } from './claim.js';
 
@@ -158,7 +159,7 @@ export class HeldClaim {
         this.#adopt(fresh);
       }
       if (this.#lost.signal.aborted) throw new LeaseLostError(objectLabel(this.#latest));
-      tried = compute(this.#latest);
+      tried = redacted(compute(this.#latest));
       const latest = await this.#options.store.patchAnnotations(this.#latest, withoutAbsentRemovals(tried, this.#latest), {
         expect: { annotation: ANNOTATIONS.claim, value: this.#value },
         ...(signal ? { signal } : {}),
@@ -209,6 +210,11 @@ export class HeldClaim {
   #validFrom(sentAt: number): number {
     return sentAt + validFor(this.#options.timing);
   }
+}
+
+/** Annotations are readable by the object's author, and marks quote outside text (analysis ids): redacted before they are tried. */
+function redacted(annotations: Annotations): Annotations {
+  return Object.fromEntries(Object.entries(annotations).map(([key, value]) => [key, value === null ? null : redact(value)]));
 }
 
 /** A JSON-patch `remove` of a key that is not there fails: drop those, they are done already. */

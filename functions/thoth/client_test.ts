@@ -129,13 +129,13 @@ describe('ThothClient', () => {
   it('sends the build log as a BuildLog object and reports its ticket', async () => {
     thoth.script = () => ({
       status: 202,
-      json: { ...accepted.json, buildlog_document_id: 'buildlog-1', buildlog_analysis: { analysis_id: 'buildlog-parser-1', cached: true } },
+      json: { ...accepted.json, buildlog_document_id: 'buildlog-1', buildlog_analysis: { analysis_id: 'buildlog-parser-260101120000-00000000000000a1', cached: true } },
     });
     const result = await client().submitBuildAnalysis({ buildLog: { log: 'error: boom\n', apiVersion: '/apis/build.openshift.io/v1/namespaces/ns/builds/b-1' } });
     assert.deepEqual(JSON.parse(thoth.posts()[0]?.body ?? ''), {
       build_log: { log: 'error: boom\n', apiversion: '/apis/build.openshift.io/v1/namespaces/ns/builds/b-1', kind: 'BuildLog' },
     });
-    assert.deepEqual(result.buildLog, { analysisId: 'buildlog-parser-1', cached: true });
+    assert.deepEqual(result.buildLog, { analysisId: 'buildlog-parser-260101120000-00000000000000a1', cached: true });
     assert.equal(result.buildLogDocumentId, 'buildlog-1');
   });
 

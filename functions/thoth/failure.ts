@@ -5,7 +5,8 @@
  */
 import { BuildWatcherError } from '../errors.js';
 import { isRecord } from '../kube/object.js';
-import { encodingsOf, redact } from '../observability/redact.js';
+import { redact } from '../observability/redact.js';
+import { encodingsOf } from '../observability/secret-forms.js';
 
 const MAX_DETAIL_CHARS = 200;
 /** Below this length a secret cannot be replaced without garbling the text: withhold it. */

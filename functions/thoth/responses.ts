@@ -3,6 +3,17 @@
  * echoes the registry password in `parameters`.
  */
 import { isRecord } from '../kube/object.js';
+import { redact } from '../observability/redact.js';
+
+/**
+ * Thoth's ids, as thoth-common's generate_id makes them: `<name>-<yymmddhhmmss>-<16 hex>`, e.g.
+ * `package-extract-220106085109-984feaa8a3862285`. An id of another shape, or one holding a secret, is not shown to anyone: it
+ * is replaced by WITHHELD_ANALYSIS_ID (Thoth still accepted the submission, so it is not refused for that).
+ */
+const ANALYSIS_ID = /^[a-z][a-z0-9]{0,39}(?:-[a-z0-9]{1,40}){0,4}-\d{12}-[0-9a-f]{16}$/;
+export const WITHHELD_ANALYSIS_ID = 'withheld-not-a-thoth-analysis-id';
+
+const shownId = (id: string): string => (ANALYSIS_ID.test(id) && redact(id) === id ? id : WITHHELD_ANALYSIS_ID);
 
 export interface AnalysisTicket {
   readonly analysisId: string;
@@ -28,7 +39,7 @@ function ticket(value: unknown, field: string): AnalysisTicket | undefined {
   const cached = value['cached'];
   if (typeof analysisId !== 'string' || analysisId === '') throw new ShapeProblem(`${field}.analysis_id is not a non-empty string`);
   if (typeof cached !== 'boolean') throw new ShapeProblem(`${field}.cached is not a boolean`);
-  return { analysisId, cached };
+  return { analysisId: shownId(analysisId), cached };
 }
 
 function nullableString(value: unknown, field: string): string | null {

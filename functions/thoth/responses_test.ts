@@ -1,9 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { ENCODERS, SECRETS } from '../../test/observability/secret-encodings.js';
+import { registerSecret } from '../observability/redact.js';
 import {
   parseBuildAnalysisResponse,
   parseDiscovery,
   parseImageAnalysisResponse,
+  WITHHELD_ANALYSIS_ID,
 } from './responses.js';
 
 const PASSWORD = 'sha256~registry-token-value';
@@ -96,3 +99,31 @@ describe('parseDiscovery', () => {
   });
 });
 
+
+describe('analysis ids from a hostile or broken Thoth', () => {
+  for (const secret of SECRETS) registerSecret(secret, 'robot$builder');
+  const idOf = (analysisId: string) => {
+    const parsed = parseImageAnalysisResponse({ analysis_id: analysisId, cached: false, parameters: {} });
+    return parsed.ok ? parsed.value.analysisId : parsed.problem;
+  };
+
+  it('keeps ids of the shape Thoth makes', () => {
+    for (const id of ['package-extract-220106085109-984feaa8a3862285', 'buildlog-parser-260101120000-0123456789abcdef', 'adviser-220106085109-984feaa8a3862285']) {
+      assert.equal(idOf(id), id);
+    }
+  });
+
+  it('withholds an id holding a secret in any encoding of the table, or one of another shape', () => {
+    for (const secret of SECRETS) {
+      for (const [encoding, encode] of Object.entries(ENCODERS)) {
+        const { text } = encode(secret);
+        assert.equal(idOf(text), WITHHELD_ANALYSIS_ID, `${JSON.stringify(secret)} as ${encoding}`);
+        // Shaped like an id: only redaction can tell.
+        if (/^[a-z0-9-]{1,40}$/.test(text)) assert.equal(idOf(`${text}-220106085109-984feaa8a3862285`), WITHHELD_ANALYSIS_ID, `${encoding}, shaped as an id`);
+      }
+    }
+    for (const broken of ['', 'x'.repeat(10_000), 'package-extract-1', 'package-extract-220106085109-984feaa8a3862285\n', '../../etc/passwd']) {
+      assert.notEqual(idOf(broken), broken);
+    }
+  });
+});

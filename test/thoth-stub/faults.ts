@@ -21,6 +21,10 @@ export interface InjectedFailure {
   readonly retryAfterSeconds?: number;
 }
 
+/** An answer as the stub computed it, and the query its request was sent with (credentials included). */
+export interface StubAnswer { readonly status: number; readonly body: unknown }
+export type Rewrite = (answer: StubAnswer, query: Readonly<Record<string, string>>) => StubAnswer;
+
 export type Fault =
   | { readonly kind: 'fail'; readonly failure: InjectedFailure }
   /** Never answered, never processed (until close): for timeouts. */
@@ -28,7 +32,9 @@ export type Fault =
   /** The body is read, then the connection is destroyed: the request is not processed. */
   | { readonly kind: 'reset' }
   /** Processed as usual (a submission is accepted and recorded), the answer sent only on release. */
-  | { readonly kind: 'hold' };
+  | { readonly kind: 'hold' }
+  /** Processed as usual, then answered with what `rewrite` makes of the answer: a hostile or broken Thoth. */
+  | { readonly kind: 'rewrite'; readonly rewrite: Rewrite };
 
 interface Pending {
   remaining: number;

@@ -23,7 +23,7 @@ import {
 } from './contract.js';
 import type { BuildDetail, QuerySpec, QueryValue } from './contract.js';
 import { Faults, routerPage } from './faults.js';
-import type { FaultTarget, InjectedFailure, StubEndpoint } from './faults.js';
+import type { FaultTarget, InjectedFailure, Rewrite, StubEndpoint } from './faults.js';
 import { inspectImage, MESSAGES } from './registry-inspect.js';
 import type { InspectOptions, Inspection } from './registry-inspect.js';
 
@@ -32,7 +32,7 @@ const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
 /** Past this much unread body the connection is dropped rather than drained. */
 const MAX_DRAIN_BYTES = 64 * 1024 * 1024;
 
-export type { FaultTarget, InjectedFailure, StubEndpoint } from './faults.js';
+export type { FaultTarget, InjectedFailure, Rewrite, StubAnswer, StubEndpoint } from './faults.js';
 
 export interface ThothStubOptions {
   /** Serve https with this key and certificate. */
@@ -154,6 +154,11 @@ class TooLarge {
   constructor(readonly limit: number) {}
 }
 
+function rewritten(answer: HttpAnswer, rewrite: Rewrite, url: URL): HttpAnswer {
+  const { status, body } = rewrite({ status: answer.status, body: answer.body }, Object.fromEntries(url.searchParams));
+  return new HttpAnswer(status, body, answer.contentType);
+}
+
 const problem = (status: number, title: string, detail: string) =>
   new HttpAnswer(status, { detail, status, title, type: 'about:blank' }, 'application/problem+json');
 
@@ -250,6 +255,14 @@ export class ThothStub {
     this.#faults.add(count, on, { kind: 'hold' });
   }
 
+  /**
+   * The next `count` matching requests are processed as usual (a submission is accepted and recorded), then answered with what
+   * `rewrite` makes of the answer and of the request's query: a Thoth that echoes credentials back, or returns broken ids.
+   */
+  rewriteNext(count: number, rewrite: Rewrite, on: FaultTarget = 'submission'): void {
+    this.#faults.add(count, on, { kind: 'rewrite', rewrite });
+  }
+
   /** Answers held so far and not yet released. */
   get held(): number {
     return this.#held.size;
@@ -313,7 +326,8 @@ export class ThothStub {
       return;
     }
 
-    const answer = await this.#answer(method, endpoint, allowed, url, request.headers['content-type'], body);
+    const computed = await this.#answer(method, endpoint, allowed, url, request.headers['content-type'], body);
+    const answer = injected?.kind === 'rewrite' ? rewritten(computed, injected.rewrite, url) : computed;
     record(answer.status);
     if (injected?.kind === 'hold') {
       this.#held.set(response, () => this.#send(response, answer));
