@@ -308,8 +308,10 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
       { name: 'deputy-push-2', reference: `${pushFront.host}/mirror/${VICTIM}/private:latest`, digest: images.victimMirror.digest },
     ];
     for (const { name, reference, digest } of cases) {
+      const attempts = thoth.attempts.length;
       const response = await deliver(pushMode, await forgedBuild(name, reference, digest));
       await assertRefusedOutside(response, 'Build', name, `/apis/build.openshift.io/v1/namespaces/${NS}/builds`);
+      assert.equal(thoth.attempts.length, attempts, 'nothing of the Build was submitted, its base image included');
     }
     assert.deepEqual(foreignReads(), [], 'the function sent the push registry no request for a victim\'s repository');
     for (const needle of ['victim-org', `mirror/${VICTIM}`, `mirror/${NS}/private`]) assert.deepEqual(sentToThoth(needle), [], `Thoth was sent neither the image nor a copy of it (${needle})`);
@@ -322,8 +324,10 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
     assert.equal(own.status, 200, await own.clone().text());
     const honest = thoth.submissions.find((entry) => entry.body?.output_image === `${pushFront.host}/${NS}/app@${images.ownOnDst.digest}`);
     assert.equal(honest?.query['output_registry_password'], DST.password, 'the rule lets the namespace\'s own repository through');
+    const attempts = thoth.attempts.length;
     const response = await deliver(dstMode, await forgedBuild('dst-deputy-1', `${pushFront.host}/victim-org/private:latest`, images.victimOrg.digest));
     await assertRefusedOutside(response, 'Build', 'dst-deputy-1', `/apis/build.openshift.io/v1/namespaces/${NS}/builds`);
+    assert.equal(thoth.attempts.length, attempts, 'nothing of the Build was submitted, its base image included');
     assert.deepEqual(sentToThoth('victim-org'), [], 'Thoth never received victim-org/private, with or without the credentials');
     assert.deepEqual(foreignReads(), []);
   });
