@@ -9,7 +9,8 @@ import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 import { KIND_NAMES, type KindName } from './domain/kinds.js';
 import { serviceAccountFile } from './kube/service-account.js';
-import { PUSH_NAMINGS, type PushNaming } from './registry/naming.js';
+import { formatPattern, overlappingPatterns, parseRepositoryPattern, type RepositoryPattern } from './access/namespace-repositories.js';
+import { mirrorPattern, PUSH_NAMINGS, type PushNaming } from './registry/naming.js';
 import { ENVIRONMENT_TYPES, type EnvironmentType } from './thoth/requests.js';
 
 export interface Config {
@@ -39,8 +40,11 @@ export interface Config {
   readonly sharedImageNamespaces: readonly string[];
   /** Hosts the function may fetch (copy) from besides the cluster and push registries. */
   readonly pullRegistries: readonly string[];
-  /** Hosts whose output images get THOTH_DST_REGISTRY_* (the push registry's host always does). */
-  readonly destinationRegistryHosts: readonly string[];
+  /**
+   * Each namespace's repositories where THOTH_DST_REGISTRY_* apply: THOTH_DST_REGISTRY_REPOSITORIES, plus the push
+   * registry's mirror of each namespace (`namespace` naming).
+   */
+  readonly namespaceRepositories: readonly RepositoryPattern[];
 
   readonly sendBaseImage: boolean;
   readonly sendOutputImage: boolean;
@@ -114,6 +118,12 @@ const kindList = makeValidator<KindName[]>((input) => {
 
 const hostList = makeValidator<string[]>(commaList);
 
+const patternList = makeValidator<RepositoryPattern[]>((input) => commaList(input).map((entry) => {
+  const pattern = parseRepositoryPattern(entry);
+  if (typeof pattern === 'string') throw new EnvError(pattern);
+  return pattern;
+}));
+
 const intFrom = (min: number) => (max: number) =>
   makeValidator<number>((input) => {
     const value = Number(input);
@@ -153,7 +163,7 @@ const specs = {
   THOTH_PLAIN_HTTP_REGISTRIES: hostList({ default: [] }),
   BUILD_WATCHER_SHARED_IMAGE_NAMESPACES: namespaceList({ default: ['openshift'] }),
   BUILD_WATCHER_PULL_REGISTRIES: hostList({ default: [] }),
-  THOTH_DST_REGISTRY_HOSTS: hostList({ default: [] }),
+  THOTH_DST_REGISTRY_REPOSITORIES: patternList({ default: [] }),
   THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE: bool({ default: false }),
   THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE: bool({ default: false }),
   THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: bool({ default: false }),
@@ -236,14 +246,25 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     }
   }
   const hasDestinationCredentials = env.THOTH_DST_REGISTRY_USER !== '' || env.THOTH_DST_REGISTRY_PASSWORD !== '';
-  if (hasDestinationCredentials && env.THOTH_PUSH_REGISTRY === '' && env.THOTH_DST_REGISTRY_HOSTS.length === 0) {
+  if (hasDestinationCredentials && env.THOTH_PUSH_REGISTRY === '' && env.THOTH_DST_REGISTRY_REPOSITORIES.length === 0) {
     problems.set(
-      'THOTH_DST_REGISTRY_HOSTS',
-      'required with THOTH_DST_REGISTRY_USER/PASSWORD and no THOTH_PUSH_REGISTRY: name the registry hosts those credentials belong to, since a Build\'s author chooses its output host',
+      'THOTH_DST_REGISTRY_REPOSITORIES',
+      'required with THOTH_DST_REGISTRY_USER/PASSWORD and no THOTH_PUSH_REGISTRY: name each namespace\'s repositories those credentials may read, e.g. quay.example.com/{namespace}, since a Build\'s author chooses its output image',
     );
+  }
+  // Retired, not ignored: a host alone let any Build's author have Thoth pull any repository on it with these credentials.
+  if ((environment['THOTH_DST_REGISTRY_HOSTS'] ?? '').trim() !== '') {
+    problems.set('THOTH_DST_REGISTRY_HOSTS', 'replaced by THOTH_DST_REGISTRY_REPOSITORIES: name each namespace\'s repositories, e.g. quay.example.com/{namespace}');
   }
   if (env.THOTH_PUSH_REGISTRY !== '' && !/^[A-Za-z0-9.-]+(:\d{1,5})?(\/[a-z0-9._/-]+)?$/.test(env.THOTH_PUSH_REGISTRY)) {
     problems.set('THOTH_PUSH_REGISTRY', 'expected host[:port][/path]');
+  }
+  const mirror = env.THOTH_PUSH_REGISTRY === '' ? undefined : mirrorPattern(env.THOTH_PUSH_REGISTRY.replace(/\/+$/, ''), env.THOTH_PUSH_NAMING);
+  if (typeof mirror === 'string' && !problems.has('THOTH_PUSH_REGISTRY')) problems.set('THOTH_PUSH_REGISTRY', mirror);
+  const namespaceRepositories = [...env.THOTH_DST_REGISTRY_REPOSITORIES, ...(mirror === undefined || typeof mirror === 'string' ? [] : [mirror])];
+  const overlap = overlappingPatterns(namespaceRepositories);
+  if (overlap !== undefined) {
+    problems.set('THOTH_DST_REGISTRY_REPOSITORIES', `${overlap.map(formatPattern).join(' and ')} let two namespaces own one repository (with the push registry's mirror, when one is named)`);
   }
   if (env.K_SINK !== '' && !/^https?:\/\/[^\s/]+/i.test(env.K_SINK)) problems.set('K_SINK', 'expected an http(s) URL');
   if (env.THOTH_CA_BUNDLE !== '') {
@@ -271,7 +292,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     plainHttpRegistries: env.THOTH_PLAIN_HTTP_REGISTRIES,
     sharedImageNamespaces: env.BUILD_WATCHER_SHARED_IMAGE_NAMESPACES,
     pullRegistries: env.BUILD_WATCHER_PULL_REGISTRIES,
-    destinationRegistryHosts: env.THOTH_DST_REGISTRY_HOSTS,
+    namespaceRepositories,
     sendBaseImage: !env.THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE,
     sendOutputImage: !env.THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE,
     sendBuildLog: !env.THOTH_BUILD_ANALYSIS_NO_BUILD_LOG,

@@ -50,11 +50,12 @@ export function collectionsFor(config: Config): Collection[] {
 export function sourcesFor(config: Config): ReadonlyMap<string, SourceKind> {
   const kinds = enabledKinds(config);
   const pushHost = config.pushRegistry === '' ? [] : [config.pushRegistry.split('/')[0] ?? ''];
+  const destinationHosts = [...new Set([...config.namespaceRepositories.map((pattern) => pattern.host), ...pushHost.map((host) => host.toLowerCase())])];
   const credentials: CredentialPolicy = {
     passToken: config.passToken, tokenFile: config.tokenFile, sourceRegistryVerifyTls: config.sourceRegistryVerifyTls,
     ...(config.sourceCredentials !== undefined ? { sourceCredentials: config.sourceCredentials } : {}), sharedNamespaces: config.sharedImageNamespaces,
     ...(config.destinationCredentials !== undefined ? { destinationCredentials: config.destinationCredentials } : {}),
-    destinationHosts: [...config.destinationRegistryHosts, ...pushHost], fetchableHosts: [...config.pullRegistries, ...pushHost],
+    destinationRepositories: config.namespaceRepositories, destinationHosts, fetchableHosts: [...config.pullRegistries, ...pushHost],
   };
   const runs = { sendOutputImage: config.sendOutputImage, credentials };
   const handlers: Record<SourceHandler, () => SourceKind> = {

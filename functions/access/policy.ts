@@ -8,13 +8,17 @@
  * BUILD_WATCHER_SHARED_IMAGE_NAMESPACES. No Build or run field decides it alone: OpenShift keeps
  * user-written Build status, so its author chooses those fields.
  * - The service-account token and THOTH_SRC_REGISTRY_* go only with such images.
- * - THOTH_DST_REGISTRY_* go only with output images on a host the operator listed
- *   (THOTH_DST_REGISTRY_HOSTS, or the push registry's).
+ * - THOTH_DST_REGISTRY_* go only with output images in a repository the object's own namespace owns, by a rule the
+ *   operator set (THOTH_DST_REGISTRY_REPOSITORIES, and the push registry's mirror naming: namespace-repositories.ts).
+ *   An output on those registries outside its namespace's repositories is refused: neither fetched nor submitted,
+ *   with or without credentials, since those hosts hold other tenants' private images and Thoth or the registry may
+ *   trust where the request comes from. With no rule, no output there gets them.
  * - The function connects only to the cluster registry (as above), the push registry and the
  *   hosts in BUILD_WATCHER_PULL_REGISTRIES. Any other image is submitted as a reference, never
  *   fetched, so no author can point the function at a host of their choosing.
  */
 import type { CredentialSource, ImageAccess, ImageReference, RegistryCredentials } from '../domain/built-image.js';
+import { ownsImage, type RepositoryPattern } from './namespace-repositories.js';
 import { streamRepositories } from '../kube/imagestream-repositories.js';
 import type { KubeObject } from '../kube/object.js';
 import type { ObjectStore } from '../kube/store.js';
@@ -31,7 +35,9 @@ export interface CredentialPolicy {
   readonly sharedNamespaces: readonly string[];
   /** THOTH_DST_REGISTRY_* without a push registry: the output image's credentials. */
   readonly destinationCredentials?: RegistryCredentials;
-  /** THOTH_DST_REGISTRY_HOSTS, plus the push registry's host. */
+  /** Each namespace's repositories on the hosts below (THOTH_DST_REGISTRY_REPOSITORIES, the push registry's mirror). */
+  readonly destinationRepositories: readonly RepositoryPattern[];
+  /** Lowercase hosts THOTH_DST_REGISTRY_* belong to: every pattern's, and the push registry's. */
   readonly destinationHosts: readonly string[];
   /** Hosts the function may fetch from besides the cluster registry: the push registry, BUILD_WATCHER_PULL_REGISTRIES. */
   readonly fetchableHosts: readonly string[];
@@ -46,6 +52,9 @@ export interface StreamReader {
 
 /** No credentials, TLS verified, not ours to fetch: what an unknown image gets. */
 export const NO_ACCESS: ImageAccess = { credentials: { kind: 'none' }, verifyTls: true, fetchable: false };
+
+/** Said in the Warning and the refusal reply: never the image or its host, which the author chose. */
+export const OUTSIDE_NAMESPACE = 'output image is on a registry whose credentials the function holds, outside this namespace\'s repositories (THOTH_DST_REGISTRY_REPOSITORIES or the push registry\'s mirror naming): neither copied nor submitted';
 
 /** The namespaces whose ImageStreams vouch for images of an object in `namespace`. */
 export function trustedNamespaces(policy: CredentialPolicy, namespace: string): ReadonlySet<string> {
@@ -87,10 +96,10 @@ export async function imageAccess(image: ImageReference, role: 'output' | 'base'
         : { kind: 'none' };
     return { credentials, verifyTls: policy.sourceRegistryVerifyTls, fetchable: true };
   }
-  const destination = role === 'output' && policy.destinationCredentials !== undefined && policy.destinationHosts.includes(image.registry);
-  return {
-    credentials: destination && policy.destinationCredentials !== undefined ? { kind: 'basic', credentials: policy.destinationCredentials } : { kind: 'none' },
-    verifyTls: true,
-    fetchable: policy.fetchableHosts.includes(image.registry),
-  };
+  const fetchable = policy.fetchableHosts.includes(image.registry);
+  // A base image never gets them: the author names it, and Thoth only reads it.
+  if (role === 'base' || !policy.destinationHosts.includes(image.registry.toLowerCase())) return { ...NO_ACCESS, fetchable };
+  if (!ownsImage(policy.destinationRepositories, owner.namespace, image)) return { ...NO_ACCESS, refused: OUTSIDE_NAMESPACE };
+  const credentials = policy.destinationCredentials;
+  return { credentials: credentials !== undefined ? { kind: 'basic', credentials } : { kind: 'none' }, verifyTls: true, fetchable };
 }

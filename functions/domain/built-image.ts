@@ -60,4 +60,6 @@ export interface ImageAccess {
   readonly verifyTls: boolean;
   /** Whether the function itself may connect to its registry (to copy it to the push registry). */
   readonly fetchable: boolean;
+  /** Why the image must be neither fetched nor submitted (access/policy.ts: another namespace's repository). */
+  readonly refused?: string;
 }

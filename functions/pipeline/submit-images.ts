@@ -50,6 +50,14 @@ export async function submitImages(images: readonly BuiltImage[], context: Submi
   const reasons: string[] = [];
   const baseRefusals: string[] = [];
   for (const built of images) {
+    // Another namespace's repository on the operator's registries: nothing is fetched or sent, so no analysis id exists.
+    const outside = built.outputAccess.refused;
+    if (outside !== undefined) {
+      note({ type: 'Warning', reason: 'AnalysisRefused', message: outside });
+      refused.push(built);
+      reasons.push(outside);
+      continue;
+    }
     let stage: 'push' | 'submit' = 'push';
     try {
       const pushed = context.push === undefined ? { image: built } : await pushBuiltImage(built, context.push, signal);

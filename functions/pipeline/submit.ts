@@ -2,12 +2,13 @@
 import { resolveCredentials } from '../access/token-file.js';
 import type { BuiltImage, ImageAccess, ImageReference } from '../domain/built-image.js';
 import { formatImageReference } from '../domain/image-reference.js';
-import { BuildWatcherError, invalid } from '../errors.js';
+import { BuildWatcherError, invalid, refused } from '../errors.js';
 import type { AnalysisOptions, ImageSubmission } from '../thoth/requests.js';
 import type { Submission } from './outcome.js';
 import type { Submitter } from './ports.js';
 
 async function asSubmission(image: ImageReference, access: ImageAccess): Promise<ImageSubmission> {
+  if (access.refused !== undefined) throw refused(access.refused);
   const resolved = await resolveCredentials(access.credentials);
   return { image: formatImageReference(image), ...(resolved !== undefined ? { credentials: resolved } : {}), verifyTls: access.verifyTls };
 }

@@ -69,8 +69,11 @@ export function parseChallenges(header: string): Challenge | undefined {
 }
 
 /**
- * Why a token realm must not receive credentials, or undefined when it may: it must be https, or plain http
- * on loopback (tests) or on the registry's own origin when that registry was explicitly allowed plain HTTP.
+ * Why a token realm must not receive credentials, or undefined when it may (the README's rule):
+ * - https on any host: real registries name another (registry-1.docker.io names auth.docker.io), and the registry is
+ *   one the operator chose;
+ * - plain http only on the registry's own origin when it was allowed plain HTTP, or on loopback when the registry is
+ *   on loopback too, where nothing leaves the machine.
  */
 export function realmProblem(realm: string, registryOrigin: URL): string | undefined {
   let url: URL;

@@ -30,6 +30,10 @@ describe('realmProblem', () => {
     ['loopback http realm for a loopback registry', 'http://127.0.0.1:9999/token', new URL('http://127.0.0.1:5000'), true],
     ['loopback http realm for a remote registry', 'http://127.0.0.1:9999/token', registry, false],
     ['http realm on the origin of a registry allowed plain http', 'http://reg.internal:5000/auth', new URL('http://reg.internal:5000'), true],
+    ['Docker Hub: registry-1.docker.io names an https realm on auth.docker.io', 'https://auth.docker.io/token', new URL('https://registry-1.docker.io'), true],
+    ['plain http realm on another port of a registry allowed plain http', 'http://reg.internal:5001/auth', new URL('http://reg.internal:5000'), false],
+    ['loopback http realm named by a remote plain-http registry', 'http://127.0.0.1:9999/token', new URL('http://reg.internal:5000'), false],
+    ['plain http realm on a remote host named by a loopback registry', 'http://192.0.2.1/token', new URL('http://127.0.0.1:5000'), false],
     ['not a URL', 'token-service', registry, false],
     ['another scheme', 'ftp://auth.example/token', registry, false],
   ];

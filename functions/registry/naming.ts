@@ -11,6 +11,7 @@
  * pins; one with neither tag nor digest is tagged `latest`, which is what the copier copies then.
  */
 import { createHash } from 'node:crypto';
+import { NAMESPACE_PLACEHOLDER, parseRepositoryPattern, type RepositoryPattern } from '../access/namespace-repositories.js';
 import type { ImageReference } from '../domain/built-image.js';
 import { invalid } from '../errors.js';
 
@@ -60,4 +61,14 @@ export function pushDestination(source: ImageReference, target: PushTarget): Ima
   const repository = [prefix, ...namespace.split('/').map(toPathComponent), name].filter((p) => p !== '').join('/');
   const tag = source.tag ?? (source.digest === undefined ? 'latest' : toTag(source.digest.replace(':', '-')));
   return { registry, repository, tag, ...digest };
+}
+
+/**
+ * The repositories each namespace owns on the push registry by this naming: `<push-registry>/{namespace}` with `namespace`
+ * naming, where every copy of a namespace's images goes; none with `single-repository`, where all namespaces share one
+ * repository and a tag prefix proves nothing (`a` + `b-c` and `a-b` + `c` give one tag). A string: why the push registry's
+ * path cannot be a prefix.
+ */
+export function mirrorPattern(pushRegistry: string, naming: PushNaming): RepositoryPattern | string | undefined {
+  return naming === 'namespace' ? parseRepositoryPattern(`${pushRegistry}/${NAMESPACE_PLACEHOLDER}`) : undefined;
 }

@@ -11,6 +11,10 @@
  * Covered in token mode (THOTH_PASS_TOKEN), and in source-credential plus push mode
  * (THOTH_SRC_REGISTRY_* with THOTH_PUSH_REGISTRY); plus another namespace's base image (F2)
  * with the function able to read that namespace, as in the all-namespaces variant.
+ *
+ * Issue 20 (the confused deputy): THOTH_DST_REGISTRY_* read or hand to Thoth only repositories of the object's own
+ * namespace, in push mode (the push registry's mirror naming) and in DST-repository mode (THOTH_DST_REGISTRY_REPOSITORIES
+ * without a push registry). The push registry sits behind a recording proxy too, so "not read" is what the function sent.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -41,11 +45,15 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
   let authorRegistry: RunningRegistry;
   let author: FaultyProxy;
   let push: RunningRegistry;
+  /** The push registry as the functions reach it: every request recorded. */
+  let pushFront: FaultyProxy;
   let thoth: ThothStub;
   let tokenMode: RunningFunction;
   let pushMode: RunningFunction;
+  /** THOTH_DST_REGISTRY_* with THOTH_DST_REGISTRY_REPOSITORIES naming the push registry's `{namespace}`, no push registry. */
+  let dstMode: RunningFunction;
   let dir: string;
-  let images: Record<'app' | 'base' | 'victim' | 'forged', PushedImage>;
+  let images: Record<'app' | 'base' | 'victim' | 'forged' | 'victimOrg' | 'victimMirror' | 'ownOnDst', PushedImage>;
 
   /** Every credential Thoth was given with an image on `repository`, accepted or refused. */
   const credentialsFor = (repository: string) =>
@@ -53,6 +61,10 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
   const authorizations = () => author.seen.filter((request) => request.authorization !== undefined);
   /** Requests the function itself made (its copier names itself); Thoth's own inspections do not count. */
   const fromFunction = () => author.seen.filter((request) => request.userAgent === 'build-watcher');
+  /** Requests the function made to the push registry for a repository that is not its namespace's. */
+  const foreignReads = () => pushFront.seen.filter((request) => request.userAgent === 'build-watcher' && /victim/.test(request.path));
+  /** Every image Thoth was sent (accepted or refused) that names a victim's repository on the push registry. */
+  const sentToThoth = (needle: string) => thoth.attempts.flatMap((attempt) => attempt.images).filter((sent) => sent.image.includes(needle));
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'bw-e2e-creds-'));
@@ -64,13 +76,18 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
       startRegistry({ auth: 'htpasswd', credentials: DST }),
     ]);
     author = await startFaultyProxy({ target: authorRegistry.url });
+    pushFront = await startFaultyProxy({ target: push.url });
     images = {
       app: await pushTestImage(clusterRegistry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [512] }),
       base: await pushTestImage(clusterRegistry, { repository: 'openshift/python', tag: '3.11', layerSizes: [512] }),
       victim: await pushTestImage(clusterRegistry, { repository: `${VICTIM}/private`, tag: 'latest', layerSizes: [512] }),
       forged: await pushTestImage(authorRegistry, { repository: `${NS}/app`, tag: 'latest', layerSizes: [512] }),
+      // Another tenant's private images on the registry the DST credentials belong to.
+      victimOrg: await pushTestImage(push, { repository: 'victim-org/private', tag: 'latest', layerSizes: [640] }),
+      victimMirror: await pushTestImage(push, { repository: `mirror/${VICTIM}/private`, tag: 'latest', layerSizes: [768] }),
+      ownOnDst: await pushTestImage(push, { repository: `${NS}/app`, tag: 'latest', layerSizes: [896] }),
     };
-    thoth = await ThothStub.start({ plainHttpRegistries: [clusterRegistry.host, author.host, push.host] });
+    thoth = await ThothStub.start({ plainHttpRegistries: [clusterRegistry.host, author.host, push.host, pushFront.host] });
     await prepareNamespace(cp, NS, { 'build-watcher': FUNCTION_RULES });
     await prepareNamespace(cp, VICTIM, {});
     await prepareNamespace(cp, 'openshift', {});
@@ -113,7 +130,7 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
       THOTH_USER_API_HOST: thoth.url,
       KUBECONFIG: kubeconfig,
       THOTH_WATCHED_NAMESPACE: NS,
-      BUILD_WATCHER_SOURCE_KINDS: 'Build,ImageStream,TaskRun,BuildRun',
+      BUILD_WATCHER_SOURCE_KINDS: 'Build,ImageStream,TaskRun,PipelineRun,BuildRun',
       THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1',
       THOTH_NO_SOURCE_REGISTRY_TLS_VERIFY: '1',
     };
@@ -121,20 +138,25 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
     pushMode = await startFunction({
       env: {
         ...common,
-        THOTH_PUSH_REGISTRY: `${push.host}/mirror`,
+        THOTH_PUSH_REGISTRY: `${pushFront.host}/mirror`,
         THOTH_SRC_REGISTRY_USER: SRC.username,
         THOTH_SRC_REGISTRY_PASSWORD: SRC.password,
         THOTH_DST_REGISTRY_USER: DST.username,
         THOTH_DST_REGISTRY_PASSWORD: DST.password,
       },
     });
+    dstMode = await startFunction({
+      env: { ...common, THOTH_DST_REGISTRY_USER: DST.username, THOTH_DST_REGISTRY_PASSWORD: DST.password, THOTH_DST_REGISTRY_REPOSITORIES: `${pushFront.host}/{namespace}` },
+    });
   });
 
   after(async () => {
     await tokenMode?.stop();
     await pushMode?.stop();
+    await dstMode?.stop();
     await thoth?.close();
     await author?.close();
+    await pushFront?.close();
     await Promise.all([clusterRegistry?.stop(), authorRegistry?.stop(), push?.stop()]);
     await cp?.stop();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -254,11 +276,103 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
     const build = await forgedBuild('honest-push-1', `${clusterRegistry.host}/${NS}/app:latest`, images.app.digest);
     const response = await deliver(pushMode, build);
     assert.equal(response.status, 200, await response.clone().text());
-    const copy = `${push.host}/mirror/${NS}/app@${images.app.digest}`;
+    const copy = `${pushFront.host}/mirror/${NS}/app@${images.app.digest}`;
     const submission = thoth.submissions.find((entry) => entry.body?.output_image === copy);
     assert.equal(submission?.query['output_registry_password'], DST.password);
     const marked = annotationsOf(await readObject(cp, { apiVersion: 'build.openshift.io/v1', kind: 'Build', metadata: { name: 'honest-push-1', namespace: NS } }));
     assert.equal(marked[ANNOTATIONS.outputImage], copy);
+  });
+
+  type KubeEvent = { type: string; reason: string; message: string; involvedObject: { name: string; kind: string } };
+  const eventsOf = async (kind: string, name: string) => ((await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` })) as { items: KubeEvent[] }).items
+    .filter((event) => event.involvedObject.kind === kind && event.involvedObject.name === name);
+
+  /**
+   * The refusal an author sees: the reply says refused, a Warning says why (naming neither image nor host), and no Event or
+   * annotation carries an analysis id, because nothing was submitted.
+   */
+  async function assertRefusedOutside(response: Response, kind: string, name: string, apiPath: string): Promise<void> {
+    assert.equal(response.status, 200, await response.clone().text());
+    assert.equal(response.headers.get('ce-type'), 'dev.build-watcher.analysis.refused', `${kind} ${name}`);
+    const warning = await waitFor(async () => (await eventsOf(kind, name)).find((event) => event.reason === 'AnalysisRefused'), { timeoutMs: 30_000, what: `the AnalysisRefused Warning on ${name}` });
+    assert.match(warning.message, /outside this namespace's repositories/);
+    assert.ok(!warning.message.includes(pushFront.host) && !warning.message.includes('victim'), 'neither host nor repository in the Event');
+    assert.ok((await eventsOf(kind, name)).every((event) => event.reason !== 'AnalysisSubmitted'), 'no Event with an analysis id');
+    const object = (await cp.admin.json({ path: `${apiPath}/${name}` })) as { metadata: { annotations?: Record<string, string> } };
+    assert.equal(object.metadata.annotations?.[ANNOTATIONS.analysisIds], undefined);
+  }
+
+  it('issue 20, push mode: a Build naming another tenant\'s private repository on the push registry is neither read, copied nor submitted', async () => {
+    const cases = [
+      { name: 'deputy-push-1', reference: `${pushFront.host}/victim-org/private:latest`, digest: images.victimOrg.digest },
+      { name: 'deputy-push-2', reference: `${pushFront.host}/mirror/${VICTIM}/private:latest`, digest: images.victimMirror.digest },
+    ];
+    for (const { name, reference, digest } of cases) {
+      const attempts = thoth.attempts.length;
+      const response = await deliver(pushMode, await forgedBuild(name, reference, digest));
+      await assertRefusedOutside(response, 'Build', name, `/apis/build.openshift.io/v1/namespaces/${NS}/builds`);
+      assert.equal(thoth.attempts.length, attempts, 'nothing of the Build was submitted, its base image included');
+    }
+    assert.deepEqual(foreignReads(), [], 'the function sent the push registry no request for a victim\'s repository');
+    for (const needle of ['victim-org', `mirror/${VICTIM}`, `mirror/${NS}/private`]) assert.deepEqual(sentToThoth(needle), [], `Thoth was sent neither the image nor a copy of it (${needle})`);
+    const copied = await fetch(`${push.url}/v2/mirror/${NS}/private/tags/list`, { headers: { authorization: `Basic ${Buffer.from(`${DST.username}:${DST.password}`).toString('base64')}` } });
+    assert.equal(copied.status, 404, 'no copy in the author\'s mirror');
+  });
+
+  it('issue 20, THOTH_DST_REGISTRY_REPOSITORIES: Thoth gets THOTH_DST_REGISTRY_* for the namespace\'s own repository, and victim-org/private is refused', async () => {
+    const own = await deliver(dstMode, await forgedBuild('dst-own-1', `${pushFront.host}/${NS}/app:latest`, images.ownOnDst.digest));
+    assert.equal(own.status, 200, await own.clone().text());
+    const honest = thoth.submissions.find((entry) => entry.body?.output_image === `${pushFront.host}/${NS}/app@${images.ownOnDst.digest}`);
+    assert.equal(honest?.query['output_registry_password'], DST.password, 'the rule lets the namespace\'s own repository through');
+    const attempts = thoth.attempts.length;
+    const response = await deliver(dstMode, await forgedBuild('dst-deputy-1', `${pushFront.host}/victim-org/private:latest`, images.victimOrg.digest));
+    await assertRefusedOutside(response, 'Build', 'dst-deputy-1', `/apis/build.openshift.io/v1/namespaces/${NS}/builds`);
+    assert.equal(thoth.attempts.length, attempts, 'nothing of the Build was submitted, its base image included');
+    assert.deepEqual(sentToThoth('victim-org'), [], 'Thoth never received victim-org/private, with or without the credentials');
+    assert.deepEqual(foreignReads(), []);
+  });
+
+  it('issue 20, forged Tekton and Shipwright results: another namespace\'s image or an attacker host gets no operator credential and is not read with one', async () => {
+    const taskRun = (name: string, url: string, digest: string) => createWithStatus(cp,
+      { apiVersion: 'tekton.dev/v1', kind: 'TaskRun', metadata: { name, namespace: NS }, spec: { taskRef: { name: 'buildah' } } },
+      { podName: `${name}-pod`, conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }],
+        results: [{ name: 'IMAGE_URL', type: 'string', value: url }, { name: 'IMAGE_DIGEST', type: 'string', value: digest }] });
+    const pipelineRun = (name: string, url: string, digest: string) => createWithStatus(cp,
+      { apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', metadata: { name, namespace: NS }, spec: { pipelineRef: { name: 'build' } } },
+      { conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded' }], results: [{ name: 'IMAGES', value: `${url}@${digest}` }] });
+    const buildRun = (name: string, url: string, digest: string) => createWithStatus(cp,
+      { apiVersion: 'shipwright.io/v1beta1', kind: 'BuildRun', metadata: { name, namespace: NS }, spec: { build: { name: 'app' }, output: { image: url } } },
+      { conditions: [{ type: 'Succeeded', status: 'True', reason: 'Succeeded', message: 'done', lastTransitionTime: '2026-11-02T00:00:00Z' }], output: { digest } });
+    const kinds = [
+      { make: taskRun, path: `/apis/tekton.dev/v1/namespaces/${NS}/taskruns` },
+      { make: pipelineRun, path: `/apis/tekton.dev/v1/namespaces/${NS}/pipelineruns` },
+      { make: buildRun, path: `/apis/shipwright.io/v1beta1/namespaces/${NS}/buildruns` },
+    ];
+    for (const [index, { make, path: apiPath }] of kinds.entries()) {
+      // Another tenant's repository on the registry the push and DST credentials belong to: refused in both modes.
+      for (const [mode, fn, url, digest] of [['push', pushMode, `${pushFront.host}/victim-org/private`, images.victimOrg.digest], ['dst', dstMode, `${pushFront.host}/victim-org/private`, images.victimOrg.digest],
+        ['mirror', pushMode, `${pushFront.host}/mirror/${VICTIM}/private`, images.victimMirror.digest]] as const) {
+        const name = `tenant-${mode}-${index}`;
+        const object = await make(name, url, digest);
+        await assertRefusedOutside(await deliver(fn, object), String(object['kind']), name, apiPath);
+      }
+      // Another namespace's image on the cluster registry (its ImageStream exists and is readable): a reference, without the token.
+      const cross = await deliver(tokenMode, await make(`tenant-cross-${index}`, `${clusterRegistry.host}/${VICTIM}/private`, images.victim.digest));
+      assert.ok(cross.status < 300, await cross.clone().text());
+      // The attacker's own host: submitted as a reference, never contacted by the function, in token and push mode.
+      for (const [mode, fn] of [['token', tokenMode], ['push', pushMode]] as const) {
+        const response = await deliver(fn, await make(`tenant-author-${mode}-${index}`, `${author.host}/${NS}/app`, images.forged.digest));
+        assert.ok(response.status < 300, await response.clone().text());
+      }
+    }
+    assert.deepEqual(foreignReads(), [], 'no request for a victim\'s repository reached the push registry from the function');
+    assert.deepEqual(sentToThoth('victim-org'), []);
+    assert.deepEqual(sentToThoth(`mirror/${VICTIM}`), []);
+    assert.deepEqual(credentialsFor(`${clusterRegistry.host}/${VICTIM}/private`), [], 'no token for another namespace\'s image');
+    assert.ok(sentToThoth(`${clusterRegistry.host}/${VICTIM}/private`).length >= 3, 'the cross-namespace references were submitted, bare');
+    assert.deepEqual(credentialsFor(`${author.host}/${NS}/app`), []);
+    assert.deepEqual(authorizations(), [], 'the attacker\'s registry never receives an Authorization header');
+    assert.deepEqual(fromFunction(), [], 'nor any request from the function');
   });
 
   it('leaks no secret in any encoding: logs, Events, annotations, replies and /metrics, through success, refusal, outage, TLS failure and timeout', async () => {
@@ -310,8 +424,8 @@ describe('credentials go only where an ImageStream vouches, end to end', { timeo
     const secrets = [...forms(TOKEN, 'build-watcher'), ...forms(SRC.password, SRC.username), ...forms(DST.password, DST.username)];
     const events = JSON.stringify(await cp.admin.json({ path: `/api/v1/namespaces/${NS}/events` }));
     const objects = JSON.stringify(await cp.admin.json({ path: `/apis/build.openshift.io/v1/namespaces/${NS}/builds` }));
-    const metrics = [...(await Promise.all([tokenMode, pushMode].map(async (fn) => (await fetch(`${fn.url}/metrics`)).text()))), ...extraMetrics].join('\n');
-    const logs = [...tokenMode.lines, ...pushMode.lines, ...extraLogs].join('\n');
+    const metrics = [...(await Promise.all([tokenMode, pushMode, dstMode].map(async (fn) => (await fetch(`${fn.url}/metrics`)).text()))), ...extraMetrics].join('\n');
+    const logs = [...tokenMode.lines, ...pushMode.lines, ...dstMode.lines, ...extraLogs].join('\n');
     for (const [where, text] of Object.entries({ logs, events, annotations: objects, replies: replies.join('\n'), metrics })) {
       for (const secret of secrets) assert.ok(!text.includes(secret), `a form of a secret is in the ${where}`);
     }

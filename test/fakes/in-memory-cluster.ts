@@ -204,7 +204,7 @@ export function memoryPipeline(
 
 /** A credential policy as the default configuration makes it, with `overrides`. */
 export function credentialPolicy(overrides: Partial<CredentialPolicy> = {}): CredentialPolicy {
-  return { passToken: false, tokenFile: '', sourceRegistryVerifyTls: true, sharedNamespaces: ['openshift'], destinationHosts: [], fetchableHosts: [], ...overrides };
+  return { passToken: false, tokenFile: '', sourceRegistryVerifyTls: true, sharedNamespaces: ['openshift'], destinationRepositories: [], destinationHosts: [], fetchableHosts: [], ...overrides };
 }
 
 /** What a source kind plans with, over an in-memory store. */

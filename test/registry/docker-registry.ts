@@ -40,6 +40,8 @@ export interface RegistryOptions {
   readonly tokenField?: 'token' | 'access_token' | 'both';
   /** Token realm: expires_in of issued tokens, in seconds (default 300). */
   readonly tokenExpiresInSeconds?: number;
+  /** Token realm: the host its URL names (default 127.0.0.1, the registry's own). */
+  readonly tokenRealmHost?: string;
   /** How long to wait for the registry to answer /v2/ (default 20 s). */
   readonly readyTimeoutMs?: number;
 }
@@ -171,6 +173,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
         ...(options.tokenField === undefined ? {} : { tokenField: options.tokenField }),
         ...(options.tokenExpiresInSeconds === undefined ? {} : { expiresInSeconds: options.tokenExpiresInSeconds }),
         ...(tls === undefined ? {} : { tls }),
+        ...(options.tokenRealmHost === undefined ? {} : { urlHost: options.tokenRealmHost }),
       });
       token = { realm: realm.url, service, issuer, bundle: signing.certPath };
     }

@@ -21,6 +21,8 @@ export interface TokenRealmOptions {
   readonly expiresInSeconds?: number;
   /** Serve the realm over https with this certificate. */
   readonly tls?: ServerPki;
+  /** The host its URL names (default 127.0.0.1): `localhost` makes it another host than the registry's, as auth.docker.io is. */
+  readonly urlHost?: string;
 }
 
 export interface TokenRequestRecord {
@@ -136,7 +138,7 @@ export async function startTokenRealm(options: TokenRealmOptions): Promise<Token
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}/token`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${options.urlHost ?? '127.0.0.1'}:${port}/token`,
     requests,
     hold: (until) => {
       held = until;
