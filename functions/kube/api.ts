@@ -159,7 +159,7 @@ export async function connectKubeApi(options: KubeApiOptions = {}): Promise<Kube
   const file = options.kubeconfigPath;
   // The one read of the environment outside config.ts: client-node's loadFromDefault reads
   // KUBECONFIG and HOME itself, and inClusterAccess must see what it sees, or they could disagree.
-  const access = (file === undefined || file === '' ? await inClusterAccess(process.env) : undefined) ?? (await kubeconfigAccess(file));
+  const access = (file === undefined || file === '' ? await inClusterAccess(process.env) : undefined) ?? (await kubeconfigAccess(file, process.env));
   return kubeApiOver(access, options);
 }
 

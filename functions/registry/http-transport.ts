@@ -7,7 +7,8 @@ import type { Agent as HttpsAgent } from 'node:https';
 import type { OnReadOpts, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { BodyWriter } from './blob-pump.js';
-import { http, https as httpsModule, net, readTextFile, tls as tlsModule } from '../builtins.js';
+import { http, https as httpsModule, net, tls as tlsModule } from '../builtins.js';
+import { readLocalFile } from '../local-file.js';
 
 /** TLS settings for one side of a copy. */
 export interface RegistryTlsOptions {
@@ -30,7 +31,7 @@ export interface Agents {
 
 export async function createAgents(options: RegistryTlsOptions, maxSockets: number): Promise<Agents> {
   // Read lazily: parsing the public roots costs some 9 MiB, paid only with an extra CA.
-  const extraCa = options.caPath === undefined ? undefined : await readTextFile(options.caPath);
+  const extraCa = options.caPath === undefined ? undefined : readLocalFile(options.caPath);
   const common = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   const plain = new http.Agent(common);
   let secure: HttpsAgent | undefined;
