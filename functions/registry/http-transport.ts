@@ -63,7 +63,22 @@ export interface Exchange {
   readonly agents: Agents;
   /** Longest silence on the socket, while sending or waiting, before the request fails. */
   readonly idleTimeoutMs: number;
+  /**
+   * For a small answer read whole: the longest the exchange may take, its body's end included. A registry that trickles a
+   * byte now and then is never idle; this ends it.
+   */
+  readonly deadlineMs?: number;
   readonly signal: AbortSignal;
+}
+
+/** An exchange that outlived its `deadlineMs`. */
+export class DeadlineError extends Error {
+  readonly code = 'ETIMEDOUT';
+  readonly deadlineMs: number;
+  constructor(deadlineMs: number) {
+    super(`no whole answer within ${Math.round(deadlineMs / 1000)} s`);
+    this.deadlineMs = deadlineMs;
+  }
 }
 
 class IdleTimeoutError extends Error {
@@ -75,13 +90,26 @@ class IdleTimeoutError extends Error {
 
 /** Resolves with the response once its headers arrive; the caller consumes or destroys it. */
 export function send(exchange: Exchange): Promise<IncomingMessage> {
-  const { method, url, headers, body, agents, idleTimeoutMs, signal } = exchange;
+  const { method, url, headers, body, agents, idleTimeoutMs, deadlineMs, signal } = exchange;
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
     const req = isHttps
       ? httpsModule().request(url, { method, headers, signal, agent: agents.https() })
       : http.request(url, { method, headers, signal, agent: agents.http });
     req.setTimeout(idleTimeoutMs, () => req.destroy(new IdleTimeoutError()));
+    if (deadlineMs !== undefined) {
+      let answer: IncomingMessage | undefined;
+      const timer = setTimeout(() => {
+        const error = new DeadlineError(deadlineMs);
+        if (answer === undefined) req.destroy(error);
+        else answer.destroy(error);
+      }, deadlineMs);
+      req.once('close', () => { if (answer === undefined) clearTimeout(timer); });
+      req.once('response', (res: IncomingMessage) => {
+        answer = res;
+        res.once('close', () => clearTimeout(timer));
+      });
+    }
     req.once('response', resolve);
     // A failing body writer destroys the request with its reason, which ends up here.
     req.once('error', reject);
