@@ -87,6 +87,12 @@ describe('the command line reads no file without a bound (issue 20, item 8)', { 
     assertOneLineWhy(await runCli(['analyze-existing', '--kubeconfig', file], {}), '/dev/zero', /not a regular file/);
   });
 
+  it('a token-file the kubeconfig names, that is a FIFO: refused before the kubeconfig is parsed', async () => {
+    const file = path.join(dir, 'token-fifo');
+    await writeFile(file, kubeconfig('https://127.0.0.1:1').replace('{token: s3cr3t-cli-token}', `{token-file: "${fifo}"}`));
+    assertOneLineWhy(await runCli(['analyze-existing', '--kubeconfig', file], {}), fifo, /not a regular file/);
+  });
+
   it('THOTH_CA_BUNDLE as a FIFO: a configuration error, exit 2', async () => {
     const run = await runCli(['analyze-existing', '--kubeconfig', good], { THOTH_CA_BUNDLE: fifo });
     assert.equal(run.code, 2, run.stderr);

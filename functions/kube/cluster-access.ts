@@ -69,6 +69,9 @@ export async function inClusterAccess(env: NodeJS.ProcessEnv, directory = SERVIC
   };
 }
 
+/** A `token-file` key and its value, in block or flow YAML or JSON, quoted or not. */
+const TOKEN_FILE = /["']?token-file["']?\s*:\s*("[^"\n]*"|'[^'\n]*'|[^\s,}\]#]+)/g;
+
 /** The kubeconfig files client-node's `loadFromDefault` would read: the given file, else KUBECONFIG's list, else ~/.kube/config. */
 async function kubeconfigFiles(file: string | undefined, env: NodeJS.ProcessEnv): Promise<readonly string[]> {
   if (file !== undefined && file !== '') return [file];
@@ -94,8 +97,15 @@ export async function kubeconfigAccess(file: string | undefined, env: NodeJS.Pro
     if (files.length === 0) config.loadFromDefault();
     for (const [index, name] of files.entries()) {
       reading = name;
+      const text = readLocalFile(name);
+      // client-node reads a user's token-file as it parses, before we could look: those paths are checked first.
+      for (const [, named] of text.matchAll(TOKEN_FILE)) {
+        reading = named?.replace(/^(["'])(.*)\1$/, '$2') ?? '';
+        checkLocalFile(reading);
+      }
+      reading = name;
       const loaded = new KubeConfig();
-      loaded.loadFromString(readLocalFile(name));
+      loaded.loadFromString(text);
       loaded.makePathsAbsolute(path.dirname(name));
       if (index === 0) config = loaded;
       else config.mergeConfig(loaded);
