@@ -5,8 +5,8 @@
  * process; 30 ms and 2.4 MiB on top of faas-js-runtime, on every cold start), node:tls's
  * `rootCertificates` parses every public root, node:crypto loads webcrypto and key objects.
  * require() leaves them lazy, and nothing here uses them. node:https (with tls and crypto's TLS
- * parts) is required only when a server speaks TLS, and node:fs/promises only to read an extra
- * CA: each is some milliseconds of start-up (README "Benchmarks").
+ * parts) is required only when a server speaks TLS, and node:fs only to read a file (local-file.ts):
+ * each is some milliseconds of start-up (README "Benchmarks").
  */
 import { createRequire } from 'node:module';
 
@@ -17,5 +17,4 @@ export const net = builtin('node:net') as typeof import('node:net');
 export const { createHash } = builtin('node:crypto') as typeof import('node:crypto');
 export const https = (): typeof import('node:https') => builtin('node:https') as typeof import('node:https');
 export const tls = (): typeof import('node:tls') => builtin('node:tls') as typeof import('node:tls');
-export const readTextFile = (path: string): Promise<string> =>
-  (builtin('node:fs/promises') as typeof import('node:fs/promises')).readFile(path, 'utf8');
+export const fs = (): typeof import('node:fs') => builtin('node:fs') as typeof import('node:fs');

@@ -5,9 +5,9 @@
  * Apart from kube/api.ts (which says why), the one module that reads the environment.
  */
 // size: every variable, its validation and the rules between variables in one place, as the README's table lists them
-import { accessSync, constants } from 'node:fs';
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 import { KIND_NAMES, type KindName } from './domain/kinds.js';
+import { checkLocalFile, unreadableBecause } from './local-file.js';
 import { serviceAccountFile } from './kube/service-account.js';
 import { formatPattern, overlappingPatterns, parseRepositoryPattern, type RepositoryPattern } from './access/namespace-repositories.js';
 import { mirrorPattern, PUSH_NAMINGS, type PushNaming } from './registry/naming.js';
@@ -269,9 +269,9 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   if (env.K_SINK !== '' && !/^https?:\/\/[^\s/]+/i.test(env.K_SINK)) problems.set('K_SINK', 'expected an http(s) URL');
   if (env.THOTH_CA_BUNDLE !== '') {
     try {
-      accessSync(env.THOTH_CA_BUNDLE, constants.R_OK);
-    } catch {
-      problems.set('THOTH_CA_BUNDLE', 'expected a readable PEM file');
+      checkLocalFile(env.THOTH_CA_BUNDLE);
+    } catch (error) {
+      problems.set('THOTH_CA_BUNDLE', `expected a readable PEM file (${unreadableBecause(error)})`);
     }
   }
   if (problems.size > 0) throw new ConfigError(problems);

@@ -20,13 +20,18 @@ export interface KubeRequest {
   readonly contentType?: string;
   readonly accept?: string;
   readonly signal?: AbortSignal;
-  /** Keep only the last this many bytes of the answer (logs), instead of refusing a big one. */
-  readonly keepTailBytes?: number;
+  /**
+   * Read only the first this many bytes of the answer (a log), instead of refusing a big one: the connection is closed there, so
+   * a server that sends more than it was asked for costs no more time or memory.
+   */
+  readonly readAtMost?: number;
 }
 
 export interface KubeResponse {
   readonly status: number;
   readonly text: string;
+  /** With `readAtMost`: the answer's bytes read, all of them when fewer than the bound. */
+  readonly bytesRead?: number;
 }
 
 /** What the rest of the function needs from the API server; tests may supply their own. */
@@ -127,28 +132,32 @@ async function* linesOf(response: IncomingMessage): AsyncGenerator<string> {
   if (rest.trim() !== '') yield rest;
 }
 
-async function readAnswer(res: IncomingMessage, what: string, keepTailBytes: number | undefined): Promise<string> {
-  const tail = keepTailBytes === undefined ? undefined : new TailWindow(keepTailBytes);
+/**
+ * The answer's text: past MAX_RESPONSE_BYTES a transient error, or with `readAtMost` its first that many bytes, the rest left
+ * unread (the stream stops being pulled and the connection is closed), so a log costs its bound and nothing more.
+ */
+async function readAnswer(res: IncomingMessage, what: string, readAtMost: number | undefined): Promise<{ text: string; bytesRead: number }> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of res as AsyncIterable<Buffer>) {
-      if (tail !== undefined) {
-        tail.push(chunk);
-        continue;
+      const room = (readAtMost ?? Infinity) - size;
+      chunks.push(chunk.length > room ? chunk.subarray(0, room) : chunk);
+      size += Math.min(chunk.length, room);
+      if (size === readAtMost) {
+        res.destroy();
+        break;
       }
-      size += chunk.length;
       if (size > MAX_RESPONSE_BYTES) {
         res.destroy();
         throw transient(`Kubernetes API answer to ${what} exceeded ${MAX_RESPONSE_BYTES} bytes`);
       }
-      chunks.push(chunk);
     }
   } catch (error) {
     if (error instanceof BuildWatcherError) throw error;
     throw transient(`Kubernetes API connection lost during ${what}`);
   }
-  return tail !== undefined ? tail.text() : Buffer.concat(chunks).toString('utf8');
+  return { text: Buffer.concat(chunks).toString('utf8'), bytesRead: size };
 }
 
 /**
@@ -159,7 +168,7 @@ export async function connectKubeApi(options: KubeApiOptions = {}): Promise<Kube
   const file = options.kubeconfigPath;
   // The one read of the environment outside config.ts: client-node's loadFromDefault reads
   // KUBECONFIG and HOME itself, and inClusterAccess must see what it sees, or they could disagree.
-  const access = (file === undefined || file === '' ? await inClusterAccess(process.env) : undefined) ?? (await kubeconfigAccess(file));
+  const access = (file === undefined || file === '' ? await inClusterAccess(process.env) : undefined) ?? (await kubeconfigAccess(file, process.env));
   return kubeApiOver(access, options);
 }
 
@@ -189,7 +198,8 @@ export function kubeApiOver(access: ClusterAccess, options: KubeApiOptions = {})
       const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout]);
       try {
         const res = await open(sending, signal);
-        return { status: res.statusCode ?? 0, text: await readAnswer(res, sending.what, request.keepTailBytes) };
+        const { text, bytesRead } = await readAnswer(res, sending.what, request.readAtMost);
+        return { status: res.statusCode ?? 0, text, ...(request.readAtMost !== undefined ? { bytesRead } : {}) };
       } catch (error) {
         if (timeout.aborted && !(error instanceof KubeApiError)) throw transient(`Kubernetes API timed out after ${timeoutMs} ms on ${sending.what}`);
         throw error;

@@ -4,11 +4,12 @@
  * `@kubernetes/client-node`, whose config module takes 0.7–1.0 s to import on this hardware: the function scales
  * to zero, and that import was most of the time between a cold start and its first submission (`npm run bench`).
  */
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import type https from 'node:https';
 import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { refused } from '../errors.js';
+import { checkLocalFile, LocalFileError, readLocalFile, unreadableBecause } from '../local-file.js';
 import { SingleFlight } from '../single-flight.js';
 import { SERVICE_ACCOUNT_DIR, serviceAccountFile } from './service-account.js';
 
@@ -45,17 +46,16 @@ export async function inClusterAccess(env: NodeJS.ProcessEnv, directory = SERVIC
   const server = new URL(`${scheme}://${isIPv6(host) ? `[${host}]` : host}:${port}`);
   const readSecrets = async () => {
     try {
-      const [token, ca] = await Promise.all([readFile(tokenFile, 'utf8'), readFile(serviceAccountFile('ca.crt', directory))]);
-      return { token: token.trim(), ca, readAt: now() };
+      return { token: readLocalFile(tokenFile).trim(), ca: readLocalFile(serviceAccountFile('ca.crt', directory)), readAt: now() };
     } catch (error) {
-      // The code only: never the file's content.
-      throw refused(`cannot read the service account in ${directory} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      // The reason only: never the file's content.
+      throw refused(`cannot read the service account in ${directory} (${unreadableBecause(error)})`);
     }
   };
   let secrets = await readSecrets();
   // A burst of requests after the interval re-reads the files once, not once per request.
   const rereads = new SingleFlight<typeof secrets>();
-  const namespace = await readFile(serviceAccountFile('namespace', directory), 'utf8').then((text) => text.trim(), () => '');
+  const namespace = await Promise.resolve().then(() => readLocalFile(serviceAccountFile('namespace', directory)).trim()).catch(() => '');
 
   return {
     server,
@@ -69,19 +69,59 @@ export async function inClusterAccess(env: NodeJS.ProcessEnv, directory = SERVIC
   };
 }
 
-/** client-node's loading: the given file, else KUBECONFIG, ~/.kube/config or in-cluster. */
-export async function kubeconfigAccess(file: string | undefined): Promise<ClusterAccess> {
+/** A `token-file` key and its value, in block or flow YAML or JSON, quoted or not. */
+const TOKEN_FILE = /["']?token-file["']?\s*:\s*("[^"\n]*"|'[^'\n]*'|[^\s,}\]#]+)/g;
+
+/** The kubeconfig files client-node's `loadFromDefault` would read: the given file, else KUBECONFIG's list, else ~/.kube/config. */
+async function kubeconfigFiles(file: string | undefined, env: NodeJS.ProcessEnv): Promise<readonly string[]> {
+  if (file !== undefined && file !== '') return [file];
+  const listed = (env['KUBECONFIG'] ?? '').split(path.delimiter).filter((name) => name !== '');
+  if (listed.length > 0) return listed;
+  const home = env['HOME'] ?? '';
+  const config = path.join(home, '.kube', 'config');
+  return home !== '' && (await exists(config)) ? [config] : [];
+}
+
+/**
+ * client-node's loading (the given file, else KUBECONFIG, ~/.kube/config or in-cluster), each file read here within
+ * local-file.ts's bounds, and the certificate files the current context names checked against them (client-node reads those
+ * itself, at each request).
+ */
+export async function kubeconfigAccess(file: string | undefined, env: NodeJS.ProcessEnv = {}): Promise<ClusterAccess> {
   // The config module alone: the package's index also loads every API client, a third more time.
   const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
-  const config = new KubeConfig();
+  const files = await kubeconfigFiles(file, env);
+  let config = new KubeConfig();
+  let reading = file ?? '';
   try {
-    if (file !== undefined && file !== '') config.loadFromFile(file);
-    else config.loadFromDefault();
+    if (files.length === 0) config.loadFromDefault();
+    for (const [index, name] of files.entries()) {
+      reading = name;
+      const text = readLocalFile(name);
+      // client-node reads a user's token-file as it parses, before we could look: those paths are checked first.
+      for (const [, named] of text.matchAll(TOKEN_FILE)) {
+        reading = named?.replace(/^(["'])(.*)\1$/, '$2') ?? '';
+        checkLocalFile(reading);
+      }
+      reading = name;
+      const loaded = new KubeConfig();
+      loaded.loadFromString(text);
+      loaded.makePathsAbsolute(path.dirname(name));
+      if (index === 0) config = loaded;
+      else config.mergeConfig(loaded);
+    }
+    const [cluster, user] = [config.getCurrentCluster(), config.getCurrentUser()];
+    for (const named of [cluster?.caFile, user?.certFile, user?.keyFile]) {
+      if (named === undefined || named === null || named === '') continue;
+      reading = named;
+      checkLocalFile(named);
+    }
   } catch (error) {
-    // Only the error code or name: a kubeconfig parse error may quote the file, tokens included.
-    const why = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.name : 'unknown error');
+    // Only the reason (an error code, a broken bound, an error's name): a kubeconfig parse error may quote the file, tokens included.
+    const why = error instanceof LocalFileError || (error as NodeJS.ErrnoException).code !== undefined ? unreadableBecause(error)
+      : error instanceof Error ? error.name : 'unknown error';
     // Our configuration, not the sender's mistake: never a 4xx.
-    throw refused(`cannot load the Kubernetes configuration${file ? ` ${file}` : ''} (${why})`);
+    throw refused(`cannot load the Kubernetes configuration${reading !== '' ? ` ${reading}` : ''} (${why})`);
   }
   const cluster = config.getCurrentCluster();
   if (cluster === null) throw refused('no Kubernetes cluster configured (no kubeconfig and not in a cluster)');

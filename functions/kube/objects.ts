@@ -59,13 +59,28 @@ export async function patchAnnotations(api: KubeApi, object: ObjectCoordinates, 
 }
 
 /** Thoth takes at most 3 MiB per request, so a longer log is cut from the front there anyway; the tail is where the errors are. */
-const BUILD_LOG_TAIL_BYTES = 3 * 1024 * 1024;
+export const BUILD_LOG_TAIL_BYTES = 3 * 1024 * 1024;
+/** Lines asked for first: 3 MiB of 96-byte lines. */
+export const BUILD_LOG_FIRST_LINES = 32 * 1024;
 
-/** `GET …/builds/{name}/log` (text/plain): its last 3 MiB, however long the log. */
+/**
+ * `GET …/builds/{name}/log` (text/plain): at most its last 3 MiB, however long the log. The API server is asked for the last
+ * lines and at most 3 MiB of them (BuildLogOptions `tailLines`, `limitBytes`), so neither it nor we move the rest: a 2 GiB log
+ * costs what a 3 MiB one does. `limitBytes` keeps the first bytes of those lines, so an answer that reaches it lacks the log's
+ * end: then as many lines as fitted in it are asked for, the next times at most a quarter as many, down to one line: at most
+ * 9 requests of at most 3 MiB each.
+ */
 export async function readBuildLog(api: KubeApi, build: ObjectCoordinates, signal?: AbortSignal): Promise<string> {
-  const answer = await api.request({ method: 'GET', path: apiPath(build, 'log'), accept: 'text/plain, */*', keepTailBytes: BUILD_LOG_TAIL_BYTES,
-    ...(signal ? { signal } : {}) });
-  return answer.text;
+  let lines = BUILD_LOG_FIRST_LINES;
+  for (let request = 1; ; request++) {
+    const answer = await api.request({ method: 'GET', path: apiPath(build, 'log'), accept: 'text/plain, */*',
+      query: { tailLines: String(lines), limitBytes: String(BUILD_LOG_TAIL_BYTES) }, readAtMost: BUILD_LOG_TAIL_BYTES, ...(signal ? { signal } : {}) });
+    if ((answer.bytesRead ?? 0) < BUILD_LOG_TAIL_BYTES || lines === 1) return answer.text;
+    let fitted = 0;
+    for (let at = answer.text.indexOf('\n'); at >= 0; at = answer.text.indexOf('\n', at + 1)) fitted += 1;
+    // Uniform lines fit at the second request; lines that grow towards the end need the quartering.
+    lines = Math.max(1, Math.min(fitted, request === 1 ? lines - 1 : Math.floor(lines / 4)));
+  }
 }
 
 export interface Collection {

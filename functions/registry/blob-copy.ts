@@ -78,7 +78,7 @@ async function check(route: BlobRoute, blob: Descriptor): Promise<'skipped' | 'm
   // A mount answers "already there" by itself (counted as mounted), in one request instead of two.
   if (!route.mount) {
     const path = `/v2/${repository}/blobs/${blob.digest}`;
-    const head = await dst.request({ method: 'HEAD', path, what: 'check blob', repository, followRedirects: true });
+    const head = await dst.request({ method: 'HEAD', path, what: 'check blob', repository, followRedirects: true, small: true });
     discard(head);
     if (head.statusCode === 200) return 'skipped';
     if (head.statusCode !== 404) throw await unexpectedStatus(head, where, `check blob ${short(blob.digest)}`);

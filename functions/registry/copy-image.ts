@@ -50,6 +50,11 @@ export interface CopyImageOptions {
   readonly concurrency?: number;
   /** Longest silence on a connection before a request fails (default 60 s). */
   readonly idleTimeoutMs?: number;
+  /**
+   * Longest a small exchange (version check, token, manifest, blob check) may take, its answer read whole (default 60 s: a
+   * 4 MiB manifest at 0.6 Mbit/s). A registry that trickles bytes is never idle; this ends the exchange, as transient.
+   */
+  readonly smallExchangeDeadlineMs?: number;
   readonly retry?: RetryPolicy;
   readonly signal?: AbortSignal;
   readonly logger?: CopyLogger;
@@ -69,6 +74,11 @@ export interface CopyResult {
 }
 
 const MAX_INDEX_DEPTH = 4;
+/**
+ * Manifests one copy takes, the top one and every index's children together. A multi-arch image lists a few platforms (and as
+ * many attestations); 256 is far above any real one, and below an index of thousands, each child a fetch and a push.
+ */
+export const MAX_MANIFESTS = 256;
 
 function checkReference(reference: ImageReference, side: string): void {
   if (reference.registry === '' || /[/\s]/.test(reference.registry)) throw invalid(`${side} registry is not host[:port]`);
@@ -94,7 +104,8 @@ export async function copyImage(options: CopyImageOptions): Promise<CopyResult> 
   const sameRegistry = source.registry.toLowerCase() === destination.registry.toLowerCase();
   const mount = sameRegistry && source.repository !== destination.repository;
   const common = {
-    maxSockets: 2 * concurrency + 2, idleTimeoutMs: options.idleTimeoutMs ?? 60_000, retry: options.retry ?? REGISTRY_RETRY, signal,
+    maxSockets: 2 * concurrency + 2, idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    smallExchangeDeadlineMs: options.smallExchangeDeadlineMs ?? 60_000, retry: options.retry ?? REGISTRY_RETRY, signal,
     onRetry: (error: BuildWatcherError, attempt: number, delayMs: number) => logger?.warn(
       error instanceof RegistryError
         ? { registry: error.registry, repository: error.repository, status: error.httpStatus, attempt, delayMs, error: error.message }
@@ -134,6 +145,7 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
   const started = Date.now();
   const tally: BlobTally = { copied: 0, skipped: 0, mounted: 0, bytesSent: 0 };
   let manifestsPushed = 0;
+  let manifestsListed = 1;
   const route: BlobRoute = {
     source: src, sourceRepository: source.repository, destination: dst, destinationRepository: destination.repository,
     mount, preferChunked: false,
@@ -163,6 +175,11 @@ async function copyWithSessions(options: CopyImageOptions, src: RegistrySession,
   const copyTree = async (manifest: FetchedManifest, reference: string, depth: number): Promise<void> => {
     if (manifest.parsed.kind === 'index') {
       if (depth >= MAX_INDEX_DEPTH) throw new RegistryError('refused', { registry: src.registry, repository: source.repository }, 'indexes nested too deep');
+      manifestsListed += manifest.parsed.manifests.length;
+      if (manifestsListed > MAX_MANIFESTS) {
+        throw new RegistryError('refused', { registry: src.registry, repository: source.repository },
+          `index ${reference} lists ${manifest.parsed.manifests.length} manifests; one copy takes at most ${MAX_MANIFESTS} in all`);
+      }
       await allOrStop(manifest.parsed.manifests.map(async (child) => {
         if ((await headManifest(dst, destination.repository, child.digest)) === child.digest) return;
         const fetched = await fetchManifest(src, source.repository, child.digest);

@@ -7,7 +7,8 @@ import type { Agent as HttpsAgent } from 'node:https';
 import type { OnReadOpts, Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import type { BodyWriter } from './blob-pump.js';
-import { http, https as httpsModule, net, readTextFile, tls as tlsModule } from '../builtins.js';
+import { http, https as httpsModule, net, tls as tlsModule } from '../builtins.js';
+import { readLocalFile } from '../local-file.js';
 
 /** TLS settings for one side of a copy. */
 export interface RegistryTlsOptions {
@@ -30,7 +31,7 @@ export interface Agents {
 
 export async function createAgents(options: RegistryTlsOptions, maxSockets: number): Promise<Agents> {
   // Read lazily: parsing the public roots costs some 9 MiB, paid only with an extra CA.
-  const extraCa = options.caPath === undefined ? undefined : await readTextFile(options.caPath);
+  const extraCa = options.caPath === undefined ? undefined : readLocalFile(options.caPath);
   const common = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
   const plain = new http.Agent(common);
   let secure: HttpsAgent | undefined;
@@ -62,7 +63,22 @@ export interface Exchange {
   readonly agents: Agents;
   /** Longest silence on the socket, while sending or waiting, before the request fails. */
   readonly idleTimeoutMs: number;
+  /**
+   * For a small answer read whole: the longest the exchange may take, its body's end included. A registry that trickles a
+   * byte now and then is never idle; this ends it.
+   */
+  readonly deadlineMs?: number;
   readonly signal: AbortSignal;
+}
+
+/** An exchange that outlived its `deadlineMs`. */
+export class DeadlineError extends Error {
+  readonly code = 'ETIMEDOUT';
+  readonly deadlineMs: number;
+  constructor(deadlineMs: number) {
+    super(`no whole answer within ${Math.round(deadlineMs / 1000)} s`);
+    this.deadlineMs = deadlineMs;
+  }
 }
 
 class IdleTimeoutError extends Error {
@@ -74,13 +90,26 @@ class IdleTimeoutError extends Error {
 
 /** Resolves with the response once its headers arrive; the caller consumes or destroys it. */
 export function send(exchange: Exchange): Promise<IncomingMessage> {
-  const { method, url, headers, body, agents, idleTimeoutMs, signal } = exchange;
+  const { method, url, headers, body, agents, idleTimeoutMs, deadlineMs, signal } = exchange;
   return new Promise((resolve, reject) => {
     const isHttps = url.protocol === 'https:';
     const req = isHttps
       ? httpsModule().request(url, { method, headers, signal, agent: agents.https() })
       : http.request(url, { method, headers, signal, agent: agents.http });
     req.setTimeout(idleTimeoutMs, () => req.destroy(new IdleTimeoutError()));
+    if (deadlineMs !== undefined) {
+      let answer: IncomingMessage | undefined;
+      const timer = setTimeout(() => {
+        const error = new DeadlineError(deadlineMs);
+        if (answer === undefined) req.destroy(error);
+        else answer.destroy(error);
+      }, deadlineMs);
+      req.once('close', () => { if (answer === undefined) clearTimeout(timer); });
+      req.once('response', (res: IncomingMessage) => {
+        answer = res;
+        res.once('close', () => clearTimeout(timer));
+      });
+    }
     req.once('response', resolve);
     // A failing body writer destroys the request with its reason, which ends up here.
     req.once('error', reject);

@@ -6,8 +6,8 @@ import type { ParsedManifest } from './manifest.js';
 import { RegistryError, unexpectedStatus } from './registry-error.js';
 import type { RegistrySession } from './registry-session.js';
 
-/** Registries commonly refuse manifests over 4 MiB; anything much bigger is not a manifest. */
-const MANIFEST_LIMIT = 8 * 1024 * 1024;
+/** The OCI distribution spec lets registries refuse manifests over 4 MiB, and the common ones do: no bigger one can be pushed anyway. */
+export const MANIFEST_LIMIT = 4 * 1024 * 1024;
 
 export interface FetchedManifest {
   readonly bytes: Buffer;
@@ -21,11 +21,16 @@ export function fetchManifest(session: RegistrySession, repository: string, refe
   return session.retrying(async () => {
     const res = await session.request({
       method: 'GET', path: `/v2/${repository}/manifests/${reference}`, what: 'fetch manifest', repository,
-      headers: { accept: MANIFEST_ACCEPT }, followRedirects: true,
+      headers: { accept: MANIFEST_ACCEPT }, followRedirects: true, small: true,
     });
     if (res.statusCode !== 200) throw await unexpectedStatus(res, where, `fetch manifest ${reference}`);
+    const announced = Number(res.headers['content-length'] ?? 0);
+    if (announced > MANIFEST_LIMIT) {
+      res.destroy();
+      throw new RegistryError('refused', where, `manifest ${reference} announces ${announced} bytes, over the ${MANIFEST_LIMIT} a manifest may have`);
+    }
     const bytes = await session.readBody(res, MANIFEST_LIMIT, `read manifest ${reference}`, repository);
-    if (bytes === undefined) throw new RegistryError('refused', where, `manifest ${reference} exceeds ${MANIFEST_LIMIT} bytes`);
+    if (bytes === undefined) throw new RegistryError('refused', where, `manifest ${reference} exceeds the ${MANIFEST_LIMIT} bytes a manifest may have`);
     const header = res.headers['docker-content-digest'];
     const expected = isDigest(reference) ? reference : typeof header === 'string' && isDigest(header) ? header : undefined;
     const digest = digestOf(bytes, expected);
@@ -44,7 +49,7 @@ export function headManifest(session: RegistrySession, repository: string, refer
   return session.retrying(async () => {
     const res = await session.request({
       method: 'HEAD', path: `/v2/${repository}/manifests/${reference}`, what: 'check manifest', repository,
-      headers: { accept: MANIFEST_ACCEPT }, followRedirects: true,
+      headers: { accept: MANIFEST_ACCEPT }, followRedirects: true, small: true,
     });
     discard(res);
     if (res.statusCode === 404) return undefined;
@@ -62,7 +67,7 @@ export function pushManifest(session: RegistrySession, repository: string, refer
     const res = await session.request({
       method: 'PUT', path: `/v2/${repository}/manifests/${reference}`, what: 'push manifest', repository,
       headers: { 'content-type': manifest.parsed.mediaType, 'content-length': String(manifest.bytes.length) },
-      body: manifest.bytes,
+      body: manifest.bytes, small: true,
     });
     if (res.statusCode !== 201) throw await unexpectedStatus(res, where, `push manifest ${reference}`);
     discard(res);

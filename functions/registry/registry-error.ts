@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError, type FailureKind } from '../errors.js';
 import { parseRetryAfter } from '../retry.js';
-import { readLimited } from './http-transport.js';
+import { DeadlineError, readLimited } from './http-transport.js';
 
 export interface RegistryLocation { readonly registry: string; readonly repository?: string }
 
@@ -56,6 +56,7 @@ export async function unexpectedStatus(res: IncomingMessage, where: RegistryLoca
 /** Node's network errors (ECONNRESET, socket hang up, TLS failures) as a RegistryError. */
 export function networkError(error: unknown, where: RegistryLocation, what: string): RegistryError {
   if (error instanceof RegistryError) return error;
+  if (error instanceof DeadlineError) return new RegistryError('transient', where, `${what}: ${error.message} (a registry this slow is treated as down)`, { cause: error });
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   return new RegistryError(kindOfTransportError(code), where, `${what} failed${code === undefined ? '' : ` (${code})`}`, { cause: error });
 }

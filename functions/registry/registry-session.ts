@@ -22,6 +22,8 @@ export interface SessionOptions {
   readonly scopes: readonly string[];
   readonly maxSockets: number;
   readonly idleTimeoutMs: number;
+  /** The longest a small exchange (version check, token, manifest) may take, body included: http-transport.ts `deadlineMs`. */
+  readonly smallExchangeDeadlineMs: number;
   readonly retry: RetryPolicy;
   readonly signal: AbortSignal;
   readonly onRetry?: RetryOptions['onRetry'];
@@ -38,6 +40,8 @@ export interface SessionRequest {
   readonly body?: Buffer | BodyWriter;
   /** Follow redirects by hand (GET and HEAD only). */
   readonly followRedirects?: boolean;
+  /** A small answer the caller reads whole (a manifest): the whole exchange is held to the session's deadline for those. */
+  readonly small?: boolean;
   /** Replaces the session's signal: a clean-up (an upload's cancel) must still go out once the copy has stopped. */
   readonly signal?: AbortSignal;
 }
@@ -121,7 +125,7 @@ export class RegistrySession {
 
   #ping(retry: boolean): Promise<IncomingMessage> {
     const once = async (): Promise<IncomingMessage> => {
-      const res = await this.#send('GET', new URL('/v2/', this.origin), {}, undefined, 'version check');
+      const res = await this.#send('GET', new URL('/v2/', this.origin), {}, undefined, 'version check', undefined, undefined, true);
       if (res.statusCode === 200 || res.statusCode === 401) return res;
       throw await unexpectedStatus(res, this.#where(), 'version check');
     };
@@ -172,7 +176,7 @@ export class RegistrySession {
       const credentials = this.#credentials;
       const headers: OutgoingHttpHeaders = credentials === undefined ? {} : { authorization: basicAuthorization(credentials) };
       const issued = await this.retrying(async () => {
-        const res = await this.#send('GET', url, headers, undefined, 'token request');
+        const res = await this.#send('GET', url, headers, undefined, 'token request', undefined, undefined, true);
         if (res.statusCode !== 200) {
           const error = await unexpectedStatus(res, this.#where(), 'token realm');
           if (res.statusCode === 401 || res.statusCode === 403) {
@@ -222,12 +226,12 @@ export class RegistrySession {
   }
 
   async #send(method: string, url: URL, headers: OutgoingHttpHeaders, body: Buffer | BodyWriter | undefined,
-    what: string, repository?: string, signal: AbortSignal = this.#options.signal): Promise<IncomingMessage> {
+    what: string, repository?: string, signal: AbortSignal = this.#options.signal, small = false): Promise<IncomingMessage> {
     try {
       return await send({
         // Named, as registries and their operators expect of a client.
         method, url, headers: { 'user-agent': 'build-watcher', ...headers }, agents: this.#agents, idleTimeoutMs: this.#options.idleTimeoutMs, signal,
-        ...(body === undefined ? {} : { body }),
+        ...(body === undefined ? {} : { body }), ...(small ? { deadlineMs: this.#options.smallExchangeDeadlineMs } : {}),
       });
     } catch (error) {
       throw networkError(error, this.#where(repository), what);
@@ -260,7 +264,7 @@ export class RegistrySession {
       const headers: OutgoingHttpHeaders = { ...request.headers };
       const authorization = own ? await this.#authorization() : undefined;
       if (authorization !== undefined) headers['authorization'] = authorization;
-      const res = await this.#send(request.method, url, headers, request.body, request.what, request.repository, request.signal);
+      const res = await this.#send(request.method, url, headers, request.body, request.what, request.repository, request.signal, request.small === true);
       const status = res.statusCode ?? 0;
       if (status === 401 && own && replayable && !reauthenticated) {
         reauthenticated = true;

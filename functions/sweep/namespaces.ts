@@ -1,12 +1,12 @@
 /** Which namespaces a sweep covers: the watched ones, else the function's own. */
-import { readFile } from 'node:fs/promises';
+import { readLocalFile } from '../local-file.js';
 import { serviceAccountFile } from '../kube/service-account.js';
 
 /** The namespace this process runs in: POD_NAMESPACE, else the service account's file; undefined outside a cluster. */
 export async function ownNamespace(podNamespace: string, file = serviceAccountFile('namespace')): Promise<string | undefined> {
   if (podNamespace !== '') return podNamespace;
   try {
-    const fromFile = (await readFile(file, 'utf8')).trim();
+    const fromFile = readLocalFile(file).trim();
     return fromFile === '' ? undefined : fromFile;
   } catch {
     return undefined;

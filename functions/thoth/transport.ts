@@ -3,7 +3,6 @@
  * resend.ts's rule for what may be sent twice. Query strings carry registry passwords, so
  * nothing axios produces (its errors hold the URL and parameters) ever leaves this module.
  */
-import { readFileSync } from 'node:fs';
 import type { Agent as HttpAgent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import type { Socket } from 'node:net';
@@ -14,6 +13,7 @@ import { http, https, tls } from '../builtins.js';
 import { refused, transient, type BuildWatcherError } from '../errors.js';
 import { backoffDelayMs, parseRetryAfter, validateRetryPolicy, type RetryPolicy } from '../retry.js';
 import { SubmissionOutcomeUnknown, transportCode } from './failure.js';
+import { readLocalFile, unreadableBecause } from '../local-file.js';
 import { resendVerdict, type AttemptEnd } from './resend.js';
 
 export type ThothEndpoint = 'discovery' | 'build-analysis' | 'analyze';
@@ -97,9 +97,9 @@ export class ThothTransport {
     let ca: string[] | undefined;
     if (options.caBundleFile !== undefined && options.caBundleFile !== '') {
       try {
-        ca = [...tls().rootCertificates, readFileSync(options.caBundleFile, 'utf8')];
+        ca = [...tls().rootCertificates, readLocalFile(options.caBundleFile)];
       } catch (error) {
-        throw new TypeError(`cannot read the CA bundle ${options.caBundleFile}: ${transportCode(error)}`);
+        throw new TypeError(`cannot read the CA bundle ${options.caBundleFile}: ${unreadableBecause(error)}`);
       }
     }
     this.#httpAgent = new http.Agent({ keepAlive: true });

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent, createServer, request } from 'node:https';
 import type { Server } from 'node:https';
 import { constants, createGunzip } from 'node:zlib';
+import { buildLogAnswer } from './build-log-options.js';
 import type { KubeHttp } from './kube-http.js';
 
 /**
@@ -12,7 +13,8 @@ import type { KubeHttp } from './kube-http.js';
  * STAND-IN: `GET /apis/build.openshift.io/v1/namespaces/{ns}/builds/{name}/log`. OpenShift serves
  * this subresource; a plain kube-apiserver with a Build CRD cannot. Here the caller's token is
  * authenticated with a TokenReview and authorised with a SubjectAccessReview for `get
- * builds/log`, so RBAC still decides; the text is whatever the test gave `setBuildLog`.
+ * builds/log`, so RBAC still decides; the text is whatever the test gave `setBuildLog`, cut by `tailLines` and
+ * `limitBytes` as OpenShift cuts it (build-log-options.ts).
  *
  * It also notes which watches each token has open, so the harness can tell when the adapter's
  * watches are really established (an object created earlier would be silently skipped).
@@ -321,8 +323,10 @@ async function serveBuildLog(
   });
   if (build.status === 404) return answer(res, 404, 'NotFound', `builds.build.openshift.io "${name}" not found`);
   if (build.status !== 200) return answer(res, 502, 'InternalError', `reading the build: ${build.status}`);
+  const selected = buildLogAnswer(new URL(req.url ?? '/', 'https://front.invalid').searchParams, Buffer.from(text));
+  if ('invalid' in selected) return answer(res, 400, 'BadRequest', selected.invalid);
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-  res.end(text);
+  res.end(selected);
 }
 
 interface ReviewedUser {
