@@ -14,10 +14,9 @@ import { attachToRuntimeRegistry, eventsReceived, submissions } from './observab
 import { onFirstUse } from './single-flight.js';
 import { analyzeObject, type PipelineDeps } from './pipeline/analyze.js';
 import type { Outcome } from './pipeline/outcome.js';
-import { answer, imageBuilt, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
+import { answer, imageBuiltEvent, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
 import { sendToSink } from './events/sink.js';
-import { IMAGE_BUILT_TYPE, REPLY_SOURCE } from './events/types.js';
-import { apiPath, objectLabel } from './kube/object.js';
+import { objectLabel } from './kube/object.js';
 import { handOffTo } from './sweep/hand-off.js';
 import { analyzePicked } from './sweep/picked.js';
 import { wire, type Wiring } from './wiring.js';
@@ -96,16 +95,15 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
 
 /**
  * Beside Thoth's reply, image.built goes to K_SINK, so one Trigger serves any analyser whether Thoth exists or not.
- * Best effort once Thoth has the image and the object is marked: retried, then logged; the reply stays the record.
+ * Sent once Thoth has the image, before the mark (functions/pipeline/analyze.ts); retried, then logged: the reply stays the record.
  */
-
-async function announce(outcome: Parameters<typeof imageBuilt>[0], sink: string, log: Logger): Promise<void> {
-  const data = imageBuilt(outcome);
-  if (data === undefined) return;
+async function announce(outcome: Parameters<typeof imageBuiltEvent>[0], sink: string, log: Logger): Promise<void> {
+  const event = imageBuiltEvent(outcome);
+  if (event === undefined) return;
   try {
-    await sendToSink(sink, { type: IMAGE_BUILT_TYPE, source: REPLY_SOURCE, subject: apiPath(data.object), data });
+    await sendToSink(sink, event);
   } catch (error) {
-    log.warn({ object: objectLabel(data.object) }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
+    log.warn({ object: objectLabel(event.data.object) }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
   }
 }
 

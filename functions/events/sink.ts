@@ -2,20 +2,20 @@
  * Sends one CloudEvent in binary content mode to a sink (K_SINK, which a Knative SinkBinding sets: the Broker's address), with
  * the shared retry policy. The answer's body is never read into a message.
  */
-import { randomUUID } from 'node:crypto';
 import { http, https } from '../builtins.js';
 import { BuildWatcherError, kindOfHttpStatus, kindOfTransportError } from '../errors.js';
 import { withRetries, type RetryPolicy } from '../retry.js';
 
-export interface OutgoingEvent { readonly type: string; readonly source: string; readonly subject?: string; readonly data: unknown }
+/** `id` says what the event is about (functions/events/event-id.ts), so every attempt and every resend of the same fact carries it. */
+export interface OutgoingEvent { readonly id: string; readonly type: string; readonly source: string; readonly subject?: string; readonly data: unknown }
 
 const SINK_RETRY: RetryPolicy = { attempts: 4, baseDelayMs: 200, maxDelayMs: 2_000 };
 const TIMEOUT_MS = 10_000;
 
-function postOnce(url: URL, event: OutgoingEvent, id: string, signal?: AbortSignal): Promise<void> {
+function postOnce(url: URL, event: OutgoingEvent, signal?: AbortSignal): Promise<void> {
   const body = Buffer.from(JSON.stringify(event.data));
   const headers = {
-    'content-type': 'application/json', 'content-length': String(body.length), 'ce-specversion': '1.0', 'ce-id': id, 'ce-type': event.type,
+    'content-type': 'application/json', 'content-length': String(body.length), 'ce-specversion': '1.0', 'ce-id': event.id, 'ce-type': event.type,
     'ce-source': event.source, ...(event.subject !== undefined ? { 'ce-subject': event.subject } : {}),
   };
   const timeout = AbortSignal.timeout(TIMEOUT_MS);
@@ -32,8 +32,7 @@ function postOnce(url: URL, event: OutgoingEvent, id: string, signal?: AbortSign
   });
 }
 
-/** One id for every attempt, so that a sink receiving a retry can tell it is the same event. */
+/** The event's own id on every attempt, so that a sink receiving a retry can tell it is the same event. */
 export async function sendToSink(sink: string, event: OutgoingEvent, signal?: AbortSignal): Promise<void> {
-  const id = randomUUID();
-  await withRetries(SINK_RETRY, () => postOnce(new URL(sink), event, id, signal), signal === undefined ? {} : { signal });
+  await withRetries(SINK_RETRY, () => postOnce(new URL(sink), event, signal), signal === undefined ? {} : { signal });
 }

@@ -1,6 +1,6 @@
 /**
  * One object, start to finish, for the function, the sweep and the command line:
- * read → admit → limit → open, the plan beside the claim → push → submit → close, the Events beside the mark → settle.
+ * read → admit → limit → open, the plan beside the claim → push → submit → close, the Events beside the announcement and the mark → count.
  * Overlapped only where neither waits for the other: the plan only reads, and the Events say what Thoth accepted.
  * Exactly once is the ledger's (functions/ledger/): it admits, claims with a fenced lease, and marks done only
  * while the claim is still ours. Without patch rights the work goes on unclaimed and unmarked (Thoth's cache).
@@ -18,10 +18,10 @@ import type { Ledger, Opened } from '../ledger/ledger.js';
 import type { Logger } from '../observability/logger.js';
 import { resubmissions } from '../observability/metrics.js';
 import type { AnalysisOptions } from '../thoth/requests.js';
-import type { Outcome } from './outcome.js';
+import { countSubmission, type Outcome } from './outcome.js';
 import type { Submitter } from './ports.js';
 import type { PushPolicy } from './push.js';
-import { settle, tell, type ReportDeps } from './report.js';
+import { announceBuilt, tell, type ReportDeps } from './report.js';
 import type { Plan, PlanContext, SourceKind, SourceObject } from './source-kind.js';
 import { submitImages } from './submit-images.js';
 
@@ -131,15 +131,19 @@ async function openAndRun(input: AnalyzeInput, payload: SourceObject | undefined
     const plan = planned !== undefined ? await planned.plan.then((done) => (notes.push(...done.warnings), done.plan))
       : await live.plan(input.action, planContext(deps, work, (event) => notes.push(event)));
     const { outcome, close } = await run(input, live, plan, entry, deps, notes, work);
-    // The Events say what Thoth accepted: they are posted while the mark is written, and the answer waits for both.
+    // The Events say what Thoth accepted: they are posted while it is announced and marked, and the answer waits for both.
     told = true;
     const telling = tell(reportDeps, entry.object, notes, outcome);
     try {
+      // Announced before the mark: a holder that dies in between leaves the object unmarked, and the next holder
+      // announces the same fact again, under the same id, rather than never.
+      await announceBuilt(reportDeps, outcome);
       await close?.();
     } finally {
       await telling;
     }
-    await settle(reportDeps, outcome);
+    // Once the outcome is final (a submission marked).
+    countSubmission(outcome);
     return outcome;
   } catch (error) {
     entry.leave();

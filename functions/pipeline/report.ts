@@ -1,13 +1,12 @@
 /**
  * The pipeline's one way of telling: Kubernetes Events (what `oc describe` shows the object's
- * owner), the log, the submission metrics and the image.built announcement, for one object's
- * outcome. Steps before it only collect what to say.
+ * owner), the log and the image.built announcement, for one object's outcome. Steps before it only collect what to say.
  */
 import type { EventReason } from '../kube/events.js';
 import { objectLabel, type KubeObject } from '../kube/object.js';
 import type { EventRecorder } from '../kube/store.js';
 import type { Logger } from '../observability/logger.js';
-import { countSubmission, type Outcome, type SubmittedImage } from './outcome.js';
+import type { Outcome, SubmittedImage } from './outcome.js';
 
 export interface ReportDeps {
   readonly recorder: EventRecorder;
@@ -31,11 +30,11 @@ export async function tell(deps: ReportDeps, object: KubeObject, notes: readonly
   );
 }
 
-/** Once the outcome is final (a submission marked): the metrics and the announcement. */
-export async function settle(deps: ReportDeps, outcome: Outcome): Promise<void> {
-  countSubmission(outcome);
+/** image.built for a submission Thoth accepted (or that needs no analyser), before it is marked. */
+export async function announceBuilt(deps: ReportDeps, outcome: Outcome): Promise<void> {
   if (outcome.kind === 'submitted') await deps.announce?.(outcome);
 }
+
 
 function describeIds(submitted: readonly SubmittedImage[]): string {
   const parts: string[] = [];

@@ -72,6 +72,32 @@ describe('the sweep hands off to K_SINK', () => {
     }
   });
 
+  it('ids: another sweep (a takeover after a crash) handing off the same unchanged objects sends the same ids; a new version of an object a new id', async () => {
+    const sink = await startEventSink();
+    try {
+      const cluster = new MemoryCluster();
+      for (let i = 0; i < 4; i++) cluster.put(build(`app-${i}`, i + 1));
+      const deps = memoryPipeline(cluster, new MemoryThoth(), sourcesFor(config));
+      const ids = async () => {
+        const before = sink.received.length;
+        await sweep({ lister: cluster, pipeline: deps, handOff: handOffTo(sink.url) }, { batch: 0 });
+        return new Map(sink.received.slice(before).map((event) => [event.attributes['subject'], event.attributes['id']]));
+      };
+      const first = await ids();
+      assert.equal(new Set(first.values()).size, 4, 'one id per object');
+      assert.deepEqual(await ids(), first);
+      const changed = cluster.get({ apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NS, name: 'app-0' });
+      assert.ok(changed !== undefined);
+      cluster.put({ ...changed.raw, metadata: { ...(changed.raw['metadata'] as object), labels: { touched: 'yes' } } });
+      const third = await ids();
+      const path = `/apis/build.openshift.io/v1/namespaces/${NS}/builds/app-0`;
+      assert.notEqual(third.get(path), first.get(path));
+      assert.deepEqual([...third].filter(([subject]) => subject !== path), [...first].filter(([subject]) => subject !== path));
+    } finally {
+      await sink.close();
+    }
+  });
+
   it('counts a hand-off the sink refuses as failed, stops after 4 in a row, and leaves those objects to the next sweep', async () => {
     const sink = await startEventSink({ status: 400 });
     try {

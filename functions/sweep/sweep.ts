@@ -20,7 +20,7 @@ import type { Logger } from '../observability/logger.js';
 import type { AnalyzeOptions, PipelineDeps } from '../pipeline/analyze.js';
 import { withRetries } from '../retry.js';
 import { Lane } from '../concurrency.js';
-import type { HandOff } from './hand-off.js';
+import type { HandOff, Pending } from './hand-off.js';
 import { analyzePicked } from './picked.js';
 import { Tally, type SweepOutcome, type SweepSummary } from './tally.js';
 
@@ -86,7 +86,7 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
     const outcome = await analyzeOne(ref, deps, options, () => !stopped());
     if (outcome !== 'not-wanted') record(ref.kind, outcome);
   };
-  const handOff = async (send: HandOff, ref: ObjectCoordinates): Promise<void> => {
+  const handOff = async (send: HandOff, ref: Pending): Promise<void> => {
     try {
       await send(ref, cancelled);
       record(ref.kind, 'handed-off');
@@ -131,7 +131,8 @@ export async function runSweep(deps: SweepDeps, options: SweepOptions): Promise<
     }
     tally.of(object.kind).listed += 1;
     tally.picked += 1;
-    lane.spawn(send === undefined ? () => analyze(ref) : () => handOff(send, ref));
+    const pending = { ...ref, uid: object.uid, resourceVersion: object.resourceVersion };
+    lane.spawn(send === undefined ? () => analyze(ref) : () => handOff(send, pending));
     return true;
   };
 

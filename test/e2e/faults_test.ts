@@ -16,11 +16,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { ANNOTATIONS } from '../../functions/domain/annotations.js';
+import { startEventSink, type ReceivedEvent } from '../harness/event-sink.js';
 import { waitFor } from '../harness/wait.js';
 import { metricTotal } from '../function/run-function.js';
 import { FaultBench, LEASE_SECONDS, names, tail, type RunningFunction, type SweepSummary } from './fault-bench.js';
 import { kill9 } from './cluster.js';
 import { startHttpRelay, type HttpRelay } from './http-relay.js';
+
+const IMAGE_BUILT = 'dev.build-watcher.image.built';
+const builtName = (event: ReceivedEvent): string => (JSON.parse(event.body) as { object: { name: string } }).object.name;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -50,10 +54,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
   after(() => bench?.close());
 
   /** One function behind an address the adapter posts to, so that another can take its place. */
-  async function functionBehindAddress(ns: string): Promise<{ address: HttpRelay; first: RunningFunction }> {
+  async function functionBehindAddress(ns: string, env: Readonly<Record<string, string>> = {}): Promise<{ address: HttpRelay; first: RunningFunction }> {
     const address = await startHttpRelay();
     bench.onCleanup(() => address.close());
-    const first = await bench.functionFor(ns);
+    const first = await bench.functionFor(ns, env);
     address.setUpstreams([first.url]);
     await bench.adapterFor(ns, address.url);
     return { address, first };
@@ -70,10 +74,10 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
   }
 
   /** kill -9 of the function behind `address`, a new one in its place, and one sweep. */
-  async function replaceAfterKill(ns: string, address: HttpRelay, dead: RunningFunction): Promise<{ second: RunningFunction; summary: SweepSummary }> {
+  async function replaceAfterKill(ns: string, address: HttpRelay, dead: RunningFunction, env: Readonly<Record<string, string>> = {}): Promise<{ second: RunningFunction; summary: SweepSummary }> {
     await kill9(dead);
     address.setUpstreams([]);
-    const second = await bench.functionFor(ns);
+    const second = await bench.functionFor(ns, env);
     address.setUpstreams([second.url]);
     return { second, summary: await sweepOnceClaimsExpire(address.url, "the dead holder's claim to expire") };
   }
@@ -90,18 +94,23 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
 
   const resubmissions = (fn: RunningFunction) => metricTotal(fn.url, /^build_watcher_resubmissions_total\{/);
 
-  it('function kill -9 after Thoth accepted, before the mark: the one stated duplicate, answered from cache and counted', async (t) => {
+  it('function kill -9 after Thoth accepted, before the mark: the one stated duplicate, answered from cache and counted; the second image.built carries the first one\'s id', async (t) => {
     const ns = 'faults-fn-window';
     await bench.namespace(ns);
-    const { address, first } = await functionBehindAddress(ns);
+    // image.built goes to K_SINK once Thoth accepted, before the mark: holding the sink's answer holds the first holder there.
+    const sink = await startEventSink();
+    bench.onCleanup(() => sink.close());
+    const env = { K_SINK: sink.url };
+    const held = sink.holdNext();
+    bench.onCleanup(async () => held.release());
+    const { address, first } = await functionBehindAddress(ns, env);
 
-    bench.thothFront.withholdNext(1, 202);
     const builds = names('w', 4);
     await bench.finishBuilds(ns, builds);
-    await waitFor(async () => (bench.thothFront.withheld() === 1 ? true : undefined), { what: 'an accepted answer withheld from the function', timeoutMs: 60_000, onTimeout: tail(first) });
-    const [interrupted] = [...bench.submissionsPerBuild(ns).keys()];
+    const firstAnnouncement = await sink.waitForEvent((event) => event.attributes['type'] === IMAGE_BUILT, 60_000);
+    const interrupted = builtName(firstAnnouncement);
 
-    const { second, summary } = await replaceAfterKill(ns, address, first);
+    const { second, summary } = await replaceAfterKill(ns, address, first, env);
     await bench.allMarked(ns, builds, tail(second));
 
     const counts = bench.submissionsPerBuild(ns);
@@ -112,7 +121,16 @@ describe('faults: crashes, replicas, a Thoth outage and an adapter restart lose 
     assert.equal(again?.cached, true, 'Thoth answered the second submission from its cache');
     assert.equal(again?.analysis_id, once?.analysis_id);
     assert.equal(await resubmissions(second), 1, 'the takeover is counted');
-    bench.report(t, ns, { sweep: summary });
+    // The same fact twice reaches consumers as one event: the takeover's announcement carries the first one's id.
+    const announced = await waitFor(async () => {
+      const events = sink.received.filter((event) => event.attributes['type'] === IMAGE_BUILT);
+      return events.length === builds.length + 1 ? events : undefined;
+    }, { what: 'an image.built per submission', timeoutMs: 30_000 });
+    const interruptedAnnouncements = announced.filter((event) => builtName(event) === interrupted);
+    assert.deepEqual(interruptedAnnouncements.map((event) => event.attributes['id']), [firstAnnouncement.attributes['id'], firstAnnouncement.attributes['id']]);
+    assert.equal(interruptedAnnouncements[1]?.body, firstAnnouncement.body, 'the same data');
+    assert.equal(new Set(announced.map((event) => event.attributes['id'])).size, builds.length, 'one id per Build');
+    bench.report(t, ns, { sweep: summary, imageBuiltId: firstAnnouncement.attributes['id'] });
   });
 
   it('function kill -9 while a submission is in flight (Thoth stalled), then a restart and one sweep: 0 lost, 0 twice', async (t) => {

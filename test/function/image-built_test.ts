@@ -7,7 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { eventId } from '../../functions/events/event-id.js';
 import { startEventSink, type EventSink } from '../harness/event-sink.js';
+import { waitFor } from '../harness/wait.js';
 import { imageBuiltValidator, IMAGE_BUILT_TYPE } from '../manifests/image-built-schema.js';
 import { pushTestImage, startRegistry, type PushedImage, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
@@ -84,6 +86,30 @@ describe('image.built, with and without Thoth', () => {
     const verdict = validate(data);
     assert.ok(verdict.valid, verdict.errors);
     assert.deepEqual((data as { images: unknown }).images, [{ output: `${registry.host}/myproject/app@${image.digest}` }]);
+  });
+
+  it('a redelivery gives the same ids: the reply without Thoth, and with Thoth both analysis.submitted (answered from cache) and the image.built at K_SINK', async () => {
+    const deliver = async (fn: RunningFunction, name: string) => {
+      const response = await postBinaryEvent(fn.url, { type: 'dev.knative.apiserver.resource.update', object: completeBuild(name, `${registry.host}/myproject/app:latest`, image.digest) });
+      assert.equal(response.status, 200, await response.clone().text());
+      return { id: response.headers.get('ce-id'), body: await response.text() };
+    };
+    // Without patch rights' marks (the payload trusted), every delivery is worked on again: what a redelivery does in a window.
+    const alone = [await deliver(withoutThoth, 'again-1'), await deliver(withoutThoth, 'again-1')];
+    assert.match(alone[0]?.id ?? '', /^[0-9a-f]{32}$/);
+    assert.equal(alone[1]?.id, alone[0]?.id);
+    const subject = '/apis/build.openshift.io/v1/namespaces/myproject/builds/again-1';
+    assert.equal(alone[0]?.id, eventId({ type: IMAGE_BUILT_TYPE, subject, uid: 'uid-again-1', facts: [[[image.digest, '']]] }), 'the README recipe');
+
+    const both = [await deliver(withThoth, 'again-2'), await deliver(withThoth, 'again-2')];
+    assert.equal(both[1]?.id, both[0]?.id);
+    assert.match(both[1]?.body ?? '', /"cached":true/);
+    const announced = await waitFor(async () => {
+      const events = sink.received.filter((event) => event.attributes['type'] === IMAGE_BUILT_TYPE && event.body.includes('again-2'));
+      return events.length === 2 ? events : undefined;
+    }, { what: 'two image.built for again-2', timeoutMs: 30_000 });
+    assert.equal(announced[1]?.attributes['id'], announced[0]?.attributes['id']);
+    assert.notEqual(announced[0]?.attributes['id'], both[0]?.id, 'another type, another id');
   });
 
   it('a Build reported without a digest announces nothing by tag: image.built carries pinned references only', async () => {
