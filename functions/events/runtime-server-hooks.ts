@@ -1,5 +1,5 @@
 /**
- * Two hooks on the Fastify server faas-js-runtime 4.0.1 builds, added when Fastify announces the server on its
+ * Three hooks on the Fastify server faas-js-runtime 4.0.1 builds, added when Fastify announces the server on its
  * `fastify.initialization` diagnostics channel (before the runtime adds its routes, so they apply to every route, the 404
  * handler too) and nowhere else:
  * - The request gate: the runtime parses `application/x-www-form-urlencoded` bodies with `body += data` and no limit, so
@@ -9,30 +9,47 @@
  * - The runtime's metrics time each invocation from a `preHandler` hook and stop the timer in `onResponse`; a request
  *   refused before `preHandler` (a gate refusal, malformed JSON, a body over the limit) has no timer, and the runtime logged an
  *   error-level `TypeError: req.execTimer is not a function` stack for each. Such a request starts with a timer that does nothing.
+ * - Fastify's default error handler logs a refused request (4xx) with the error's stack. A refusal is the sender's mistake: it
+ *   is logged as one info line saying why, and answered as Fastify would (`{statusCode, error, message}`). 5xx keep their stack.
  */
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { STATUS_CODES } from 'node:http';
 import { requestRefusal } from './envelope.js';
 import { stacklessHttpError } from './http-error.js';
 
 type Done = (error?: Error) => void;
 interface GateRequest { headers: Readonly<Record<string, string | readonly string[] | undefined>>; execTimer?: unknown }
-interface GateReply { header(name: string, value: string): unknown }
-interface FastifyLike { addHook(name: 'onRequest', hook: (request: GateRequest, reply: GateReply, done: Done) => void): unknown }
+interface ErrorRequest { log: { info(fields: object, message: string): void; error(fields: object, message: string): void } }
+interface ErrorReply { code(statusCode: number): { send(payload: object): unknown } }
+interface FastifyLike {
+  addHook(name: 'onRequest', hook: (request: GateRequest, reply: unknown, done: Done) => void): unknown;
+  setErrorHandler(handler: (error: Error & { statusCode?: unknown }, request: ErrorRequest, reply: ErrorReply) => void): unknown;
+}
 
 const notTimed = (): void => undefined;
 
-function gate(request: GateRequest, reply: GateReply, done: Done): void {
+function gate(request: GateRequest, _reply: unknown, done: Done): void {
   // The runtime's own preHandler replaces it for every request that reaches the function.
   request.execTimer = notTimed;
   const refusal = requestRefusal(request.headers);
   if (refusal === undefined) return done();
-  // The body is never read: close the connection rather than drain what the sender still writes.
-  reply.header('connection', 'close');
+  // Node discards what the sender still writes (at most until the body deadline), so the sender reads the answer rather
+  // than a reset connection, which a Broker would retry.
   done(stacklessHttpError(refusal.status, refusal.reason));
 }
 
+function answerError(error: Error & { statusCode?: unknown }, request: ErrorRequest, reply: ErrorReply): void {
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599 ? error.statusCode : 500;
+  const message = error.message.split('\n')[0] ?? '';
+  if (status < 500) request.log.info({ res: { statusCode: status } }, `rejected request: ${message}`);
+  else request.log.error({ err: error }, message);
+  reply.code(status).send({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message });
+}
+
 function onServer(message: unknown): void {
-  (message as { fastify: FastifyLike }).fastify.addHook('onRequest', gate);
+  const { fastify } = message as { fastify: FastifyLike };
+  fastify.addHook('onRequest', gate);
+  fastify.setErrorHandler(answerError);
 }
 
 export function gateRuntimeRequests(): void {
