@@ -12,7 +12,7 @@ export interface Refusal { readonly status: 400 | 415; readonly reason: string }
 type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 const JSON_TYPE = 'application/json';
-const STRUCTURED_TYPE = 'application/cloudevents+json';
+export const STRUCTURED_TYPE = 'application/cloudevents+json';
 const BATCH_TYPE = 'application/cloudevents-batch+json';
 const ACCEPTED = `a CloudEvent comes as ${JSON_TYPE} (binary mode) or ${STRUCTURED_TYPE} (structured mode)`;
 

@@ -8,7 +8,7 @@
  * parser, batch mode among it, is decided in functions/events/runtime-server-hooks.ts.)
  */
 import { createRequire } from 'node:module';
-import { structuredRefusal } from './envelope.js';
+import { mediaType, STRUCTURED_TYPE, structuredRefusal } from './envelope.js';
 import { stacklessHttpError } from './http-error.js';
 import { jsonShapeRefusal } from './json-shape.js';
 
@@ -29,6 +29,8 @@ function checkedMessage(message: RuntimeMessage): RuntimeMessage {
   if (typeof message.body !== 'string') return message;
   const shape = jsonShapeRefusal(message.body);
   if (shape !== undefined) throw stacklessHttpError(400, shape.message);
+  const contentType = message.headers['content-type'];
+  if (mediaType(typeof contentType === 'string' ? contentType : undefined) !== STRUCTURED_TYPE) return message;
   let body: unknown;
   try {
     body = JSON.parse(message.body);

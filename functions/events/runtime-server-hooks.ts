@@ -20,7 +20,7 @@ import { stacklessHttpError } from './http-error.js';
 type Done = (error?: Error) => void;
 interface GateRequest { headers: Readonly<Record<string, string | readonly string[] | undefined>>; execTimer?: unknown }
 interface ErrorRequest { log: { info(fields: object, message: string): void; error(fields: object, message: string): void } }
-interface ErrorReply { code(statusCode: number): { send(payload: object): unknown } }
+interface ErrorReply { readonly statusCode: number; code(statusCode: number): { send(payload: object): unknown } }
 interface FastifyLike {
   addHook(name: 'onRequest', hook: (request: GateRequest, reply: unknown, done: Done) => void): unknown;
   setErrorHandler(handler: (error: Error & { statusCode?: unknown }, request: ErrorRequest, reply: ErrorReply) => void): unknown;
@@ -39,7 +39,9 @@ function gate(request: GateRequest, _reply: unknown, done: Done): void {
 }
 
 function answerError(error: Error & { statusCode?: unknown }, request: ErrorRequest, reply: ErrorReply): void {
-  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode <= 599 ? error.statusCode : 500;
+  // As Fastify's own handler: the error's status, else one already set on the reply (the runtime's overload check sets 503
+  // and then fails), else 500.
+  const status = [error.statusCode, reply.statusCode].find((code): code is number => typeof code === 'number' && code >= 400 && code <= 599) ?? 500;
   const message = error.message.split('\n')[0] ?? '';
   if (status < 500) request.log.info({ res: { statusCode: status } }, `rejected request: ${message}`);
   else request.log.error({ err: error }, message);
