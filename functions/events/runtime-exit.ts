@@ -3,7 +3,8 @@
  * then calls `process.exit(0)`: an uncaught error or unhandled rejection (Node raises those as uncaught exceptions) ended the
  * process with status 0 and nothing logged, so neither the kubelet nor anyone reading the logs could tell it had failed.
  * Ours runs first, writes one line saying why (as JSON at pino's fatal level, like the runtime's other lines) and exits 70
- * (EX_SOFTWARE, unless a status was already set) at once: after an uncaught error, no state of the process can be trusted to finish a graceful shutdown.
+ * (EX_SOFTWARE, unless a status was already set) at once: after an uncaught error, no state of the process can be trusted
+ * to finish a graceful shutdown.
  */
 import { writeSync } from 'node:fs';
 import { redact } from '../observability/redact.js';

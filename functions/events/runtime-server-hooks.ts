@@ -33,8 +33,8 @@ function gate(request: GateRequest, _reply: unknown, done: Done): void {
   request.execTimer = notTimed;
   const refusal = requestRefusal(request.headers);
   if (refusal === undefined) return done();
-  // Node discards what the sender still writes (at most until the body deadline), so the sender reads the answer rather
-  // than a reset connection, which a Broker would retry.
+  // The body stays unread: Node answers with `Connection: close` and closes the connection, so what the sender still
+  // writes costs nothing.
   done(stacklessHttpError(refusal.status, refusal.reason));
 }
 
