@@ -2,19 +2,17 @@
  * faas-js-runtime parses request bodies itself, before the function sees them: Fastify's JSON
  * parser (secure-json-parse) for `application/json`, the runtime's copy of the CloudEvents SDK
  * (v8) for `application/cloudevents+json`, four times over. Neither bounds the shape of what it
- * parses, and the SDK's batch mode hands the runtime an array it cannot validate (answered
- * 500). Both copies are private to the runtime, so the adjustment is made on them, at start-up,
- * through the same module resolution the runtime uses; nothing else in the process uses them.
+ * parses, nor checks a structured envelope as CloudEvents 1.0 does. Both copies are private to
+ * the runtime, so the adjustment is made on them, at start-up, through the same module
+ * resolution the runtime uses; nothing else in the process uses them. (What never reaches a
+ * parser, batch mode among it, is decided in functions/events/runtime-server-hooks.ts.)
  */
 import { createRequire } from 'node:module';
+import { mediaType, STRUCTURED_TYPE, structuredRefusal } from './envelope.js';
+import { stacklessHttpError } from './http-error.js';
 import { jsonShapeRefusal } from './json-shape.js';
 
 const BOUNDED = Symbol.for('build-watcher.bounded-json');
-
-/** An error Fastify answers with its `statusCode`, as a one-line JSON body. */
-function httpError(statusCode: number, message: string): Error {
-  return Object.assign(new Error(message), { statusCode });
-}
 
 interface JsonParserModule { parse: ((text: unknown, ...options: unknown[]) => unknown) & { [BOUNDED]?: true } }
 
@@ -22,17 +20,26 @@ interface RuntimeMessage { readonly headers: Readonly<Record<string, string | re
 
 interface SdkHttpBinding { isEvent: ((message: RuntimeMessage) => boolean) & { [BOUNDED]?: true }; toEvent: (message: RuntimeMessage) => unknown }
 
-const BATCH_CONTENT_TYPE = 'application/cloudevents-batch+json';
-
-/** Why the runtime's SDK must not parse this request, or undefined. */
-function refusal(message: RuntimeMessage): Error | undefined {
-  const contentType = message.headers['content-type'];
-  if (typeof contentType === 'string' && contentType.toLowerCase().startsWith(BATCH_CONTENT_TYPE)) {
-    return httpError(400, `batch mode (${BATCH_CONTENT_TYPE}) is not supported: send one CloudEvent per request`);
-  }
-  if (typeof message.body !== 'string') return undefined;
+/**
+ * A structured-mode body, parsed once after its shape is checked, and its envelope checked (functions/events/envelope.ts);
+ * the SDK reads the parsed object as it would the text. Binary-mode bodies come parsed by Fastify's (bounded) JSON parser,
+ * their envelope checked from the headers before the body was read.
+ */
+function checkedMessage(message: RuntimeMessage): RuntimeMessage {
+  if (typeof message.body !== 'string') return message;
   const shape = jsonShapeRefusal(message.body);
-  return shape === undefined ? undefined : httpError(400, shape.message);
+  if (shape !== undefined) throw stacklessHttpError(400, shape.message);
+  const contentType = message.headers['content-type'];
+  if (mediaType(typeof contentType === 'string' ? contentType : undefined) !== STRUCTURED_TYPE) return message;
+  let body: unknown;
+  try {
+    body = JSON.parse(message.body);
+  } catch {
+    throw stacklessHttpError(400, 'unreadable CloudEvent: malformed JSON');
+  }
+  const envelope = structuredRefusal(body);
+  if (envelope !== undefined) throw stacklessHttpError(400, envelope);
+  return { headers: message.headers, body };
 }
 
 /** Fastify's JSON parser refuses unbounded shapes before parsing; it answers them 400. */
@@ -44,7 +51,7 @@ function boundFastifyJson(runtime: string): void {
   const bounded = Object.assign(
     function boundedParse(this: unknown, text: unknown, ...options: unknown[]): unknown {
       const shape = typeof text === 'string' ? jsonShapeRefusal(text) : Buffer.isBuffer(text) ? jsonShapeRefusal(text.toString('latin1')) : undefined;
-      if (shape !== undefined) throw shape;
+      if (shape !== undefined) throw stacklessHttpError(400, shape.message);
       return parse.call(this, text, ...options);
     },
     { [BOUNDED]: true as const },
@@ -69,8 +76,7 @@ function boundSdkParsing(runtime: string): void {
   const { toEvent } = binding;
   binding.isEvent = Object.assign(looksLikeCloudEvent, { [BOUNDED]: true as const });
   binding.toEvent = (message: RuntimeMessage) => {
-    const refused = refusal(message);
-    if (refused !== undefined) throw refused;
+    const checked = checkedMessage(message);
     // The SDK builds its ValidationErrors (two or more per event) before it knows whether it will throw them, each
     // capturing a stack trace: a tenth of the CPU an event costs (`npm run bench`'s profile). Nothing else runs
     // while toEvent does (it is synchronous), and its errors are answered by message only, so need no stack.
@@ -78,10 +84,10 @@ function boundSdkParsing(runtime: string): void {
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      return toEvent(message);
+      return toEvent(checked);
     } catch (error) {
       if (error instanceof Error && 'statusCode' in error) throw error;
-      throw httpError(400, `unreadable CloudEvent: ${error instanceof SyntaxError ? 'malformed JSON' : String(error instanceof Error ? error.message : error).split('\n')[0]}`);
+      throw stacklessHttpError(400, `unreadable CloudEvent: ${error instanceof SyntaxError ? 'malformed JSON' : String(error instanceof Error ? error.message : error).split('\n')[0]}`);
     } finally {
       Error.stackTraceLimit = stackTraceLimit;
     }

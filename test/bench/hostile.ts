@@ -5,6 +5,9 @@
  * content mode: the peak RSS above the idle process (Linux VmHWM, reset through clear_refs
  * before each round), once alone and `containerConcurrency` at once; and the event-loop block,
  * seen from outside as the slowest /health/liveness answer while the request is handled.
+ * Then, for every content type and both framings (Content-Length, chunked), a 256 MiB body
+ * streamed to the function (the request that once killed it), measured the same way; and last,
+ * the worst request of each content type, alone and `containerConcurrency` at once.
  * A benchmark, not a test: it prints numbers, it asserts nothing.
  */
 import { randomUUID } from 'node:crypto';
@@ -45,6 +48,7 @@ async function deployment(): Promise<Deployment> {
 
 interface Mode {
   readonly name: string;
+  readonly contentType: string;
   /** Headers and body for a JSON document of at most `size` bytes and MAX_JSON_TOKENS tokens. */
   request(body: (size: number, tokens?: number) => string, size: number): { headers: Record<string, string>; body: string };
 }
@@ -53,12 +57,11 @@ const binaryHeaders = (contentType: string) => ({ ...cloudEventHeaders('dev.knat
 
 const MODES: readonly Mode[] = [
   // As the ApiServerSource adapter sends: Fastify's JSON parser reads the body.
-  { name: 'binary, application/json', request: (body, size) => ({ headers: binaryHeaders('application/json'), body: body(size) }) },
-  // Passed through by the runtime: the function's own intake parses it.
-  { name: 'binary, application/octet-stream', request: (body, size) => ({ headers: binaryHeaders('application/octet-stream'), body: body(size) }) },
+  { name: 'binary, application/json', contentType: 'application/json', request: (body, size) => ({ headers: binaryHeaders('application/json'), body: body(size) }) },
   {
-    // The runtime's CloudEvents SDK parses the envelope, four times.
+    // The function parses the envelope once, then hands the parsed object to the runtime's CloudEvents SDK.
     name: 'structured',
+    contentType: 'application/cloudevents+json',
     request: (body, size) => {
       const head = `{"specversion":"1.0","id":"${randomUUID()}","source":"/bench","type":"dev.knative.apiserver.resource.update","datacontenttype":"application/json","data":`;
       // The envelope's own tokens: 6 colons, 6 commas and its brace.
@@ -74,17 +77,37 @@ function statusOf(pid: number): Promise<{ rss: number; hwm: number }> {
   });
 }
 
-function post(port: number, request: { headers: Record<string, string>; body: string }): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const body = Buffer.from(request.body);
-    const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'POST', agent: false, headers: { ...request.headers, 'content-length': String(body.length) } }, (res) => {
+/** A body held whole, or `size` bytes streamed in 1 MiB chunks and never held whole. */
+type Request = { readonly headers: Record<string, string> } & ({ readonly body: string } | { readonly size: number; readonly chunked: boolean });
+
+const CHUNK = Buffer.alloc(MiB, 'a=b&');
+
+/** The answer's status and first words; `closed (…)` when the function closed the connection before it was read. */
+function post(port: number, request: Request): Promise<string> {
+  return new Promise((resolve) => {
+    const body = 'body' in request ? Buffer.from(request.body) : undefined;
+    const framing = 'body' in request ? { 'content-length': String(Buffer.byteLength(request.body)) } : request.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(request.size) };
+    const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'POST', agent: false, headers: { ...request.headers, ...framing } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve(`${res.statusCode} ${text.trim().slice(0, 70)}`));
+      res.on('end', () => {
+        req.destroy();
+        resolve(`${res.statusCode} ${text.trim().slice(0, 70)}`);
+      });
     });
-    req.on('error', reject);
-    req.end(body);
+    req.on('error', (error: NodeJS.ErrnoException) => resolve(`closed (${error.code ?? error.message})`));
+    if (body !== undefined) return void req.end(body);
+    const size = 'size' in request ? request.size : 0;
+    let written = 0;
+    const pump = (): void => {
+      while (written < size && !req.destroyed) {
+        written += CHUNK.length;
+        if (!req.write(CHUNK)) return void req.once('drain', pump);
+      }
+      if (!req.destroyed) req.end();
+    };
+    pump();
   });
 }
 
@@ -113,7 +136,7 @@ interface Round {
  * One round in a fresh process: V8 gives memory back lazily, so a process that handled earlier
  * rounds would count their garbage too.
  */
-async function round(bodyLimit: number, requests: readonly { headers: Record<string, string>; body: string }[]): Promise<Round> {
+async function round(bodyLimit: number, requests: readonly Request[]): Promise<Round> {
   const runtime = await startRuntime(ROOT, FUNCTION, { FUNC_BODY_LIMIT: String(bodyLimit), THOTH_USER_API_HOST: 'http://127.0.0.1:9', BUILD_WATCHER_TRUST_EVENT_PAYLOAD: '1' });
   const { port } = runtime;
   const pid = runtime.child.pid;
@@ -131,12 +154,34 @@ async function round(bodyLimit: number, requests: readonly { headers: Record<str
   }
 }
 
+const HUGE = 256 * MiB;
+
+/** Every content type a sender can choose, each with the headers of a request that claims it (a binary CloudEvent's for JSON). */
+const CONTENT_TYPES: readonly { readonly name: string; readonly headers: Record<string, string> }[] = [
+  { name: 'application/json', headers: binaryHeaders('application/json') },
+  { name: 'application/cloudevents+json', headers: { 'content-type': 'application/cloudevents+json' } },
+  { name: 'application/x-www-form-urlencoded', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+  { name: 'text/plain', headers: { 'content-type': 'text/plain' } },
+  { name: 'application/octet-stream', headers: { 'content-type': 'application/octet-stream' } },
+  { name: 'multipart/form-data', headers: { 'content-type': 'multipart/form-data; boundary=x' } },
+  { name: 'none', headers: {} },
+];
+
+interface Worst { one: number; all: number }
+
+function line(name: string, one: Round, all: Round, concurrency: number): string {
+  return `  ${name.padEnd(44)} 1: +${one.extra.toFixed(0).padStart(3)} MiB, block ${one.block.toFixed(0).padStart(4)} ms | ${concurrency}: peak ${all.peak.toFixed(0).padStart(3)} MiB (+${all.extra.toFixed(0).padStart(3)}), block ${all.block.toFixed(0).padStart(4)} ms | ${one.answer}`;
+}
+
 async function main(): Promise<void> {
   const { bodyLimit, memoryLimitMiB, concurrency } = await deployment();
   console.log(`FUNC_BODY_LIMIT ${(bodyLimit / MiB).toFixed(2)} MiB, pod memory limit ${memoryLimitMiB} MiB, containerConcurrency ${concurrency}`);
   console.log('extra = peak RSS while handling − RSS of the idle process before; block = slowest /health/liveness answer meanwhile\n');
-  let worstOne = 0;
-  let worstAll = 0;
+  const worst = new Map<string, Worst>(CONTENT_TYPES.map((type) => [type.name, { one: 0, all: 0 }]));
+  const record = (type: string, one: Round, all: Round): void => {
+    const seen = worst.get(type) ?? { one: 0, all: 0 };
+    worst.set(type, { one: Math.max(seen.one, one.extra), all: Math.max(seen.all, all.peak) });
+  };
   let worstBlock = 0;
   for (const mode of MODES) {
     console.log(mode.name);
@@ -144,15 +189,26 @@ async function main(): Promise<void> {
       const requests = Array.from({ length: concurrency }, () => mode.request(shape.body, bodyLimit));
       const one = await round(bodyLimit, requests.slice(0, 1));
       const all = await round(bodyLimit, requests);
-      worstOne = Math.max(worstOne, one.extra);
-      worstAll = Math.max(worstAll, all.peak);
+      record(mode.contentType, one, all);
       worstBlock = Math.max(worstBlock, one.block);
-      console.log(
-        `  ${shape.name.padEnd(44)} 1: +${one.extra.toFixed(0).padStart(3)} MiB, block ${one.block.toFixed(0).padStart(4)} ms | ${concurrency}: peak ${all.peak.toFixed(0).padStart(3)} MiB (+${all.extra.toFixed(0).padStart(3)}), block ${all.block.toFixed(0).padStart(4)} ms | ${one.answer}`,
-      );
+      console.log(line(shape.name, one, all, concurrency));
     }
   }
-  console.log(`\nworst single request: +${worstOne.toFixed(0)} MiB (bound 128 MiB), block ${worstBlock.toFixed(0)} ms; worst peak with ${concurrency} at once: ${worstAll.toFixed(0)} MiB (pod limit ${memoryLimitMiB} MiB)`);
+  console.log(`\n${HUGE / MiB} MiB bodies, streamed`);
+  for (const type of CONTENT_TYPES) {
+    for (const chunked of [false, true]) {
+      const requests: Request[] = Array.from({ length: concurrency }, () => ({ headers: type.headers, size: HUGE, chunked }));
+      const one = await round(bodyLimit, requests.slice(0, 1));
+      const all = await round(bodyLimit, requests);
+      record(type.name, one, all);
+      worstBlock = Math.max(worstBlock, one.block);
+      console.log(line(`${type.name}, ${chunked ? 'chunked' : 'content-length'}`, one, all, concurrency));
+    }
+  }
+  console.log(`\nworst request of each content type: alone (bound 64 MiB) | ${concurrency} at once, peak RSS (pod limit ${memoryLimitMiB} MiB)`);
+  for (const [type, { one, all }] of worst) console.log(`  ${type.padEnd(36)} +${one.toFixed(0).padStart(3)} MiB | ${all.toFixed(0).padStart(3)} MiB`);
+  const values = [...worst.values()];
+  console.log(`worst of all: +${Math.max(...values.map((w) => w.one)).toFixed(0)} MiB alone, ${Math.max(...values.map((w) => w.all)).toFixed(0)} MiB peak with ${concurrency} at once; slowest liveness answer ${worstBlock.toFixed(0)} ms`);
 }
 
 await main();

@@ -13,10 +13,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { requestRefusal } from '../../functions/events/envelope.js';
 import { MAX_JSON_DEPTH, MAX_JSON_TOKENS } from '../../functions/events/json-shape.js';
 import { REQUEST_BODY_DEADLINE_MS } from '../../functions/events/request-deadline.js';
+import { waitFor } from '../harness/wait.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
 import { HOSTILE_SHAPES } from './hostile-bodies.js';
+import { INVALID_ENVELOPES, VALID_ENVELOPES } from './hostile-envelopes.js';
 import { cloudEventHeaders, metricTotal, startFunction, type RunningFunction } from './run-function.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -109,14 +112,16 @@ function cases(bodyLimit: number): Case[] {
   const add = (name: string, status: number, reason: RegExp, headers: Case['headers'], body: string | Buffer) => list.push({ name, status, reason, headers, body });
   const good = JSON.stringify(build('good'));
 
-  // Not CloudEvents at all: the function is called without one and says what it expects (400).
+  // Not CloudEvents at all: JSON reaches the function, which says what it expects (400); any other body is refused from
+  // its headers, unread (415).
   for (const contentType of ['application/json', 'text/plain', 'application/octet-stream', 'application/xml', 'application/x-www-form-urlencoded', 'image/png']) {
     for (const body of ['{"kind":"Build"}', 'hello', '<a/>', 'a=b&c=d']) {
       if (contentType === 'application/json' && !body.startsWith('{')) continue;
-      add(`no CloudEvent headers, ${contentType}: ${body}`, 400, /expected a CloudEvent/, { 'content-type': contentType }, body);
+      if (contentType === 'application/json') add(`no CloudEvent headers, ${contentType}: ${body}`, 400, /expected a CloudEvent/, { 'content-type': contentType }, body);
+      else add(`no CloudEvent headers, ${contentType}: ${body}`, 415, /is not accepted/, { 'content-type': contentType }, body);
     }
   }
-  add('no content type, no CloudEvent headers', 400, /expected a CloudEvent/, {}, good);
+  add('no content type, no CloudEvent headers', 415, /without a content type is not accepted/, {}, good);
   // Fastify's own JSON parser answers an empty or unreadable application/json body (400).
   add('empty application/json body', 400, /empty/i, { 'content-type': 'application/json' }, '');
 
@@ -133,7 +138,7 @@ function cases(bodyLimit: number): Case[] {
     delete headers[missing];
     add(`binary without ${missing}`, 400, new RegExp(missing.slice(3)), headers, good);
   }
-  add('binary with an empty ce-id', 400, /no cloud event detected/, binary(UPDATE, { 'ce-id': '' }), good);
+  add('binary with an empty ce-id', 400, /attribute id/, binary(UPDATE, { 'ce-id': '' }), good);
   add('binary with an empty type', 400, /type/, binary(UPDATE, { 'ce-type': '' }), good);
   for (const type of ['com.example.unknown', 'dev.knative.apiserver.resource.patch', 'dev.knative.apiserver.resource.', 'dev.knative.apiserver.resource.add.extra', 'x'.repeat(4000)]) {
     add(`unknown type ${type.slice(0, 40)}`, 400, /unknown event type/, binary(type), good);
@@ -141,7 +146,7 @@ function cases(bodyLimit: number): Case[] {
   // Reply-loop types: the function's own replies, were a Trigger to deliver them back (400).
   for (const type of ['dev.build-watcher.analysis.submitted', 'dev.build-watcher.analysis.refused', 'dev.build-watcher.sweep.completed']) {
     for (const contentType of ['application/json', 'application/octet-stream']) {
-      add(`reply type ${type} (${contentType})`, 400, /unknown event type/, binary(type, {}, contentType), JSON.stringify({ object: build('loop'), outcome: 'submitted', images: [] }));
+      add(`reply type ${type} (${contentType})`, 400, /unknown event type|is not accepted/, binary(type, {}, contentType), JSON.stringify({ object: build('loop'), outcome: 'submitted', images: [] }));
     }
   }
   // Extensions that disagree with the object they describe (400).
@@ -169,7 +174,7 @@ function cases(bodyLimit: number): Case[] {
   const text = JSON.stringify(build('truncated'));
   for (let cut = 1; cut < text.length; cut += Math.ceil(text.length / 25)) {
     add(`binary application/json truncated at ${cut}`, 400, /JSON|Unexpected|Unterminated|position/i, binary(UPDATE), text.slice(0, cut));
-    add(`binary octet-stream truncated at ${cut}`, 400, /event data: malformed JSON/, binary(UPDATE, {}, 'application/octet-stream'), text.slice(0, cut));
+    add(`binary octet-stream truncated at ${cut}`, 400, /is not accepted/, binary(UPDATE, {}, 'application/octet-stream'), text.slice(0, cut));
     add(`structured truncated at ${cut}`, 400, /malformed JSON|Unexpected|Unterminated|position/i, { 'content-type': 'application/cloudevents+json' }, envelope({ data: build('truncated') }).slice(0, cut));
   }
   for (const garbage of ['{', '}', '{"a":}', "{'a':1}", '{"a":1,}', 'NaN', '\u0000', '\ufeff{}', '{"a":"\\x"}', '{"a":01}']) {
@@ -179,7 +184,7 @@ function cases(bodyLimit: number): Case[] {
   // Deep nesting and width: refused before parsing, in every content mode (400).
   for (const shape of HOSTILE_SHAPES.filter((s) => s.refusedUnparsed)) {
     for (const [mode, headers] of [['application/json', binary(UPDATE)], ['octet-stream', binary(UPDATE, {}, 'application/octet-stream')], ['text/plain', binary(UPDATE, {}, 'text/plain')]] as const) {
-      add(`${shape.name}, ${mode}`, 400, /JSON nested deeper than|JSON with more than/, headers, shape.body(bodyLimit));
+      add(`${shape.name}, ${mode}`, 400, /JSON nested deeper than|JSON with more than|is not accepted/, headers, shape.body(bodyLimit));
     }
     add(`${shape.name}, structured`, 400, /JSON nested deeper than|JSON with more than/, { 'content-type': 'application/cloudevents+json' }, shape.body(bodyLimit));
   }
@@ -195,7 +200,7 @@ function cases(bodyLimit: number): Case[] {
   // plain own keys and the object still lacks what a Build needs (400).
   for (const payload of ['{"__proto__":{"apiVersion":"build.openshift.io/v1","kind":"Build"}}', '{"constructor":{"prototype":{"polluted":true}}}', '{"metadata":{"__proto__":{"name":"x"}}}']) {
     add(`prototype payload, application/json: ${payload}`, 400, /forbidden prototype property|object\.apiVersion/, binary(UPDATE), payload);
-    add(`prototype payload, octet-stream: ${payload}`, 400, /object\.apiVersion|metadata/, binary(UPDATE, {}, 'application/octet-stream'), payload);
+    add(`prototype payload, octet-stream: ${payload}`, 400, /is not accepted/, binary(UPDATE, {}, 'application/octet-stream'), payload);
     add(`prototype payload, structured data: ${payload}`, 400, /object\.apiVersion|metadata/, structured({}), `${envelope({}).slice(0, -1)},"data":${payload}}`);
   }
   add('prototype in the structured envelope', 400, /./, structured({}), `{"__proto__":{"type":"${UPDATE}","specversion":"1.0","id":"x","source":"/x"},"data":${good}}`);
@@ -271,13 +276,13 @@ describe('hostile input through faas-js-runtime', () => {
     let sent = 0;
     for (let i = 0; i < list.length; i += 25) {
       for (const c of list.slice(i, i + 25)) {
-        // A body refused by its declared length is answered, and the connection closed, while the
-        // rest would still be written (EPIPE on a busy machine): offer its start, read the answer.
+        // A body refused by its declared length or its headers is answered, and the connection closed, while
+        // the rest would still be written (EPIPE on a busy machine): offer its start, read the answer.
         const bytes = typeof c.body === 'string' ? Buffer.from(c.body) : c.body;
         const answer =
-          c.status === 413
+          c.status === 413 || (bytes.length > 64 * 1024 && requestRefusal({ ...c.headers, 'content-length': String(bytes.length) }) !== undefined)
             ? await sendSlowly(port, { ...c.headers, 'content-length': String(bytes.length) }, bytes.subarray(0, 64 * 1024).toString('latin1'), false)
-            : await send(port, c.headers, c.body);
+            : await send(port, c.headers, c.body).catch((error: unknown) => { throw new Error(`${c.name}: ${String(error)}`); });
         assertOneLine(c.name, answer, c.status, c.reason);
         sent++;
       }
@@ -304,4 +309,155 @@ describe('hostile input through faas-js-runtime', () => {
     const functionErrors = fn.lines.filter((line) => /Error processing user function/.test(line));
     assert.deepEqual(functionErrors, [], 'no request reached the runtime as a thrown error');
   });
+});
+
+/**
+ * Issue 20, intake: what reaches a parser is bounded whatever the content type (a 256 MiB form body once killed the process
+ * with status 0 and nothing logged), a CloudEvent's envelope is checked as CloudEvents 1.0, a refused request logs one info
+ * line and no stack, and an uncaught error ends the process non-zero with one line saying why.
+ */
+describe('hostile input, intake (issue 20)', () => {
+  const MiB = 1024 * 1024;
+  const SECRET = 's3cr3t-intake-token';
+  let fn: RunningFunction & { readonly process: import('node:child_process').ChildProcess };
+  let port: number;
+  let goodEvents = 0;
+
+  before(async () => {
+    fn = await startFunction({ env: { THOTH_USER_API_HOST: 'http://127.0.0.1:9', BUILD_WATCHER_TRUST_EVENT_PAYLOAD: '1', FUNC_BODY_LIMIT: String(4 * MiB) } });
+    port = Number(new URL(fn.url).port);
+  });
+
+  after(async () => {
+    await fn?.stop();
+  });
+
+  async function goodEventProcessed(): Promise<void> {
+    goodEvents++;
+    const name = `intake-good-${goodEvents}`;
+    const answer = await send(port, binary(UPDATE, { 'ce-kind': 'Build', 'ce-name': name, 'ce-namespace': 'myproject' }), JSON.stringify(build(name)));
+    assert.equal(answer.status, 204, answer.body);
+    assert.equal(fn.process.exitCode, null, 'the function is still running');
+  }
+
+  /**
+   * `size` bytes, streamed (never held whole), with Content-Length or chunked; the answer once read. The function answers a
+   * refused body from its headers and closes the connection while this still writes: the write may then fail before the
+   * answer is read (status 0), and the function's log line for the refusal stands for the answer.
+   */
+  function sendHuge(headers: Readonly<Record<string, string>>, size: number, chunked: boolean): Promise<Sent> {
+    return new Promise((resolve) => {
+      const framing = chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(size) };
+      const req = http.request({ host: '127.0.0.1', port, path: '/', method: 'POST', agent: false, headers: { ...headers, ...framing } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (part: string) => (text += part));
+        res.on('end', () => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, body: text });
+        });
+      });
+      req.on('error', (error) => resolve({ status: 0, body: error.message }));
+      const chunk = Buffer.alloc(MiB, 'a=b&');
+      let written = 0;
+      const pump = (): void => {
+        while (written < size && !req.destroyed) {
+          written += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+        if (!req.destroyed) req.end();
+      };
+      pump();
+    });
+  }
+
+  const refusalsLogged = (status: number, reason: RegExp): number =>
+    fn.lines.filter((line) => line.includes(`"statusCode":${status}`) && /rejected request/.test(line) && reason.test(line.replaceAll('\\"', '"'))).length;
+
+  /** A huge body's answer, or (when the connection closed first) one more log line saying why. */
+  async function hugeRefused(name: string, headers: Readonly<Record<string, string>>, size: number, chunked: boolean, status: number, reason: RegExp): Promise<void> {
+    const before = refusalsLogged(status, reason);
+    const answer = await sendHuge(headers, size, chunked);
+    if (answer.status !== 0) return assertOneLine(name, answer, status, reason);
+    await waitFor(async () => (refusalsLogged(status, reason) > before ? true : undefined), { what: `${name}: a refusal (${answer.body})`, timeoutMs: 10_000, intervalMs: 20 });
+  }
+
+  function assertOneLine(name: string, answer: Sent, status: number, reason: RegExp): void {
+    assert.equal(answer.status, status, `${name}: ${answer.body.slice(0, 300)}`);
+    const line = answer.body.trim();
+    assert.ok(line.length > 0 && !line.includes('\n'), `${name}: not one line: ${answer.body.slice(0, 300)}`);
+    // Refusals before the function come as Fastify's `{statusCode, error, message}`.
+    assert.match(line.startsWith('{') ? (JSON.parse(line) as { message: string }).message : line, reason, name);
+  }
+
+  it('answers a 256 MiB form body 415 from its headers, with Content-Length and chunked, and keeps processing', async () => {
+    for (const chunked of [false, true]) {
+      const name = `form, ${chunked ? 'chunked' : 'content-length'}`;
+      await hugeRefused(name, { 'content-type': 'application/x-www-form-urlencoded' }, 256 * MiB, chunked, 415, /content type "application\/x-www-form-urlencoded" is not accepted/);
+      await goodEventProcessed();
+    }
+    // Every other type the runtime would read: 415 (400 when it claims to be a CloudEvent), the body never parsed.
+    for (const [headers, status] of [
+      [{ 'content-type': 'text/plain' }, 415], [{ 'content-type': 'application/octet-stream' }, 415], [{ 'content-type': 'multipart/form-data; boundary=x' }, 415],
+      [{}, 415], [{ ...binary(UPDATE), 'content-type': 'application/x-www-form-urlencoded' }, 400],
+    ] as const) {
+      for (const chunked of [false, true]) await hugeRefused(JSON.stringify(headers), headers, 16 * MiB, chunked, status, /is not accepted/);
+    }
+    // The types that reach a parser stop at FUNC_BODY_LIMIT, chunked too.
+    for (const headers of [binary(UPDATE), { 'content-type': 'application/cloudevents+json' }]) {
+      await hugeRefused(`${headers['content-type']}, chunked past the limit`, headers, 64 * MiB, true, 413, /too large/i);
+    }
+    await goodEventProcessed();
+  });
+
+  it(`answers each of ${INVALID_ENVELOPES.length} invalid CloudEvent envelopes 400 with one line, and passes valid ones from every real sender`, async () => {
+    assert.ok(INVALID_ENVELOPES.length >= 16);
+    for (const c of INVALID_ENVELOPES) assertOneLine(c.name, await send(port, c.headers, c.body), 400, c.reason);
+    await goodEventProcessed();
+    for (const c of VALID_ENVELOPES) {
+      const answer = await send(port, c.headers, c.body);
+      assert.equal(answer.status, c.status, `${c.name}: ${answer.body.slice(0, 300)}`);
+    }
+    await goodEventProcessed();
+  });
+
+  it('logs one info line for each refused request, and no error-level line or stack trace', async () => {
+    const refused = [
+      await send(port, binary(UPDATE), '{"kind": "Bu'),
+      await send(port, { 'content-type': 'application/cloudevents+json' }, '{"specversion":'),
+      await send(port, binary(UPDATE), `[${Array(MAX_JSON_TOKENS + 1).fill('0').join(',')}]`),
+      await send(port, { 'content-type': 'application/cloudevents-batch+json' }, '[]'),
+      ...(await Promise.all(INVALID_ENVELOPES.slice(0, 8).map((c) => send(port, c.headers, c.body)))),
+    ];
+    await goodEventProcessed();
+    for (const answer of refused) {
+      const message = (JSON.parse(answer.body) as { message: string }).message;
+      const logged = fn.lines.filter((line) => line.includes(JSON.stringify(`rejected request: ${message}`).slice(1, -1)));
+      assert.ok(logged.length >= 1, `no log line for: ${message}`);
+      for (const line of logged) assert.equal((JSON.parse(line) as { level: number }).level, 30, line);
+    }
+    const bad = fn.lines.filter((line) => /"level":(?:[4-6]\d)|execTimer|\\n\s+at |^\s+at /.test(line));
+    assert.deepEqual(bad, [], 'no warning or error line, no stack trace');
+  });
+
+  for (const failure of ['exception', 'rejection'] as const) {
+    it(`exits 70 with one line saying why after an uncaught ${failure}`, async () => {
+      const fixture = path.join(ROOT, 'test/function/fixtures/fail-on-signal.mjs');
+      const failing = await startFunction({
+        env: { THOTH_USER_API_HOST: 'http://127.0.0.1:9', BUILD_WATCHER_TRUST_EVENT_PAYLOAD: '1', NODE_OPTIONS: `--import=${fixture}`, FORCED_FAILURE: failure,
+          THOTH_DST_REGISTRY_USER: 'pusher', THOTH_DST_REGISTRY_PASSWORD: SECRET, THOTH_DST_REGISTRY_HOSTS: 'registry.example' },
+      });
+      try {
+        const exited = new Promise<number | null>((resolve) => failing.process.once('exit', (code) => resolve(code)));
+        failing.process.kill('SIGUSR2');
+        assert.equal(await exited, 70);
+        const said = failing.lines.filter((line) => /exiting with status 70/.test(line));
+        assert.equal(said.length, 1, failing.lines.join('\n'));
+        assert.match(said[0] ?? '', failure === 'exception' ? /uncaught exception: TypeError: forced uncaught exception/ : /unhandled rejection: Error: forced rejection/);
+        assert.ok(!failing.lines.join('\n').includes(SECRET), 'the secret never appears');
+      } finally {
+        await failing.stop();
+      }
+    });
+  }
 });
