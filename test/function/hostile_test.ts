@@ -445,7 +445,7 @@ describe('hostile input, intake (issue 20)', () => {
       const fixture = path.join(ROOT, 'test/function/fixtures/fail-on-signal.mjs');
       const failing = await startFunction({
         env: { THOTH_USER_API_HOST: 'http://127.0.0.1:9', BUILD_WATCHER_TRUST_EVENT_PAYLOAD: '1', NODE_OPTIONS: `--import=${fixture}`, FORCED_FAILURE: failure,
-          THOTH_DST_REGISTRY_USER: 'pusher', THOTH_DST_REGISTRY_PASSWORD: SECRET, THOTH_DST_REGISTRY_HOSTS: 'registry.example' },
+          THOTH_DST_REGISTRY_USER: 'pusher', THOTH_DST_REGISTRY_PASSWORD: SECRET, THOTH_DST_REGISTRY_REPOSITORIES: 'registry.example/{namespace}' },
       });
       try {
         const exited = new Promise<number | null>((resolve) => failing.process.once('exit', (code) => resolve(code)));
