@@ -1,7 +1,8 @@
 /**
  * The real kustomize (test/tools/build.sh installs the pinned version) and the CRDs the
- * kustomize layout needs beyond the harness's own: Knative Serving's Service and the Prometheus
- * Operator's ServiceMonitor and PrometheusRule.
+ * kustomize layout needs beyond the harness's own: Knative Serving's Service, the Prometheus
+ * Operator's ServiceMonitor and PrometheusRule, and for the scan component Tekton's Task and
+ * Tekton Triggers' EventListener, TriggerBinding and TriggerTemplate.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { ManifestObject } from '../harness/apply.js';
-import { goModuleDir } from '../harness/components.js';
+import { goModuleDir, readVersions } from '../harness/components.js';
 import { isRecord } from '../../functions/kube/object.js';
 import { REPO_ROOT, field } from './manifests.js';
 
@@ -53,14 +54,25 @@ export function readCrds(path: string): ManifestObject[] {
   });
 }
 
-/** Knative Serving's Service and the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs. */
+/** Tekton Triggers' CRDs (EventListener, TriggerBinding, TriggerTemplate, ...), from the pinned module's config/. */
+export async function triggersCrds(): Promise<ManifestObject[]> {
+  const triggers = await goModuleDir('github.com/tektoncd/triggers', toolVersion('TRIGGERS_VERSION'));
+  return ['clusterinterceptor', 'clustertriggerbinding', 'eventlistener', 'interceptor', 'trigger', 'triggerbinding', 'triggertemplate'].flatMap((name) =>
+    readCrds(join(triggers, 'config', `300-${name}.yaml`)),
+  );
+}
+
+/** The CRDs of the kustomize layout beyond the harness's own (see the file's comment). */
 export async function layoutCrds(): Promise<ManifestObject[]> {
   const serving = await goModuleDir('knative.dev/serving', toolVersion('SERVING_VERSION'));
   const operator = await goModuleDir('github.com/prometheus-operator/prometheus-operator', toolVersion('PROMETHEUS_OPERATOR_VERSION'));
+  const tekton = await goModuleDir('github.com/tektoncd/pipeline', (await readVersions()).tekton);
   const crdDir = join(operator, 'example/prometheus-operator-crd');
   return [
     ...readCrds(join(serving, 'config/core/300-resources/service.yaml')),
     ...readCrds(join(crdDir, 'monitoring.coreos.com_servicemonitors.yaml')),
     ...readCrds(join(crdDir, 'monitoring.coreos.com_prometheusrules.yaml')),
+    ...readCrds(join(tekton, 'config/300-crds/300-task.yaml')),
+    ...(await triggersCrds()),
   ];
 }
