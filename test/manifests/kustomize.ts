@@ -20,16 +20,21 @@ function toolVersions(): Map<string, string> {
   return new Map([...text.matchAll(/^([A-Z_]+)=(\S+)$/gm)].map(([, key = '', value = '']) => [key, value]));
 }
 
-function toolVersion(key: string): string {
+export function toolVersion(key: string): string {
   const value = toolVersions().get(key);
   if (value === undefined) throw new Error(`${key} missing from test/tools/versions.env`);
   return value;
 }
 
+/** A directory of test/tools' cache (test/go-cache.sh's layout), e.g. `kustomize-v5.8.2`. */
+export function toolsDir(name: string): string {
+  const cacheRoot = process.env['BUILD_WATCHER_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'build-watcher');
+  return join(cacheRoot, 'tools', name);
+}
+
 /** Same cache layout as test/tools/build.sh. */
 export function kustomizeBinary(): string {
-  const cacheRoot = process.env['BUILD_WATCHER_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'build-watcher');
-  return join(cacheRoot, 'tools', `kustomize-${toolVersion('KUSTOMIZE_VERSION')}`, 'kustomize');
+  return join(toolsDir(`kustomize-${toolVersion('KUSTOMIZE_VERSION')}`), 'kustomize');
 }
 
 /** `kustomize build DIR`, as objects; throws with kustomize's own message. */
