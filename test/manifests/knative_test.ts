@@ -283,6 +283,21 @@ describe('RBAC', () => {
     }
   });
 
+  it('ships a scan Task whose params are image, severity and object, read by its script from the environment, never spliced in', () => {
+    const task = all.find((m) => m.file === `${SCAN_DIR}task.yaml`)?.object;
+    const params = field(task, 'spec', 'params');
+    assert.ok(Array.isArray(params));
+    assert.deepEqual(params.map((p) => [field(p, 'name'), field(p, 'default')]), [['image', undefined], ['severity', 'HIGH,CRITICAL'], ['object', '']]);
+    const steps = field(task, 'spec', 'steps');
+    assert.ok(Array.isArray(steps) && steps.length > 0);
+    for (const step of steps) {
+      assert.doesNotMatch(String(field(step, 'script')), /\$\(params\./, 'no param substituted into a script');
+      const env = field(step, 'env');
+      assert.ok(Array.isArray(env));
+      assert.deepEqual(env.map((e) => field(e, 'value')), ['$(params.image)', '$(params.severity)', '$(params.object)']);
+    }
+  });
+
   it('keeps API tokens out of pods that call no API', () => {
     for (const name of ['build-watcher-dead-letters', 'build-watcher-image-puller']) {
       const account = all.find((m) => m.object.kind === 'ServiceAccount' && m.object.metadata.name === name);
