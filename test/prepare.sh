@@ -2,7 +2,7 @@
 # Everything the tests and the demo need, installed on a fresh machine and skipped when
 # present: Debian packages (docker-registry, skopeo, htpasswd, openssl, promtool, faketime for
 # libfaketime), npm packages (which include the pinned Node 24), the Go-built control plane and
-# kustomize (cached outside the repo).
+# kustomize and Tekton Triggers (cached outside the repo).
 # `npm test` and `npm run demo` run it first, so each works as the first command on a machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +38,4 @@ fi
 
 bash test/controlplane/build.sh >/dev/null
 bash test/tools/build.sh >/dev/null
+bash test/tools/triggers.sh >/dev/null

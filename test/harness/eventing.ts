@@ -49,6 +49,8 @@ export interface Eventing {
   readonly hops: readonly ProxiedRequest[];
   /** Serving stand-in: the Service answers on this loopback port (see serving-stand-in.ts). */
   serveService(namespace: string, name: string, port: number): Promise<string>;
+  /** Plays kube-proxy for a plain Service: `<name>.<namespace>.svc.cluster.local` (any port) reaches this loopback port. */
+  routeService(namespace: string, name: string, port: number): void;
   /**
    * STAND-IN for the defaulting of Eventing's admission webhook (not run here) that the
    * reconcilers depend on: a Broker without them gets the class annotation and `spec.config`
@@ -201,6 +203,7 @@ export async function startEventing(cp: ControlPlane, options: { timeoutMs?: num
     proxyUrl: clusterProxy.url,
     hops: clusterProxy.requests,
     serveService: (namespace, name, port) => serveKnativeService(cp, clusterProxy, { namespace, name, port }),
+    routeService: (namespace, name, port) => clusterProxy.route(`${name}.${namespace}.svc.cluster.local`, { port }),
     async defaultBroker(namespace, name) {
       const broker = await readObject('eventing.knative.dev/v1', 'Broker', namespace, name);
       const defaults = await readObject('v1', 'ConfigMap', SYSTEM_NAMESPACE, 'config-br-defaults');

@@ -41,6 +41,9 @@ const FUNCTION_SERVICE = 'build-watcher';
 const FUNCTION_SA = { namespace: NAMESPACE, name: 'build-watcher-function' };
 const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'Namespace', 'CustomResourceDefinition']);
 const ALL_NAMESPACES_DIR = 'knative/variants/all-namespaces/';
+/** The scan add-on's EventListener creates TaskRuns: its own rules, checked exactly in their own test. */
+const SCAN_DIR = 'knative/optional/scan/';
+const SCAN_LISTENER_SA = { namespace: NAMESPACE, name: 'build-watcher-scan-listener' };
 /** Test-only: acting on the event payload lets anyone who reaches the function forge a Build. */
 const NEVER_DEPLOYED = 'BUILD_WATCHER_TRUST_EVENT_PAYLOAD';
 /** Set by a Knative SinkBinding (knative/optional/sweep/), never by the ConfigMap. */
@@ -121,7 +124,7 @@ describe('knative/ files', () => {
   });
 
   it('label every object so that the documented `-l` selectors pick the right ones', () => {
-    const components = new Set(['rbac', 'config', 'broker', 'source', 'trigger', 'dead-letters', 'monitoring', 'function']);
+    const components = new Set(['rbac', 'config', 'broker', 'source', 'trigger', 'dead-letters', 'monitoring', 'function', 'scan']);
     for (const { file, object } of all) {
       const labels = object.metadata.labels ?? {};
       assert.equal(labels['app.kubernetes.io/part-of'], 'build-watcher', `${file} ${object.kind}/${object.metadata.name}`);
@@ -176,10 +179,10 @@ describe('knative/ files', () => {
 });
 
 describe('RBAC', () => {
-  it('has no cluster-wide object outside the all-namespaces variant', () => {
+  it('has no cluster-wide object outside the all-namespaces variant and the scan listener\'s read of cluster-scoped Triggers kinds', () => {
     for (const { file, object } of all) {
       if (object.kind === 'ClusterRole' || object.kind === 'ClusterRoleBinding') {
-        assert.ok(file.startsWith(ALL_NAMESPACES_DIR), `${file}: ${object.kind} ${object.metadata.name}`);
+        assert.ok(file.startsWith(ALL_NAMESPACES_DIR) || file.startsWith(SCAN_DIR), `${file}: ${object.kind} ${object.metadata.name}`);
       }
     }
   });
@@ -198,6 +201,7 @@ describe('RBAC', () => {
     const patchable = new Set(['builds', 'imagestreams', 'taskruns', 'pipelineruns', 'buildruns']);
     for (const { file, object } of all) {
       if (object.kind !== 'Role' && object.kind !== 'ClusterRole') continue;
+      if (file.startsWith(SCAN_DIR)) continue; // exactly, below
       const rules = rulesOf(object);
       assert.ok(rules.length > 0, `${file}: ${object.metadata.name} has rules`);
       for (const rule of rules) {
@@ -266,6 +270,34 @@ describe('RBAC', () => {
     });
   }
 
+  it('gives the scan EventListener Tekton Triggers\' documented roles, narrowed: read Triggers objects and ConfigMaps, create TaskRuns', () => {
+    const installed = installedBy(RECIPES.find((r) => r.name.includes('optional'))!);
+    const triggersRead = ['eventlisteners', 'interceptors', 'triggerbindings', 'triggers', 'triggertemplates'].flatMap((r) => ['get', 'list', 'watch'].map((v) => `triggers.tekton.dev/${r}:${v}`));
+    const clusterRead = ['clusterinterceptors', 'clustertriggerbindings'].flatMap((r) => ['get', 'list', 'watch'].map((v) => `triggers.tekton.dev/${r}:${v}`));
+    assert.deepEqual(grants(installed, SCAN_LISTENER_SA, NAMESPACE), [
+      '/configmaps:get', '/configmaps:list', '/configmaps:watch', 'tekton.dev/taskruns:create', ...clusterRead, ...triggersRead,
+    ].sort());
+    assert.deepEqual(grants(installed, SCAN_LISTENER_SA, 'another-namespace'), clusterRead.sort(), 'only the cluster-scoped kinds elsewhere');
+    for (const account of [FUNCTION_SA, { namespace: NAMESPACE, name: 'build-watcher-adapter' }]) {
+      assert.ok(!allows(installed, account, { namespace: NAMESPACE, group: 'tekton.dev', resource: 'taskruns', verb: 'create' }), account.name);
+    }
+  });
+
+  it('ships a scan Task whose params are image, severity and object, read by its script from the environment, never spliced in', () => {
+    const task = all.find((m) => m.file === `${SCAN_DIR}task.yaml`)?.object;
+    const params = field(task, 'spec', 'params');
+    assert.ok(Array.isArray(params));
+    assert.deepEqual(params.map((p) => [field(p, 'name'), field(p, 'default')]), [['image', undefined], ['severity', 'HIGH,CRITICAL'], ['object', '']]);
+    const steps = field(task, 'spec', 'steps');
+    assert.ok(Array.isArray(steps) && steps.length > 0);
+    for (const step of steps) {
+      assert.doesNotMatch(String(field(step, 'script')), /\$\(params\./, 'no param substituted into a script');
+      const env = field(step, 'env');
+      assert.ok(Array.isArray(env));
+      assert.deepEqual(env.map((e) => field(e, 'value')), ['$(params.image)', '$(params.severity)', '$(params.object)']);
+    }
+  });
+
   it('keeps API tokens out of pods that call no API', () => {
     for (const name of ['build-watcher-dead-letters', 'build-watcher-image-puller']) {
       const account = all.find((m) => m.object.kind === 'ServiceAccount' && m.object.metadata.name === name);
@@ -286,7 +318,13 @@ describe('event routing', () => {
           assert.match(name, /^[a-z][a-z0-9]*$/, 'an attribute name Knative accepts');
           assert.ok(typeof value === 'string' && value !== '', `${trigger.metadata.name}.${name} is not a wildcard`);
         }
-        assert.deepEqual(field(trigger, 'spec', 'subscriber', 'ref'), { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: FUNCTION_SERVICE });
+        // The scan add-on's one Trigger hands the function's announcements to its EventListener, never back to the function.
+        const scan = trigger.metadata.name === 'build-watcher-scan';
+        assert.deepEqual(
+          field(trigger, 'spec', 'subscriber', 'ref'),
+          scan ? { apiVersion: 'triggers.tekton.dev/v1beta1', kind: 'EventListener', name: 'build-watcher-scan' } : { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: FUNCTION_SERVICE },
+        );
+        if (scan) assert.deepEqual(attributes, { type: 'dev.build-watcher.image.built' });
         assert.ok(ofKind(installed, 'Broker').some((b) => b.metadata.name === field(trigger, 'spec', 'broker')), 'its Broker is installed');
       }
       for (const kind of ['submitted', 'refused'] as const) {

@@ -1,7 +1,8 @@
 /**
  * The real kustomize (test/tools/build.sh installs the pinned version) and the CRDs the
- * kustomize layout needs beyond the harness's own: Knative Serving's Service and the Prometheus
- * Operator's ServiceMonitor and PrometheusRule.
+ * kustomize layout needs beyond the harness's own: Knative Serving's Service, the Prometheus
+ * Operator's ServiceMonitor and PrometheusRule, and for the scan component Tekton's Task and
+ * Tekton Triggers' EventListener, TriggerBinding and TriggerTemplate.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import type { ManifestObject } from '../harness/apply.js';
-import { goModuleDir } from '../harness/components.js';
+import { goModuleDir, readVersions } from '../harness/components.js';
 import { isRecord } from '../../functions/kube/object.js';
 import { REPO_ROOT, field } from './manifests.js';
 
@@ -19,16 +20,21 @@ function toolVersions(): Map<string, string> {
   return new Map([...text.matchAll(/^([A-Z_]+)=(\S+)$/gm)].map(([, key = '', value = '']) => [key, value]));
 }
 
-function toolVersion(key: string): string {
+export function toolVersion(key: string): string {
   const value = toolVersions().get(key);
   if (value === undefined) throw new Error(`${key} missing from test/tools/versions.env`);
   return value;
 }
 
+/** A directory of test/tools' cache (test/go-cache.sh's layout), e.g. `kustomize-v5.8.2`. */
+export function toolsDir(name: string): string {
+  const cacheRoot = process.env['BUILD_WATCHER_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'build-watcher');
+  return join(cacheRoot, 'tools', name);
+}
+
 /** Same cache layout as test/tools/build.sh. */
 export function kustomizeBinary(): string {
-  const cacheRoot = process.env['BUILD_WATCHER_CACHE'] ?? join(process.env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'build-watcher');
-  return join(cacheRoot, 'tools', `kustomize-${toolVersion('KUSTOMIZE_VERSION')}`, 'kustomize');
+  return join(toolsDir(`kustomize-${toolVersion('KUSTOMIZE_VERSION')}`), 'kustomize');
 }
 
 /** `kustomize build DIR`, as objects; throws with kustomize's own message. */
@@ -53,14 +59,25 @@ export function readCrds(path: string): ManifestObject[] {
   });
 }
 
-/** Knative Serving's Service and the Prometheus Operator's ServiceMonitor and PrometheusRule CRDs. */
+/** Tekton Triggers' CRDs (EventListener, TriggerBinding, TriggerTemplate, ...), from the pinned module's config/. */
+export async function triggersCrds(): Promise<ManifestObject[]> {
+  const triggers = await goModuleDir('github.com/tektoncd/triggers', toolVersion('TRIGGERS_VERSION'));
+  return ['clusterinterceptor', 'clustertriggerbinding', 'eventlistener', 'interceptor', 'trigger', 'triggerbinding', 'triggertemplate'].flatMap((name) =>
+    readCrds(join(triggers, 'config', `300-${name}.yaml`)),
+  );
+}
+
+/** The CRDs of the kustomize layout beyond the harness's own (see the file's comment). */
 export async function layoutCrds(): Promise<ManifestObject[]> {
   const serving = await goModuleDir('knative.dev/serving', toolVersion('SERVING_VERSION'));
   const operator = await goModuleDir('github.com/prometheus-operator/prometheus-operator', toolVersion('PROMETHEUS_OPERATOR_VERSION'));
+  const tekton = await goModuleDir('github.com/tektoncd/pipeline', (await readVersions()).tekton);
   const crdDir = join(operator, 'example/prometheus-operator-crd');
   return [
     ...readCrds(join(serving, 'config/core/300-resources/service.yaml')),
     ...readCrds(join(crdDir, 'monitoring.coreos.com_servicemonitors.yaml')),
     ...readCrds(join(crdDir, 'monitoring.coreos.com_prometheusrules.yaml')),
+    ...readCrds(join(tekton, 'config/300-crds/300-task.yaml')),
+    ...(await triggersCrds()),
   ];
 }

@@ -210,7 +210,7 @@ export const RECIPES: readonly Recipe[] = [
     broker: true,
     steps: [
       { path: 'knative/' },
-      ...['imagestreams', 'tekton', 'shipwright', 'sweep', 'pull-token', 'observability'].map((dir) => ({ path: `knative/optional/${dir}/` })),
+      ...['imagestreams', 'tekton', 'shipwright', 'sweep', 'pull-token', 'observability', 'scan'].map((dir) => ({ path: `knative/optional/${dir}/` })),
     ],
   },
 ];
