@@ -13,7 +13,7 @@
 import type { PinnedImage } from '../domain/built-image.js';
 import { digestProblem } from '../domain/image-reference.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
-import { pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
+import { isCommitId, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
 const OUTPUT_IMAGE_PATHS = [['spec', 'output', 'image'], ['status', 'buildSpec', 'output', 'image'],
   ['spec', 'build', 'spec', 'output', 'image']] as const;
@@ -24,6 +24,16 @@ function at(root: unknown, path: readonly string[]): unknown {
   return value;
 }
 
+/** `status.sources[].git.commitSha`: the commit Shipwright's source step cloned (the first git source's). */
+function commitOf(sources: unknown): string | undefined {
+  if (!Array.isArray(sources)) return undefined;
+  for (const source of sources) {
+    const commit = at(source, ['git', 'commitSha']);
+    if (isCommitId(commit)) return commit;
+  }
+  return undefined;
+}
+
 /** Reads a BuildRun; never throws. */
 export function extractShipwrightImage(object: KubeObject): RunExtraction {
   const raw = object.raw;
@@ -32,8 +42,9 @@ export function extractShipwrightImage(object: KubeObject): RunExtraction {
   if ('unfinished' in completion) return completion.unfinished;
 
   const skipped = new SkipList();
+  const revision = commitOf(at(raw, ['status', 'sources']));
   const done = (images: readonly PinnedImage[] = []): RunExtraction =>
-    ({ state: 'succeeded', ref, outcome: completion.outcome, images, skipped: skipped.toArray() });
+    ({ state: 'succeeded', ref, outcome: completion.outcome, images, skipped: skipped.toArray(), ...(revision !== undefined ? { revision } : {}) });
 
   const digest = at(raw, ['status', 'output', 'digest']);
   if (digest === undefined || digest === null || digest === '') {
