@@ -24,16 +24,6 @@ function at(root: unknown, path: readonly string[]): unknown {
   return value;
 }
 
-/** `status.sources[].git.commitSha`: the commit Shipwright's source step cloned (the first git source's). */
-function commitOf(sources: unknown): string | undefined {
-  if (!Array.isArray(sources)) return undefined;
-  for (const source of sources) {
-    const commit = at(source, ['git', 'commitSha']);
-    if (isCommitId(commit)) return commit;
-  }
-  return undefined;
-}
-
 /** Reads a BuildRun; never throws. */
 export function extractShipwrightImage(object: KubeObject): RunExtraction {
   const raw = object.raw;
@@ -42,7 +32,9 @@ export function extractShipwrightImage(object: KubeObject): RunExtraction {
   if ('unfinished' in completion) return completion.unfinished;
 
   const skipped = new SkipList();
-  const revision = commitOf(at(raw, ['status', 'sources']));
+  // `status.source.git.commitSha`: the commit the run's source step cloned (v1beta1; v1alpha1 had a list, `sources`).
+  const commit = at(raw, ['status', 'source', 'git', 'commitSha']);
+  const revision = isCommitId(commit) ? commit : undefined;
   const done = (images: readonly PinnedImage[] = []): RunExtraction =>
     ({ state: 'succeeded', ref, outcome: completion.outcome, images, skipped: skipped.toArray(), ...(revision !== undefined ? { revision } : {}) });
 
