@@ -38,3 +38,5 @@ fi
 
 bash test/controlplane/build.sh >/dev/null
 bash test/tools/build.sh >/dev/null
+# The CDEvents consumer (Java, the official CDEvents SDK from Maven Central), cached like the Go tools.
+bash test/cdevents-consumer/build.sh >/dev/null
