@@ -15,7 +15,7 @@ import { startControlPlane, type ControlPlane } from '../harness/controlplane.js
 import { waitFor } from '../harness/wait.js';
 import { pushTestImage, startRegistry, type PushedImage, type RunningRegistry } from '../registry/docker-registry.js';
 import { ThothStub } from '../thoth-stub/thoth-stub.js';
-import { postBinaryEvent, startFunction, type RunningFunction } from '../function/run-function.js';
+import { postBinaryEvent, postCloudEvent, startFunction, type RunningFunction } from '../function/run-function.js';
 import { ADAPTER_RULES, FUNCTION_RULES, annotationsOf, buildObject, completeStatus, createWithStatus, prepareNamespace, readObject, setStatus } from './cluster.js';
 
 const NS = 'e2e-cdevents';
@@ -179,5 +179,17 @@ describe('CDEvents accepted by the official Java SDK, for every source kind', { 
       { what: 'both CDEvents of the Build without Thoth', timeoutMs: 60_000 });
     assert.deepEqual(records.map((r) => r?.verdict), ['accepted', 'accepted']);
     assert.deepEqual(records.map((r) => r === undefined ? undefined : bodyOf(r).customData), [{ object }, { object }], 'no analysis ids without Thoth');
+  });
+
+  it('a sweep announces what it finds with its CDEvents too', async () => {
+    const reference = `${registry.host}/${NS}/nothoth-app:latest`;
+    const live = await createWithStatus(cp, buildObject(NS, 'swept-1', reference), completeStatus(reference, images.nothoth.digest));
+    const response = await postCloudEvent(noThoth.url, 'dev.build-watcher.sweep.requested', '{}', { source: '/e2e' });
+    assert.equal(response.status, 200, await response.clone().text());
+    const uid = (live['metadata'] as { uid: string }).uid;
+    const object = { apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: NS, name: 'swept-1', uid };
+    const id = eventId({ type: CDEVENT_TYPES.published, subject: apiPath(object), uid, facts: [images.nothoth.digest] });
+    const record = await waitFor(async () => cdevents(consumer.records()).find((r) => r.id === id), { what: 'the swept Build\'s artifact.published', timeoutMs: 60_000 });
+    assert.equal(record.verdict, 'accepted');
   });
 });
