@@ -7,6 +7,7 @@
 // size: every variable, its validation and the rules between variables in one place, as the README's table lists them
 import { bool, cleanEnv, makeValidator, num, str, EnvError, EnvMissingError } from 'envalid';
 import { KIND_NAMES, type KindName } from './domain/kinds.js';
+import { CDEVENT_KINDS, type CDEventKind } from './events/cdevents.js';
 import { checkLocalFile, unreadableBecause } from './local-file.js';
 import { serviceAccountFile } from './kube/service-account.js';
 import { formatPattern, overlappingPatterns, parseRepositoryPattern, type RepositoryPattern } from './access/namespace-repositories.js';
@@ -67,6 +68,8 @@ export interface Config {
    * a sweep hands off the objects beyond its own share.
    */
   readonly eventSink: string;
+  /** CDEvents sent to K_SINK beside image.built (functions/events/cdevents.ts); empty: none. */
+  readonly cdEvents: readonly CDEventKind[];
   /** How long a claim holds without renewal (a dead holder's work is taken over after it). */
   readonly claimLeaseSeconds: number;
 
@@ -116,6 +119,16 @@ const kindList = makeValidator<KindName[]>((input) => {
   return [...new Set(names)] as KindName[];
 });
 
+const CDEVENTS_EXPECTED = `expected none or a comma-separated list of ${CDEVENT_KINDS.join(', ')}`;
+
+const cdEventList = makeValidator<CDEventKind[]>((input) => {
+  const names = commaList(input);
+  if (names.length === 1 && names[0] === 'none') return [];
+  const known: readonly string[] = CDEVENT_KINDS;
+  if (names.some((name) => !known.includes(name))) throw new EnvError(CDEVENTS_EXPECTED);
+  return [...new Set(names)] as CDEventKind[];
+});
+
 const hostList = makeValidator<string[]>(commaList);
 
 const patternList = makeValidator<RepositoryPattern[]>((input) => commaList(input).map((entry) => {
@@ -139,6 +152,7 @@ const EXPECTATIONS: Readonly<Record<string, string>> = {
   THOTH_WATCHED_NAMESPACE: 'expected comma-separated namespace names',
   THOTH_USER_API_HOST: 'expected host[:port] or an http(s) URL',
   BUILD_WATCHER_SOURCE_KINDS: KINDS_EXPECTED,
+  BUILD_WATCHER_CDEVENTS: CDEVENTS_EXPECTED,
 };
 
 const ONE_OF_BOOL = 'expected 1/0 or true/false';
@@ -180,6 +194,7 @@ const specs = {
   BUILD_WATCHER_CLAIM_LEASE_SECONDS: positiveInt(3600)({ default: 60 }),
   BUILD_WATCHER_SWEEP_ALL_NAMESPACES: bool({ default: false }),
   K_SINK: str({ default: '' }),
+  BUILD_WATCHER_CDEVENTS: cdEventList({ default: [...CDEVENT_KINDS] }),
   BUILD_WATCHER_TRUST_EVENT_PAYLOAD: bool({ default: false }),
 };
 
@@ -307,6 +322,7 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     claimLeaseSeconds: env.BUILD_WATCHER_CLAIM_LEASE_SECONDS,
     sweepAllNamespaces: env.BUILD_WATCHER_SWEEP_ALL_NAMESPACES,
     eventSink: env.K_SINK,
+    cdEvents: env.BUILD_WATCHER_CDEVENTS,
     trustEventPayload: env.BUILD_WATCHER_TRUST_EVENT_PAYLOAD,
     hostname: environment['HOSTNAME'] ?? 'build-watcher',
     podNamespace: environment['POD_NAMESPACE']?.trim() ?? '',

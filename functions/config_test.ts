@@ -70,6 +70,14 @@ describe('loadConfig', () => {
     assert.match(problems({ K_SINK: 'broker' }).message, /K_SINK \(expected an http\(s\) URL\)/);
   });
 
+  it('BUILD_WATCHER_CDEVENTS: both by default, any of published and packaged, none or empty for none', () => {
+    assert.deepEqual(loadConfig({}).cdEvents, ['published', 'packaged']);
+    assert.deepEqual(loadConfig({ BUILD_WATCHER_CDEVENTS: 'published' }).cdEvents, ['published']);
+    assert.deepEqual(loadConfig({ BUILD_WATCHER_CDEVENTS: 'none' }).cdEvents, []);
+    assert.deepEqual(loadConfig({ BUILD_WATCHER_CDEVENTS: '' }).cdEvents, []);
+    assert.throws(() => loadConfig({ BUILD_WATCHER_CDEVENTS: 'published,signed' }), /BUILD_WATCHER_CDEVENTS \(expected none or a comma-separated list of published, packaged\)/);
+  });
+
   it('keeps the original start-up rules', () => {
     const allOff = problems({ ...BASE, THOTH_BUILD_ANALYSIS_NO_BASE_IMAGE: '1', THOTH_BUILD_ANALYSIS_NO_OUTPUT_IMAGE: '1', THOTH_BUILD_ANALYSIS_NO_BUILD_LOG: '1' });
     assert.match(allOff.message, /nothing to submit/);

@@ -14,8 +14,9 @@ import { attachToRuntimeRegistry, eventsReceived, submissions } from './observab
 import { onFirstUse } from './single-flight.js';
 import { analyzeObject, type PipelineDeps } from './pipeline/analyze.js';
 import type { Outcome } from './pipeline/outcome.js';
-import { answer, imageBuiltEvent, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
-import { sendToSink } from './events/sink.js';
+import { answer, cdEventsOf, imageBuiltEvent, replyFor, replyForSweep, type HttpAnswer, type Reply } from './reply.js';
+import type { CDEventKind } from './events/cdevents.js';
+import { sendToSink, type OutgoingEvent } from './events/sink.js';
 import { objectLabel } from './kube/object.js';
 import { handOffTo } from './sweep/hand-off.js';
 import { analyzePicked } from './sweep/picked.js';
@@ -80,12 +81,15 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
   if (event.mode === 'sweep') {
     eventsReceived.inc({ type: 'sweep', decision: 'sweep' });
     // Objects a sweep finds are announced like those of live events; beyond its own share, they go to the Broker.
-    const summary = await current.sweeps.run(deps, sink === '' ? {} : { announce: (outcome) => announce(outcome, sink, log), handOff: handOffTo(sink) });
+    const announced = { imageBuilt: true, cdEvents: current.config.cdEvents };
+    const summary = await current.sweeps.run(deps, sink === '' ? {} : { announce: (outcome) => announce(outcome, sink, log, announced), handOff: handOffTo(sink) });
     return replyForSweep(summary);
   }
   const analyzer = current.deps.submitter !== undefined;
-  // Without an analyser, the reply itself is the image.built event.
-  const options = { deadlineMs: DELIVERY_DEADLINE_MS, ...(analyzer && sink !== '' ? { announce: (submitted: Parameters<typeof announce>[0]) => announce(submitted, sink, log) } : {}) };
+  // Without an analyser, the reply itself is the image.built event; the CDEvents go to K_SINK either way.
+  const announced = { imageBuilt: analyzer, cdEvents: current.config.cdEvents };
+  const announcing = sink !== '' && (announced.imageBuilt || announced.cdEvents.length > 0);
+  const options = { deadlineMs: DELIVERY_DEADLINE_MS, ...(announcing ? { announce: (submitted: Parameters<typeof announce>[0]) => announce(submitted, sink, log, announced) } : {}) };
   // A sweep's hand-off is worked on as the sweep would have; a live event as it says.
   const outcome = event.mode === 'pending' ? await analyzePicked(event.ref, deps, options)
     : await analyzeObject(event.mode === 'resource' ? { payload: event.object, ref: event.object, action: event.action } : { ref: event.ref, action: event.action }, deps, options);
@@ -94,17 +98,22 @@ async function processEvent(event: IncomingEvent, current: Wiring, log: Logger):
 }
 
 /**
- * Beside Thoth's reply, image.built goes to K_SINK, so one Trigger serves any analyser whether Thoth exists or not.
- * Sent once Thoth has the image, before the mark (functions/pipeline/analyze.ts); retried, then logged: the reply stays the record.
+ * Beside Thoth's reply, image.built goes to K_SINK, so one Trigger serves any analyser whether Thoth exists or not; then the
+ * CDEvents (BUILD_WATCHER_CDEVENTS), for consumers of that vocabulary. Sent once Thoth has the image, before the mark
+ * (functions/pipeline/analyze.ts); each retried, then logged: the reply stays the record.
  */
-async function announce(outcome: Parameters<typeof imageBuiltEvent>[0], sink: string, log: Logger): Promise<void> {
-  const event = imageBuiltEvent(outcome);
-  if (event === undefined) return;
-  try {
-    await sendToSink(sink, event);
-  } catch (error) {
-    log.warn({ object: objectLabel(event.data.object) }, `image.built not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
-  }
+async function announce(outcome: Parameters<typeof imageBuiltEvent>[0], sink: string, log: Logger, what: { readonly imageBuilt: boolean; readonly cdEvents: readonly CDEventKind[] }): Promise<void> {
+  const object = objectLabel(outcome.object);
+  const send = async (event: OutgoingEvent) => {
+    try {
+      await sendToSink(sink, event);
+    } catch (error) {
+      log.warn({ object, type: event.type }, `${event.type} not sent to K_SINK: ${error instanceof Error ? error.message : 'unknown error'}`);
+    }
+  };
+  const built = what.imageBuilt ? imageBuiltEvent(outcome) : undefined;
+  if (built !== undefined) await send(built);
+  await Promise.all(cdEventsOf(outcome, what.cdEvents).map(send));
 }
 
 export async function handle(context: InvocationContext, event?: CloudEventLike): Promise<Reply | HttpAnswer | undefined> {

@@ -7,6 +7,7 @@ import type { CloudEvent } from 'cloudevents';
 import type { StructuredReturn } from 'faas-js-runtime';
 import type { SourceObjectRef } from './domain/built-image.js';
 import { formatImageReference } from './domain/image-reference.js';
+import { artifactEvents, type CDEventKind } from './events/cdevents.js';
 import { eventId } from './events/event-id.js';
 import type { OutgoingEvent } from './events/sink.js';
 import { ANALYSIS_REFUSED_TYPE, ANALYSIS_SUBMITTED_TYPE, IMAGE_BUILT_TYPE, REPLY_SOURCE, SWEEP_COMPLETED_TYPE } from './events/types.js';
@@ -80,6 +81,16 @@ export function imageBuiltEvent(outcome: Submitted): (OutgoingEvent & { readonly
   const data = imageBuilt(outcome);
   return data === undefined ? undefined
     : { id: submittedId(IMAGE_BUILT_TYPE, outcome), type: IMAGE_BUILT_TYPE, source: REPLY_SOURCE, subject: apiPath(data.object), data };
+}
+
+/** The CDEvents of a submission: for each output image pinned by digest, the ones image.built lists. */
+export function cdEventsOf(outcome: Submitted, kinds: readonly CDEventKind[], now = new Date()): readonly OutgoingEvent[] {
+  return outcome.images.flatMap(({ image, submission }) => {
+    const output = image.output;
+    if (output?.digest === undefined) return [];
+    const facts = { object: outcome.object, image: { ...output, digest: output.digest }, analysisIds: submission.ids, ...(image.revision !== undefined ? { revision: image.revision } : {}) };
+    return artifactEvents(facts, kinds, now);
+  });
 }
 
 /** A reply for a submission (analysis.submitted, or image.built without an analyser) or a permanent refusal; busy objects get a 503. */

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Everything the tests and the demo need, installed on a fresh machine and skipped when
 # present: Debian packages (docker-registry, skopeo, htpasswd, openssl, promtool, faketime for
-# libfaketime), npm packages (which include the pinned Node 24), the Go-built control plane and
-# kustomize and Tekton Triggers (cached outside the repo).
+# libfaketime, Java 17 and Maven for the CDEvents consumer), npm packages (which include the
+# pinned Node 24), the Go-built control plane, kustomize and Tekton Triggers, and the CDEvents
+# consumer (all cached outside the repo).
 # `npm test` and `npm run demo` run it first, so each works as the first command on a machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl promtool:prometheus ip:iproute2 unshare:util-linux nsenter:util-linux faketime:faketime; do
+for pair in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl promtool:prometheus ip:iproute2 unshare:util-linux nsenter:util-linux faketime:faketime mvn:maven javac:openjdk-17-jdk-headless; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -39,3 +40,5 @@ fi
 bash test/controlplane/build.sh >/dev/null
 bash test/tools/build.sh >/dev/null
 bash test/tools/triggers.sh >/dev/null
+# The CDEvents consumer (Java, the official CDEvents SDK from Maven Central), cached like the Go tools.
+bash test/cdevents-consumer/build.sh >/dev/null

@@ -27,6 +27,8 @@ export interface OpenShiftBuild {
   readonly outputReference?: string;
   /** `status.output.to.imageDigest`; may be empty even after a successful push. */
   readonly outputDigest?: string;
+  /** `spec.revision.git.commit`: the commit built, once the build has fetched its source. */
+  readonly revision?: string;
 }
 
 const MAX_REFERENCE = 1024;
@@ -75,9 +77,11 @@ export function parseBuild(object: KubeObject): OpenShiftBuild {
   const outputReference = optionalString(status, 'outputDockerImageReference', 'status');
   const outputKind = optionalString(child(child(spec, 'output', 'spec'), 'to', 'spec.output'), 'kind', 'spec.output.to');
   const outputDigest = optionalString(child(child(status, 'output', 'status'), 'to', 'status.output'), 'imageDigest', 'status.output.to');
+  const revision = optionalString(child(child(spec, 'revision', 'spec'), 'git', 'spec.revision'), 'commit', 'spec.revision.git');
   return {
     object, phase: phase as BuildPhase | '', strategy: optionalString(strategy, 'type', 'spec.strategy') ?? '',
     ...(from !== undefined ? { from } : {}), ...(outputReference !== undefined ? { outputReference } : {}),
     ...(outputKind !== undefined ? { outputKind } : {}), ...(outputDigest !== undefined ? { outputDigest } : {}),
+    ...(revision !== undefined ? { revision } : {}),
   };
 }

@@ -75,6 +75,12 @@ describe('parseBuild', () => {
     (json['status'] as Record<string, unknown>)['outputDockerImageReference'] = 42;
     assert.throws(() => build(json), /outputDockerImageReference: expected a string/);
   });
+  it('reads the commit built from spec.revision.git.commit, when the build has fetched its source', () => {
+    const json = sourceBuild();
+    assert.equal(build(json).revision, undefined);
+    (json['spec'] as Record<string, unknown>)['revision'] = { type: 'Git', git: { commit: 'a1b2c3d', author: { name: 'someone' } } };
+    assert.equal(build(json).revision, 'a1b2c3d');
+  });
 });
 
 describe('resolveBuild', () => {

@@ -98,6 +98,7 @@ export async function resolveBuild(build: OpenShiftBuild, decision: Analyze, pol
   }
   return {
     source: sourceRef(object), outcome: build.phase, analysis: 'build', ...(output !== undefined ? { output } : {}),
+    ...(build.revision !== undefined ? { revision: build.revision } : {}),
     ...(base.image !== undefined ? { base: base.image } : {}), ...(decision.log ? { buildLog: () => ports.readBuildLog() } : {}),
 
     outputAccess: output === undefined ? NO_ACCESS : await imageAccess(output, 'output', object, policy, context, known),

@@ -44,6 +44,8 @@ export interface BuiltImage {
   readonly base?: ImageReference;
   /** A thunk, so that the log is fetched only when it is going to be sent. */
   readonly buildLog?: () => Promise<string | undefined>;
+  /** The source commit it was built from, when the object says (CDEvents' artifact.packaged needs it). */
+  readonly revision?: string;
   /** Phase or outcome, e.g. Complete, Failed, Succeeded, Present (an ImageStream tag). */
   readonly outcome: string;
   /** `build`: POST /build-analysis (output, base and log together), for builds and runs; `image`: POST /analyze, for ImageStreams. */

@@ -46,7 +46,7 @@ function decide(object: KubeObject, run: RunExtraction, action: ObjectAction, op
 export function runSource(extract: (object: KubeObject) => RunExtraction, options: RunSourceOptions, narrow?: Narrow): SourceKind {
   const { credentials } = options;
   const builtImage = async (live: KubeObject, run: Succeeded, image: PinnedImage, context: PlanContext): Promise<BuiltImage> => ({
-    source: sourceRef(live), output: image, outcome: run.outcome, analysis: 'build',
+    source: sourceRef(live), output: image, outcome: run.outcome, analysis: 'build', ...(run.revision !== undefined ? { revision: run.revision } : {}),
     outputAccess: await imageAccess(image, 'output', live, credentials, context), baseAccess: NO_ACCESS,
   });
 

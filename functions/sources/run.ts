@@ -19,6 +19,8 @@ export type RunExtraction =
       /** Digest-pinned, deduplicated, in the order the results name them. */
       readonly images: readonly PinnedImage[];
       readonly skipped: readonly Skipped[];
+      /** The source commit built, when the run reports one. */
+      readonly revision?: string;
     }
   | { readonly state: 'failed'; readonly ref: SourceObjectRef; readonly outcome: string }
   | { readonly state: 'running'; readonly ref: SourceObjectRef }
@@ -42,6 +44,9 @@ export function runCompletion(ref: SourceObjectRef, status: unknown): { readonly
   if (succeeded['status'] === 'False') return { unfinished: { state: 'failed', ref, outcome: reason || 'Failed' } };
   return running;
 }
+
+/** A commit id as git prints it (SHA-1 or SHA-256, hex); anything else is not taken for a revision. */
+export const isCommitId = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(value);
 
 /** `uri` (any tag kept) pinned to `digest`; a uri already carrying a different digest is refused rather than guessed at. */
 

@@ -13,7 +13,7 @@
 import type { PinnedImage } from '../domain/built-image.js';
 import { digestProblem } from '../domain/image-reference.js';
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
-import { pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
+import { isCommitId, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
 const OUTPUT_IMAGE_PATHS = [['spec', 'output', 'image'], ['status', 'buildSpec', 'output', 'image'],
   ['spec', 'build', 'spec', 'output', 'image']] as const;
@@ -32,8 +32,11 @@ export function extractShipwrightImage(object: KubeObject): RunExtraction {
   if ('unfinished' in completion) return completion.unfinished;
 
   const skipped = new SkipList();
+  // `status.source.git.commitSha`: the commit the run's source step cloned (v1beta1; v1alpha1 had a list, `sources`).
+  const commit = at(raw, ['status', 'source', 'git', 'commitSha']);
+  const revision = isCommitId(commit) ? commit : undefined;
   const done = (images: readonly PinnedImage[] = []): RunExtraction =>
-    ({ state: 'succeeded', ref, outcome: completion.outcome, images, skipped: skipped.toArray() });
+    ({ state: 'succeeded', ref, outcome: completion.outcome, images, skipped: skipped.toArray(), ...(revision !== undefined ? { revision } : {}) });
 
   const digest = at(raw, ['status', 'output', 'digest']);
   if (digest === undefined || digest === null || digest === '') {

@@ -138,4 +138,13 @@ describe('extractShipwrightImage', () => {
       if (result.state === 'invalid') assert.match(result.why, /^not a BuildRun: /);
     });
   }
+
+  it('the commit the source step cloned (status.source.git.commitSha) is the revision; anything but a hex commit id is not', () => {
+    const commit = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+    const withSource = (source: unknown) => extract(variant({ status: { source } }));
+    const revision = (result: RunExtraction) => (result.state === 'succeeded' ? result.revision : 'not succeeded');
+    assert.equal(revision(withSource({ git: { commitSha: commit, branchName: 'main' } })), commit);
+    assert.equal(revision(withSource({ git: { commitSha: 'main' } })), undefined);
+    assert.equal(revision(withSource(undefined)), undefined);
+  });
 });

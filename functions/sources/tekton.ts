@@ -11,7 +11,7 @@
  * file URL), is skipped with a reason. Only the run's own results count: a PipelineRun's child TaskRuns are objects of their own.
  */
 import { isRecord, sourceRef, type KubeObject } from '../kube/object.js';
-import { ImageSet, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
+import { ImageSet, isCommitId, pinImage, runCompletion, SkipList, type RunExtraction } from './run.js';
 
 const PAIRS = [{ uri: 'IMAGE_URL', digest: 'IMAGE_DIGEST' }, { uri: 'ARTIFACT_URI', digest: 'ARTIFACT_DIGEST' }] as const;
 const IMAGES = 'IMAGES';
@@ -132,6 +132,8 @@ export function extractTektonImages(object: KubeObject): RunExtraction {
   addImagesList(results, images, skipped);
   addPairs(results, PAIRS[1], images, skipped);
   addArtifactOutputs(results, images, skipped);
-  return { state: 'succeeded', ref, outcome: completion.outcome, images: images.toArray(), skipped: skipped.toArray() };
+  // Chains' type hint for the source a run built (its provenance's material): the commit, when the run reports it.
+  const revision = results.get('CHAINS-GIT_COMMIT');
+  return { state: 'succeeded', ref, outcome: completion.outcome, images: images.toArray(), skipped: skipped.toArray(), ...(isCommitId(revision) ? { revision } : {}) };
 }
 

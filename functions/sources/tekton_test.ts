@@ -329,4 +329,13 @@ describe('extractTektonImages: unfinished, failed and garbage', () => {
       }
     });
   }
+
+  it('the result CHAINS-GIT_COMMIT (Chains\' type hint) is the revision; anything but a hex commit id is not', () => {
+    const commit = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+    const image = [{ name: 'IMAGE_URL', value: `${REG}/ns/app` }, { name: 'IMAGE_DIGEST', value: A }];
+    const revision = (result: RunExtraction) => (result.state === 'succeeded' ? result.revision : 'not succeeded');
+    assert.equal(revision(extract(taskRun([...image, { name: 'CHAINS-GIT_COMMIT', value: commit }]))), commit);
+    assert.equal(revision(extract(taskRun([...image, { name: 'CHAINS-GIT_COMMIT', value: 'HEAD' }]))), undefined);
+    assert.equal(revision(extract(taskRun(image))), undefined);
+  });
 });
