@@ -5,6 +5,7 @@
  * and so what Java consumers built on it (Spinnaker, the Jenkins plugin) accept. The README's "CDEvents" says more.
  */
 import type { PinnedImage, SourceObjectRef } from '../domain/built-image.js';
+import { formatImageReference } from '../domain/image-reference.js';
 import { apiPath } from '../kube/object.js';
 import { eventId } from './event-id.js';
 import type { OutgoingEvent } from './sink.js';
@@ -34,10 +35,17 @@ export function ociPurl(image: PinnedImage): string {
   return `pkg:oci/${encodeURIComponent(name)}@${image.digest.replace(':', '%3A')}?repository_url=${image.registry}/${image.repository}`;
 }
 
-/** Everything the subject's content has no field for: `content` allows only `sbom` and `user` (and in 0.3.0, nothing else). */
-function customData({ object, analysisIds }: ArtifactFacts): Record<string, unknown> {
+/**
+ * Everything the subject's content has no field for: `content` allows only `sbom` and `user` (and in 0.3.0, nothing else).
+ * `image` is the reference a scanner pulls (`registry/repository@sha256:<hex>`), which the purl encodes beyond a template's reach.
+ */
+function customData({ object, image, analysisIds }: ArtifactFacts): Record<string, unknown> {
   const ids = analysisIds !== undefined && Object.keys(analysisIds).length > 0 ? { analysisIds: { ...analysisIds } } : {};
-  return { object: { apiVersion: object.apiVersion, kind: object.kind, namespace: object.namespace, name: object.name, uid: object.uid }, ...ids };
+  return {
+    object: { apiVersion: object.apiVersion, kind: object.kind, namespace: object.namespace, name: object.name, uid: object.uid },
+    image: formatImageReference(image),
+    ...ids,
+  };
 }
 
 /**

@@ -7,6 +7,8 @@ const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const object = { apiVersion: 'build.openshift.io/v1', kind: 'Build', namespace: 'ns', name: 'app-1', uid: 'u-1' };
 const image = { registry: 'registry.example:5000', repository: 'ns/App', tag: 'latest', digest: DIGEST };
 const NOW = new Date('2026-12-01T10:00:00Z');
+/** customData's image: the reference by digest, repository case as built. */
+const PULLED = `registry.example:5000/ns/App@${DIGEST}`;
 
 describe('CDEvents', () => {
   it('the subject id is the oci purl: lowercased last segment, the digest colon encoded, repository_url as the oci examples write it', () => {
@@ -14,15 +16,15 @@ describe('CDEvents', () => {
     assert.equal(ociPurl({ registry: 'quay.io', repository: 'app', digest: DIGEST }), `pkg:oci/app@sha256%3A${'ab'.repeat(32)}?repository_url=quay.io/app`);
   });
 
-  it('packaged only with a revision; content empty for published, the change for packaged; the rest in customData', () => {
+  it('packaged only with a revision; content empty for published, the change for packaged; the rest in customData, the image by digest included', () => {
     assert.deepEqual(artifactEvents({ object, image }, ['published', 'packaged'], NOW).map((e) => e.type), [CDEVENT_TYPES.published]);
     const events = artifactEvents({ object, image, revision: 'c0ffee', analysisIds: { output: 'a-1' } }, ['published', 'packaged'], NOW);
     assert.deepEqual(events.map((e) => e.type), [CDEVENT_TYPES.published, CDEVENT_TYPES.packaged]);
     const [published, packaged] = events.map((e) => e.data as { context: unknown; subject: { content: unknown }; customData: unknown });
     assert.deepEqual(published?.subject.content, {});
     assert.deepEqual(packaged?.subject.content, { change: { id: 'c0ffee' } });
-    assert.deepEqual(packaged?.customData, { object, analysisIds: { output: 'a-1' } });
-    assert.deepEqual(artifactEvents({ object, image, analysisIds: {} }, ['published'], NOW).map((e) => (e.data as { customData: unknown }).customData), [{ object }]);
+    assert.deepEqual(packaged?.customData, { object, image: PULLED, analysisIds: { output: 'a-1' } });
+    assert.deepEqual(artifactEvents({ object, image, analysisIds: {} }, ['published'], NOW).map((e) => (e.data as { customData: unknown }).customData), [{ object, image: PULLED }]);
     assert.deepEqual(artifactEvents({ object, image, revision: 'c0ffee' }, ['packaged'], NOW).map((e) => e.type), [CDEVENT_TYPES.packaged]);
     assert.deepEqual(artifactEvents({ object, image, revision: 'c0ffee' }, [], NOW), []);
   });

@@ -24,7 +24,7 @@ const SUCCEEDED = [{ type: 'Succeeded', status: 'True', reason: 'Succeeded', mes
 const KINDS = ['build', 'stream', 'taskrun', 'pipelinerun', 'buildrun', 'nothoth'] as const;
 
 type Json = Record<string, unknown>;
-interface CDEventBody { context: Json; subject: { id: string; type: string; content: Json }; customData: { object: Json; analysisIds?: Json } }
+interface CDEventBody { context: Json; subject: { id: string; type: string; content: Json }; customData: { object: Json; image: string; analysisIds?: Json } }
 
 const cdevents = (records: readonly ConsumerRecord[]) => records.filter((record) => record.type?.startsWith('dev.cdevents.') === true);
 const bodyOf = (record: ConsumerRecord) => JSON.parse(record.body ?? '{}') as CDEventBody;
@@ -125,14 +125,15 @@ describe('CDEvents accepted by the official Java SDK, for every source kind', { 
         { manifest: build, kind: 'build', packaged: true }, { manifest: stream, kind: 'stream', packaged: false }, { manifest: taskRun, kind: 'taskrun', packaged: true },
         { manifest: pipelineRun, kind: 'pipelinerun', packaged: false }, { manifest: buildRun, kind: 'buildrun', packaged: true },
       ] as const;
-      const expected: { type: string; id: string; purl: string; object: Json; revision?: string }[] = [];
+      const expected: { type: string; id: string; purl: string; image: string; object: Json; revision?: string }[] = [];
       for (const { manifest, kind, packaged } of objects) {
         const live = await readObject(cp, manifest);
         const metadata = live['metadata'] as { uid: string; name: string };
         const object = { apiVersion: manifest.apiVersion, kind: manifest.kind, namespace: NS, name: metadata.name, uid: metadata.uid };
         const purl = ociPurl({ registry: registry.host, repository: `${NS}/${kind}-app`, digest: images[kind].digest });
+        const image = `${registry.host}/${NS}/${kind}-app@${images[kind].digest}`;
         for (const [type, wanted] of [[CDEVENT_TYPES.published, true], [CDEVENT_TYPES.packaged, packaged]] as const) {
-          if (wanted) expected.push({ type, purl, object, id: eventId({ type, subject: apiPath(object), uid: object.uid, facts: [images[kind].digest] }), ...(type === CDEVENT_TYPES.packaged ? { revision: COMMIT } : {}) });
+          if (wanted) expected.push({ type, purl, image, object, id: eventId({ type, subject: apiPath(object), uid: object.uid, facts: [images[kind].digest] }), ...(type === CDEVENT_TYPES.packaged ? { revision: COMMIT } : {}) });
         }
       }
       const missing = (records: readonly ConsumerRecord[]) => expected.filter((e) => !cdevents(records).some((r) => r.id === e.id));
@@ -153,6 +154,7 @@ describe('CDEvents accepted by the official Java SDK, for every source kind', { 
         assert.equal(body.context['version'], '0.3.0');
         assert.deepEqual(body.subject, { id: e.purl, type: 'artifact', content: e.revision === undefined ? {} : { change: { id: e.revision } } });
         assert.deepEqual(body.customData.object, e.object);
+        assert.equal(body.customData.image, e.image, 'the image by digest, as a scanner pulls it');
         assert.equal(typeof body.customData.analysisIds?.['output'], 'string', `Thoth's analysis id for ${String(e.object['name'])}`);
       }
       assert.equal(new Set(received.map((r) => r.id)).size, expected.length, 'nothing beyond the expected events');
@@ -178,7 +180,8 @@ describe('CDEvents accepted by the official Java SDK, for every source kind', { 
     const records = await waitFor(async () => { const found = ids.map((id) => cdevents(consumer.records()).find((r) => r.id === id)); return found.every((r) => r !== undefined) ? found : undefined; },
       { what: 'both CDEvents of the Build without Thoth', timeoutMs: 60_000 });
     assert.deepEqual(records.map((r) => r?.verdict), ['accepted', 'accepted']);
-    assert.deepEqual(records.map((r) => r === undefined ? undefined : bodyOf(r).customData), [{ object }, { object }], 'no analysis ids without Thoth');
+    const image = `${registry.host}/${NS}/nothoth-app@${images.nothoth.digest}`;
+    assert.deepEqual(records.map((r) => r === undefined ? undefined : bodyOf(r).customData), [{ object, image }, { object, image }], 'no analysis ids without Thoth');
   });
 
   it('a sweep announces what it finds with its CDEvents too', async () => {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CONFIG_VARIABLES, SECRET_VARIABLES, loadConfig } from '../../functions/config.js';
+import { artifactEvents, CDEVENT_TYPES } from '../../functions/events/cdevents.js';
 import { isRecord } from '../../functions/kube/object.js';
 import { replyFor } from '../../functions/reply.js';
 import {
@@ -283,6 +284,25 @@ describe('RBAC', () => {
     }
   });
 
+  it('binds each scan TaskRun to one artifact.published as the function sends it: its ce-id, its image by digest, its object', () => {
+    const binding = all.find((m) => m.file === `${SCAN_DIR}eventlistener.yaml` && m.object.kind === 'TriggerBinding')?.object;
+    const params = field(binding, 'spec', 'params');
+    assert.ok(Array.isArray(params));
+    const digest = `sha256:${'cd'.repeat(32)}`;
+    const object = { apiVersion: 'tekton.dev/v1', kind: 'PipelineRun', namespace: 'ns', name: 'run-1', uid: 'u-1' };
+    const [event] = artifactEvents({ object, image: { registry: 'registry.example:5000', repository: 'ns/app', digest } }, ['published'], new Date());
+    assert.ok(event !== undefined);
+    // Tekton Triggers' `$(body.a.b)` and `$(header.Name)`, for the plain paths the binding uses.
+    const headers: Record<string, string> = { 'ce-id': event.id, 'ce-type': event.type };
+    const resolve = (value: string) => value.replace(/\$\((body|header)\.([A-Za-z0-9.-]+)\)/g, (_, root: string, path: string) => {
+      const found = root === 'header' ? headers[path.toLowerCase()] : path.split('.').reduce<unknown>((at, key) => (isRecord(at) ? at[key] : undefined), event.data);
+      assert.equal(typeof found, 'string', `${root}.${path} is in the event`);
+      return found as string;
+    });
+    assert.deepEqual(Object.fromEntries(params.map((p) => [field(p, 'name'), resolve(String(field(p, 'value')))])),
+      { 'event-id': event.id, image: `registry.example:5000/ns/app@${digest}`, object: 'PipelineRun/ns/run-1' });
+  });
+
   it('ships a scan Task whose params are image, severity and object, read by its script from the environment, never spliced in', () => {
     const task = all.find((m) => m.file === `${SCAN_DIR}task.yaml`)?.object;
     const params = field(task, 'spec', 'params');
@@ -324,7 +344,7 @@ describe('event routing', () => {
           field(trigger, 'spec', 'subscriber', 'ref'),
           scan ? { apiVersion: 'triggers.tekton.dev/v1beta1', kind: 'EventListener', name: 'build-watcher-scan' } : { apiVersion: 'serving.knative.dev/v1', kind: 'Service', name: FUNCTION_SERVICE },
         );
-        if (scan) assert.deepEqual(attributes, { type: 'dev.build-watcher.image.built' });
+        if (scan) assert.deepEqual(attributes, { type: CDEVENT_TYPES.published }, 'one event per built image, not image.built\'s one per object');
         assert.ok(ofKind(installed, 'Broker').some((b) => b.metadata.name === field(trigger, 'spec', 'broker')), 'its Broker is installed');
       }
       for (const kind of ['submitted', 'refused'] as const) {
