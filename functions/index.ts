@@ -8,6 +8,7 @@ import { loadConfig } from './config.js';
 import { asFailure, BuildWatcherError, FRONT_POLICY } from './errors.js';
 import { parseIncomingEvent, type CloudEventLike, type IncomingEvent } from './events/intake.js';
 import { adjustRuntime } from './events/runtime-adjustments.js';
+import { readinessProbe } from './events/runtime-readiness.js';
 import { connectKubeApi } from './kube/api.js';
 import { redactingLogger, type Logger, type PinoLike } from './observability/logger.js';
 import { attachToRuntimeRegistry, eventsReceived, submissions } from './observability/metrics.js';
@@ -57,6 +58,9 @@ export function init(): void {
 export function liveness(_request: unknown, reply: { send(body: string): unknown }): void {
   reply.send('OK');
 }
+
+/** The runtime's readiness check without its crash on a lagging loop (functions/events/runtime-readiness.ts). */
+export const readiness = readinessProbe();
 
 export async function shutdown(): Promise<void> {
   await Promise.allSettled([...inFlight]);
